@@ -1,0 +1,30 @@
+//! URL helpers for building API requests.
+
+/// Percent-encodes `s` for a URL query or path segment: everything except the
+/// RFC 3986 unreserved characters `A-Z a-z 0-9 - _ . ~` becomes `%XY`
+/// (upper-case hex, UTF-8 bytes; space is `%20`).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `base` with a trailing `/` removed, so `format!("{base}/path")` is right
+/// whether the operator wrote the URL with or without one.
+pub fn trim_base(base: &str) -> &str {
+    base.trim_end_matches('/')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn encodes_reserved_and_non_ascii() {
+        assert_eq!(super::encode("a b*c~d:é"), "a%20b%2Ac~d%3A%C3%A9");
+        assert_eq!(super::trim_base("https://x/api/"), "https://x/api");
+    }
+}

@@ -24,7 +24,12 @@ pub struct Request {
 impl Request {
     /// A request with no headers and no body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Request { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
     pub fn get(url: impl Into<String>) -> Self {
         Self::new(Method::Get, url)
@@ -75,11 +80,23 @@ impl Request {
             body: self.body,
         };
         match wit::send(&request) {
-            Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body }),
-            Err(wit::HttpError::Denied(m)) => Err(Error::Permanent(format!("request denied by the host: {m}"))),
-            Err(wit::HttpError::Timeout(m)) => Err(Error::Transient(format!("request timed out: {m}"))),
-            Err(wit::HttpError::Connection(m)) => Err(Error::Transient(format!("connection failed: {m}"))),
-            Err(wit::HttpError::TooLarge(m)) => Err(Error::Permanent(format!("response too large: {m}"))),
+            Ok(r) => Ok(Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(wit::HttpError::Denied(m)) => {
+                Err(Error::Permanent(format!("request denied by the host: {m}")))
+            }
+            Err(wit::HttpError::Timeout(m)) => {
+                Err(Error::Transient(format!("request timed out: {m}")))
+            }
+            Err(wit::HttpError::Connection(m)) => {
+                Err(Error::Transient(format!("connection failed: {m}")))
+            }
+            Err(wit::HttpError::TooLarge(m)) => {
+                Err(Error::Permanent(format!("response too large: {m}")))
+            }
         }
     }
 }
@@ -130,7 +147,11 @@ impl Response {
             return Ok(self);
         }
         let message = format!("HTTP {}: {}", self.status, excerpt(&self.text()));
-        Err(Error::from_status(self.status, self.header("retry-after"), message))
+        Err(Error::from_status(
+            self.status,
+            self.header("retry-after"),
+            message,
+        ))
     }
 }
 

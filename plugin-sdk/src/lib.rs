@@ -76,7 +76,10 @@ impl Config {
     /// Builds a config from key/value pairs (the host does this; tests may too).
     pub fn new<K: Into<String>, V: Into<String>>(values: impl IntoIterator<Item = (K, V)>) -> Self {
         Config {
-            values: values.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -102,9 +105,8 @@ impl Config {
     {
         self.get(key)
             .map(|v| {
-                v.parse().map_err(|e| {
-                    Error::InvalidConfig(format!("`{key}` is not valid ({e}): {v:?}"))
-                })
+                v.parse()
+                    .map_err(|e| Error::InvalidConfig(format!("`{key}` is not valid ({e}): {v:?}")))
             })
             .transpose()
     }
@@ -113,7 +115,11 @@ impl Config {
 impl Error {
     /// Maps an HTTP status of a failed API call to the matching error case.
     /// `retry_after` is the response's `Retry-After` header, if any.
-    pub fn from_status(status: u16, retry_after: Option<&str>, message: impl Into<String>) -> Error {
+    pub fn from_status(
+        status: u16,
+        retry_after: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
         let message = message.into();
         match status {
             401 | 403 => Error::Authentication(message),
@@ -186,8 +192,13 @@ impl<T: Provider> bindings::exports::wacme::dns::provider::Guest for __Adapter<T
 #[macro_export]
 macro_rules! register {
     ($provider:ty) => {
+        // Export names such as `wacme:dns/provider@0.1.0#present` only link
+        // into a wasm component; natively a provider crate builds for its
+        // unit tests and exports nothing.
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         type __WacmeRegisteredProvider = $crate::__Adapter<$provider>;
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export!(__WacmeRegisteredProvider with_types_in $crate::bindings);
     };
 }

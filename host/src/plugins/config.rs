@@ -1,0 +1,520 @@
+//! Plugin configuration: which value each declared key gets, and from where.
+//!
+//! Highest precedence first:
+//! 1. `--dns-config key=value` on the command line;
+//! 2. the environment: `WACME_<PLUGIN>_<KEY>` (upper case, `-` → `_`), then
+//!    the plugin's declared aliases in order; each variable `V` may instead
+//!    be given as `V_FILE` naming a file that holds the value;
+//! 3. the config file;
+//! 4. the field's declared default.
+//!
+//! Keys from the command line or the config file that the plugin does not
+//! declare are errors, as are required keys without a value, all before any
+//! network call. A plugin receives only its own declared keys.
+
+use super::metadata::PluginMetadata;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Where a resolved value came from (never the value itself, so this is
+/// safe to show).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "source", content = "name")]
+pub enum Origin {
+    Cli,
+    Env(String),
+    EnvFile(String),
+    File,
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Cli => write!(f, "--dns-config"),
+            Origin::Env(v) => write!(f, "${v}"),
+            Origin::EnvFile(v) => write!(f, "file named by ${v}"),
+            Origin::File => write!(f, "config file"),
+            Origin::Default => write!(f, "default"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Value {
+    value: String,
+    origin: Origin,
+    secret: bool,
+}
+
+/// The values a plugin will receive, with their origins and secrecy.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedConfig {
+    values: BTreeMap<String, Value>,
+}
+
+impl ResolvedConfig {
+    /// The value of `key`, if it has one.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|v| v.value.as_str())
+    }
+
+    /// Where the value of `key` came from.
+    pub fn origin(&self, key: &str) -> Option<Origin> {
+        self.values.get(key).map(|v| v.origin.clone())
+    }
+
+    /// The values of secret fields (for redaction).
+    pub fn secrets(&self) -> Vec<String> {
+        self.values
+            .values()
+            .filter(|v| v.secret)
+            .map(|v| v.value.clone())
+            .collect()
+    }
+
+    /// `(key, value)` pairs as passed to the plugin.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect()
+    }
+
+    /// `(key, origin, secret)` for display, without values.
+    pub fn describe(&self) -> Vec<(String, Origin, bool)> {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.origin.clone(), v.secret))
+            .collect()
+    }
+
+    #[cfg(test)]
+    pub fn for_tests(values: &[(&str, &str, Origin)]) -> Self {
+        ResolvedConfig {
+            values: values
+                .iter()
+                .map(|(k, v, o)| {
+                    (
+                        k.to_string(),
+                        Value {
+                            value: v.to_string(),
+                            origin: o.clone(),
+                            secret: false,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A configuration problem, found before any network call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("plugin `{plugin}` has no config key `{key}` (from {origin}); its keys are: {known}")]
+    UnknownKey {
+        plugin: String,
+        key: String,
+        origin: Origin,
+        known: String,
+    },
+    #[error("plugin `{plugin}` needs `{key}`: {hint}")]
+    Missing {
+        plugin: String,
+        key: String,
+        hint: String,
+    },
+    #[error("`--dns-config {0}` is not of the form key=value")]
+    Malformed(String),
+    #[error("cannot read `{key}` from {path} (named by ${var}): {reason}")]
+    File {
+        key: String,
+        var: String,
+        path: String,
+        reason: String,
+    },
+}
+
+/// Everything config resolution reads, so it can be tested without touching
+/// the process environment.
+pub struct Sources<'a> {
+    /// `--dns-config` pairs in command-line order (a later one wins).
+    pub cli: &'a [(String, String)],
+    /// Values from the config file.
+    pub file: &'a BTreeMap<String, String>,
+    /// Environment lookup.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// File reader for `*_FILE` variables.
+    pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
+}
+
+impl Sources<'_> {
+    /// Resolves with the process environment and the real filesystem.
+    pub fn resolve_with_process_env(
+        meta: &PluginMetadata,
+        cli: &[(String, String)],
+        file: &BTreeMap<String, String>,
+    ) -> Result<ResolvedConfig, ConfigError> {
+        let env = |k: &str| std::env::var(k).ok();
+        let read = |p: &Path| std::fs::read_to_string(p);
+        Sources {
+            cli,
+            file,
+            env: &env,
+            read_file: &read,
+        }
+        .resolve(meta)
+    }
+
+    /// Resolves every declared key of `meta`.
+    pub fn resolve(&self, meta: &PluginMetadata) -> Result<ResolvedConfig, ConfigError> {
+        let known = || {
+            meta.config
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let field_for = |key: &str| meta.config.iter().find(|f| f.name == normalize_key(key));
+        for (key, _) in self.cli {
+            if field_for(key).is_none() {
+                return Err(ConfigError::UnknownKey {
+                    plugin: meta.name.clone(),
+                    key: key.clone(),
+                    origin: Origin::Cli,
+                    known: known(),
+                });
+            }
+        }
+        for key in self.file.keys() {
+            if field_for(key).is_none() {
+                return Err(ConfigError::UnknownKey {
+                    plugin: meta.name.clone(),
+                    key: key.clone(),
+                    origin: Origin::File,
+                    known: known(),
+                });
+            }
+        }
+
+        let mut values = BTreeMap::new();
+        for field in &meta.config {
+            let from_cli = self
+                .cli
+                .iter()
+                .rev()
+                .find(|(k, _)| normalize_key(k) == field.name)
+                .map(|(_, v)| (v.clone(), Origin::Cli));
+            let found = match from_cli {
+                Some(found) => Some(found),
+                None => match self.lookup_env(meta, field)? {
+                    Some(found) => Some(found),
+                    None => self
+                        .file
+                        .iter()
+                        .find(|(k, _)| normalize_key(k) == field.name)
+                        .map(|(_, v)| (v.clone(), Origin::File))
+                        .or_else(|| field.default.clone().map(|d| (d, Origin::Default))),
+                },
+            };
+            match found {
+                Some((value, origin)) if !value.is_empty() => {
+                    values.insert(
+                        field.name.clone(),
+                        Value {
+                            value,
+                            origin,
+                            secret: field.secret,
+                        },
+                    );
+                }
+                _ if field.required => {
+                    let vars = env_vars(meta, field);
+                    let hint = format!(
+                        "set it with `--dns-config {}=…` or ${} (or {}_FILE naming a file){}",
+                        field.name,
+                        vars[0],
+                        vars[0],
+                        if vars.len() > 1 {
+                            format!("; also read from ${}", vars[1..].join(", $"))
+                        } else {
+                            String::new()
+                        }
+                    );
+                    return Err(ConfigError::Missing {
+                        plugin: meta.name.clone(),
+                        key: field.name.clone(),
+                        hint,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(ResolvedConfig { values })
+    }
+
+    fn lookup_env(
+        &self,
+        meta: &PluginMetadata,
+        field: &super::metadata::ConfigField,
+    ) -> Result<Option<(String, Origin)>, ConfigError> {
+        for var in env_vars(meta, field) {
+            if let Some(v) = (self.env)(&var).filter(|v| !v.is_empty()) {
+                return Ok(Some((v, Origin::Env(var))));
+            }
+            let file_var = format!("{var}_FILE");
+            if let Some(path) = (self.env)(&file_var).filter(|v| !v.is_empty()) {
+                let content =
+                    (self.read_file)(Path::new(&path)).map_err(|e| ConfigError::File {
+                        key: field.name.clone(),
+                        var: file_var.clone(),
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let value = content.trim_end_matches(['\n', '\r']).to_string();
+                return Ok(Some((value, Origin::EnvFile(file_var))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Config keys compare with `-` and `_` as the same character.
+pub fn normalize_key(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// `WACME_<PLUGIN>_<KEY>` followed by the field's aliases.
+pub fn env_vars(meta: &PluginMetadata, field: &super::metadata::ConfigField) -> Vec<String> {
+    let own = format!("WACME_{}_{}", env_part(&meta.name), env_part(&field.name));
+    std::iter::once(own)
+        .chain(field.env_aliases.iter().cloned())
+        .collect()
+}
+
+fn env_part(s: &str) -> String {
+    s.to_ascii_uppercase().replace('-', "_")
+}
+
+/// Parses `key=value` (`--dns-config`); the value may contain `=`.
+pub fn parse_pair(s: &str) -> Result<(String, String), ConfigError> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(ConfigError::Malformed(s.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::metadata::{ConfigField, PluginMetadata};
+    use std::collections::HashMap;
+
+    fn meta() -> PluginMetadata {
+        let field =
+            |name: &str, required, secret, default: Option<&str>, aliases: &[&str]| ConfigField {
+                name: name.into(),
+                description: String::new(),
+                required,
+                secret,
+                default: default.map(Into::into),
+                env_aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            };
+        PluginMetadata {
+            name: "my-dns".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            homepage: String::new(),
+            config: vec![
+                field("api_url", true, false, None, &[]),
+                field("api_key", true, true, None, &["MY_KEY", "LEGACY_KEY"]),
+                field("server_id", false, false, Some("localhost"), &[]),
+                field("ttl", false, false, None, &[]),
+            ],
+            allowed_hosts: vec!["{api_url}".into()],
+            default_ttl: 60,
+            min_ttl: 1,
+        }
+    }
+
+    fn resolve(
+        cli: &[(&str, &str)],
+        file: &[(&str, &str)],
+        env: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Result<ResolvedConfig, ConfigError> {
+        let cli: Vec<(String, String)> = cli
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let file: BTreeMap<String, String> = file
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let files: HashMap<String, String> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env_fn = |k: &str| env.get(k).cloned();
+        let read_fn = |p: &Path| {
+            files.get(p.to_str().unwrap()).cloned().ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
+            })
+        };
+        Sources {
+            cli: &cli,
+            file: &file,
+            env: &env_fn,
+            read_file: &read_fn,
+        }
+        .resolve(&meta())
+    }
+
+    #[test]
+    fn precedence_cli_env_file_default() {
+        let all = resolve(
+            &[("api_key", "cli")],
+            &[("api_key", "file"), ("api_url", "http://file")],
+            &[("WACME_MY_DNS_API_KEY", "env")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(all.get("api_key"), Some("cli"));
+        assert_eq!(all.origin("api_key"), Some(Origin::Cli));
+        assert_eq!(all.get("api_url"), Some("http://file"));
+        assert_eq!(all.origin("api_url"), Some(Origin::File));
+        assert_eq!(all.get("server_id"), Some("localhost"));
+        assert_eq!(all.origin("server_id"), Some(Origin::Default));
+        assert_eq!(all.get("ttl"), None);
+
+        let env_over_file = resolve(
+            &[],
+            &[("api_key", "file"), ("api_url", "u")],
+            &[("WACME_MY_DNS_API_KEY", "env")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(env_over_file.get("api_key"), Some("env"));
+    }
+
+    #[test]
+    fn own_variable_before_aliases_and_aliases_in_order() {
+        let c = resolve(
+            &[("api_url", "u")],
+            &[],
+            &[("LEGACY_KEY", "legacy"), ("MY_KEY", "mine")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.get("api_key"), Some("mine"));
+        assert_eq!(c.origin("api_key"), Some(Origin::Env("MY_KEY".into())));
+        let c = resolve(
+            &[("api_url", "u")],
+            &[],
+            &[("MY_KEY", "mine"), ("WACME_MY_DNS_API_KEY", "own")],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.get("api_key"), Some("own"));
+    }
+
+    #[test]
+    fn file_variables_are_read_and_trimmed() {
+        let c = resolve(
+            &[("api_url", "u")],
+            &[],
+            &[("MY_KEY_FILE", "/run/secrets/key")],
+            &[("/run/secrets/key", "s3cret\n")],
+        )
+        .unwrap();
+        assert_eq!(c.get("api_key"), Some("s3cret"));
+        assert_eq!(
+            c.origin("api_key"),
+            Some(Origin::EnvFile("MY_KEY_FILE".into()))
+        );
+        let err = resolve(&[("api_url", "u")], &[], &[("MY_KEY_FILE", "/nope")], &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("/nope") && err.to_string().contains("MY_KEY_FILE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dashes_and_underscores_are_the_same_key() {
+        let c = resolve(&[("api-url", "u"), ("API_KEY", "k")], &[], &[], &[]).unwrap();
+        assert_eq!(c.get("api_url"), Some("u"));
+        assert_eq!(c.get("api_key"), Some("k"));
+    }
+
+    #[test]
+    fn later_cli_pair_wins() {
+        let c = resolve(
+            &[("api_url", "a"), ("api_url", "b"), ("api_key", "k")],
+            &[],
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.get("api_url"), Some("b"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = resolve(&[("api_kye", "x")], &[], &[], &[]).unwrap_err();
+        assert!(matches!(&err, ConfigError::UnknownKey { key, .. } if key == "api_kye"));
+        assert!(
+            err.to_string().contains("api_url, api_key, server_id, ttl"),
+            "{err}"
+        );
+        let err = resolve(&[], &[("zone_id", "x")], &[], &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::UnknownKey {
+                origin: Origin::File,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn missing_required_names_every_way_to_set_it() {
+        let err = resolve(&[("api_url", "u")], &[], &[], &[]).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("`api_key`"), "{msg}");
+        assert!(
+            msg.contains("$WACME_MY_DNS_API_KEY")
+                && msg.contains("$MY_KEY")
+                && msg.contains("$LEGACY_KEY"),
+            "{msg}"
+        );
+        // An empty value counts as missing.
+        assert!(resolve(&[("api_url", ""), ("api_key", "k")], &[], &[], &[]).is_err());
+    }
+
+    #[test]
+    fn only_declared_keys_reach_the_plugin_and_secrets_are_known() {
+        let c = resolve(
+            &[("api_url", "u"), ("api_key", "k")],
+            &[],
+            &[("WACME_MY_DNS_OTHER", "x")],
+            &[],
+        )
+        .unwrap();
+        let keys: Vec<String> = c.pairs().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["api_key", "api_url", "server_id"]);
+        assert_eq!(c.secrets(), ["k"]);
+    }
+
+    #[test]
+    fn pairs_parse() {
+        assert_eq!(parse_pair("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(parse_pair("a=").unwrap(), ("a".into(), "".into()));
+        assert!(parse_pair("novalue").is_err());
+        assert!(parse_pair("=v").is_err());
+    }
+}

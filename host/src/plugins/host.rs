@@ -1,0 +1,301 @@
+//! The host functions a plugin imports: `wacme:dns/http` and `wacme:dns/log`.
+//!
+//! `http.send` is the plugin's only way out of the sandbox. Every request and
+//! every redirect hop is checked against the session's [`AllowList`];
+//! redirects are followed here (never by the HTTP client), request bodies,
+//! response bodies and the number of requests per call are capped, each
+//! request's timeout is bounded by what is left of the call's deadline, and
+//! what is logged about a request (method, origin, path, status) passes
+//! through the session's [`Redactor`].
+
+use super::bindings::wacme::dns::{http, log, types};
+use super::policy::{AllowList, origin_of};
+use super::redact::{Redactor, truncate};
+use super::runtime::{Limits, State};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use url::Url;
+
+/// What the imports of one plugin call need.
+pub(crate) struct CallCtx {
+    plugin: String,
+    client: reqwest::Client,
+    allow: Arc<AllowList>,
+    pub(crate) redactor: Arc<Redactor>,
+    limits: Limits,
+    deadline: Instant,
+    total_requests: Arc<AtomicU64>,
+    requests: u32,
+    log_lines: u32,
+}
+
+impl CallCtx {
+    pub(crate) fn new(
+        plugin: String,
+        client: reqwest::Client,
+        allow: Arc<AllowList>,
+        redactor: Arc<Redactor>,
+        limits: Limits,
+        deadline: Instant,
+        total_requests: Arc<AtomicU64>,
+    ) -> Self {
+        CallCtx {
+            plugin,
+            client,
+            allow,
+            redactor,
+            limits,
+            deadline,
+            total_requests,
+            requests: 0,
+            log_lines: 0,
+        }
+    }
+
+    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+        use http::HttpError::{Connection, Denied, Timeout, TooLarge};
+        self.requests += 1;
+        if self.requests > self.limits.max_requests_per_call {
+            if self.requests == self.limits.max_requests_per_call + 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin exceeded {} HTTP requests in one call; refusing more",
+                    self.limits.max_requests_per_call);
+            }
+            return Err(Denied(format!(
+                "more than {} HTTP requests in one call",
+                self.limits.max_requests_per_call
+            )));
+        }
+        self.total_requests.fetch_add(1, Ordering::Relaxed);
+        if request.body.len() > self.limits.max_request_bytes {
+            return Err(Denied(format!(
+                "request body of {} bytes is over the limit of {} bytes",
+                request.body.len(),
+                self.limits.max_request_bytes
+            )));
+        }
+        let mut url = Url::parse(&request.url).map_err(|e| {
+            Denied(format!(
+                "`{}` is not a valid URL: {e}",
+                self.redactor.redact(&request.url)
+            ))
+        })?;
+        let mut method = match request.method {
+            http::Method::Get => reqwest::Method::GET,
+            http::Method::Head => reqwest::Method::HEAD,
+            http::Method::Post => reqwest::Method::POST,
+            http::Method::Put => reqwest::Method::PUT,
+            http::Method::Patch => reqwest::Method::PATCH,
+            http::Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (name, value) in &request.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Denied(format!("invalid header name {name:?}")))?;
+            if matches!(
+                name.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection" | "upgrade" | "te"
+            ) {
+                return Err(Denied(format!("header `{name}` is set by the host")));
+            }
+            let value = reqwest::header::HeaderValue::from_str(value)
+                .map_err(|_| Denied(format!("invalid value for header `{name}`")))?;
+            headers.append(name, value);
+        }
+        let mut body = request.body;
+
+        for hop in 0..=self.limits.max_redirects {
+            if let Err(denied) = self.allow.check(&url) {
+                let reason = if hop == 0 {
+                    denied.0
+                } else {
+                    format!("redirected to {}: {}", origin_of(&url), denied.0)
+                };
+                tracing::warn!(plugin = %self.plugin, "denied {method} {}: {reason}", self.redactor.redact(&origin_of(&url)));
+                return Err(Denied(reason));
+            }
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Timeout("the plugin call's deadline has passed".into()));
+            }
+            let timeout = remaining.min(self.limits.http_timeout);
+            let started = Instant::now();
+            let sent = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone())
+                .body(body.clone())
+                .timeout(timeout)
+                .send()
+                .await;
+            let shown = self
+                .redactor
+                .redact(&format!("{}{}", origin_of(&url), url.path()));
+            let mut response = match sent {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => {
+                    tracing::debug!(plugin = %self.plugin, "{method} {shown} timed out after {timeout:?}");
+                    return Err(Timeout(format!(
+                        "no answer from {} within {timeout:?}",
+                        origin_of(&url)
+                    )));
+                }
+                Err(e) => {
+                    let reason = self.redactor.redact(&error_chain(&e));
+                    tracing::debug!(plugin = %self.plugin, "{method} {shown} failed: {reason}");
+                    return Err(Connection(reason));
+                }
+            };
+            let status = response.status();
+            tracing::debug!(plugin = %self.plugin, "{method} {shown} -> {} ({} ms)", status.as_u16(),
+                started.elapsed().as_millis());
+
+            if status.is_redirection()
+                && let Some(location) = response.headers().get(reqwest::header::LOCATION)
+            {
+                let location = location.to_str().unwrap_or_default().to_string();
+                let next = url
+                    .join(&location)
+                    .map_err(|_| Denied(format!("redirect to an invalid location {location:?}")))?;
+                if hop == self.limits.max_redirects {
+                    return Err(Denied(format!(
+                        "more than {} redirects",
+                        self.limits.max_redirects
+                    )));
+                }
+                let to_get = status == reqwest::StatusCode::SEE_OTHER
+                    || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST);
+                if to_get {
+                    method = reqwest::Method::GET;
+                    body.clear();
+                    headers.remove(reqwest::header::CONTENT_TYPE);
+                }
+                if origin_of(&next) != origin_of(&url) {
+                    self.strip_credentials(&mut headers);
+                }
+                url = next;
+                continue;
+            }
+
+            let max = self.limits.max_response_bytes;
+            if response
+                .content_length()
+                .is_some_and(|len| len > max as u64)
+            {
+                return Err(TooLarge(format!(
+                    "response of {} bytes is over the limit of {max} bytes",
+                    response.content_length().unwrap_or_default()
+                )));
+            }
+            let response_headers = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let mut data = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if data.len() + chunk.len() > max {
+                            return Err(TooLarge(format!(
+                                "response body is over the limit of {max} bytes"
+                            )));
+                        }
+                        data.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => break,
+                    Err(e) if e.is_timeout() => {
+                        return Err(Timeout(format!(
+                            "response from {} not complete within {timeout:?}",
+                            origin_of(&url)
+                        )));
+                    }
+                    Err(e) => return Err(Connection(self.redactor.redact(&error_chain(&e)))),
+                }
+            }
+            return Ok(http::Response {
+                status: status.as_u16(),
+                headers: response_headers,
+                body: data,
+            });
+        }
+        unreachable!("the loop returns on its last hop")
+    }
+
+    /// Removes headers that carry credentials before a cross-origin hop: the
+    /// usual ones, and any whose value contains a secret config value.
+    fn strip_credentials(&self, headers: &mut reqwest::header::HeaderMap) {
+        let names: Vec<_> = headers
+            .iter()
+            .filter(|(name, value)| {
+                matches!(
+                    name.as_str(),
+                    "authorization" | "proxy-authorization" | "cookie"
+                ) || value.to_str().is_ok_and(|v| self.redactor.redact(v) != v)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+
+    fn log(&mut self, level: log::Level, message: String) {
+        self.log_lines += 1;
+        let max_lines = self.limits.max_log_lines_per_call;
+        if self.log_lines > max_lines {
+            if self.log_lines == max_lines + 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin logged more than {max_lines} lines in one call; dropping the rest");
+            }
+            return;
+        }
+        // Cut before redacting (bounded work), leaving room for a secret that
+        // straddles the cut, then cut to the shown length.
+        let max = self.limits.max_message_bytes;
+        let head = truncate(&message, max + 1024);
+        let message = truncate(&self.redactor.redact(&head), max);
+        let plugin = self.plugin.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "wacme::plugin", plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "wacme::plugin", plugin, "{message}"),
+            log::Level::Info => tracing::info!(target: "wacme::plugin", plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "wacme::plugin", plugin, "{message}"),
+            log::Level::Error => tracing::error!(target: "wacme::plugin", plugin, "{message}"),
+        }
+    }
+}
+
+/// An error and its causes on one line (reqwest's top-level message alone
+/// hides the useful part, e.g. "connection refused").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+impl http::Host for State {
+    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+        self.call.send(request).await
+    }
+}
+
+impl log::Host for State {
+    async fn log(&mut self, level: log::Level, message: String) {
+        self.call.log(level, message)
+    }
+}
+
+impl types::Host for State {}

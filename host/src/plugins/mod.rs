@@ -1,0 +1,174 @@
+//! The plugin sandbox: loading DNS provider components and calling them
+//! under strict limits.
+//!
+//! A plugin is a WebAssembly component exporting `wacme:dns/provider@0.1.0`.
+//! It runs with an empty WASI context (no environment, no files, no sockets,
+//! stdio discarded), a memory cap, a wall-clock deadline per call enforced by
+//! epoch interruption plus an outer timeout, and one way out: the `http`
+//! import, which only reaches the origins its metadata declares (after
+//! templating from config) and the operator allows.
+//!
+//! - [`Runtime`]: one per process; owns the engine, the epoch ticker, the
+//!   linker, the compile cache and the HTTP client.
+//! - [`Plugin`]: a loaded, validated component with its metadata.
+//! - [`Session`]: a plugin bound to a resolved config and allowlist; each
+//!   `present`/`cleanup` runs in a fresh store.
+
+mod bindings;
+mod cache;
+pub mod config;
+pub mod discovery;
+mod host;
+pub mod metadata;
+pub mod policy;
+pub mod redact;
+mod runtime;
+
+pub use config::{ConfigError, ResolvedConfig};
+pub use metadata::{ConfigField, PluginMetadata};
+pub use runtime::{Limits, Plugin, Runtime, RuntimeOptions, Session};
+
+use crate::exit::Exit;
+use std::time::Duration;
+
+/// The WIT package version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+/// The interface a plugin must export.
+pub const PROVIDER_INTERFACE: &str = "wacme:dns/provider@0.1.0";
+
+/// All values one record name must carry (see `txt-set` in `wit/dns.wit`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TxtSet {
+    pub zone: String,
+    pub fqdn: String,
+    pub relative_name: String,
+    pub values: Vec<String>,
+    pub ttl: u32,
+}
+
+/// The kind of error a provider reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderErrorKind {
+    InvalidConfig,
+    Authentication,
+    ZoneNotFound,
+    RateLimited,
+    Transient,
+    Permanent,
+}
+
+/// An error a provider returned (its message already redacted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProviderError {
+    pub kind: ProviderErrorKind,
+    pub message: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    /// Whether the same call may succeed if tried again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ProviderErrorKind::RateLimited | ProviderErrorKind::Transient
+        )
+    }
+}
+
+impl std::fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            ProviderErrorKind::InvalidConfig => "invalid config",
+            ProviderErrorKind::Authentication => "authentication failed",
+            ProviderErrorKind::ZoneNotFound => "zone not found",
+            ProviderErrorKind::RateLimited => "rate limited",
+            ProviderErrorKind::Transient => "temporary failure",
+            ProviderErrorKind::Permanent => "failed",
+        };
+        write!(f, "{kind}: {}", self.message)?;
+        if let Some(after) = self.retry_after {
+            write!(f, " (retry after {} s)", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+/// Which export was called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Metadata,
+    Present,
+    Cleanup,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Operation::Metadata => "metadata",
+            Operation::Present => "present",
+            Operation::Cleanup => "cleanup",
+        })
+    }
+}
+
+/// Everything that can go wrong loading or calling a plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no plugin named `{name}` (looked in: {searched}); give a path to a .wasm file or --plugin-dir"
+    )]
+    NotFound { name: String, searched: String },
+    #[error("cannot load plugin {origin}: {reason}")]
+    Load { origin: String, reason: String },
+    #[error("plugin {origin} has invalid metadata: {reason}")]
+    Metadata { origin: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("plugin `{plugin}`: {error}")]
+    Policy {
+        plugin: String,
+        error: policy::PatternError,
+    },
+    #[error("plugin `{plugin}` {op} {error}")]
+    Provider {
+        plugin: String,
+        op: Operation,
+        error: ProviderError,
+    },
+    #[error("plugin `{plugin}` {op} was stopped: {reason}")]
+    Trap {
+        plugin: String,
+        op: Operation,
+        reason: String,
+    },
+    #[error("plugin `{plugin}` {op} did not finish within {limit:?}")]
+    Timeout {
+        plugin: String,
+        op: Operation,
+        limit: Duration,
+    },
+    #[error("plugin runtime: {0}")]
+    Runtime(String),
+}
+
+impl Error {
+    /// The process exit class of this error.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::NotFound { .. } | Error::Config(_) | Error::Policy { .. } => Exit::Input,
+            Error::Provider { error, .. } if error.kind == ProviderErrorKind::InvalidConfig => {
+                Exit::Input
+            }
+            _ => Exit::Plugin,
+        }
+    }
+
+    /// The provider error, if the plugin returned one.
+    pub fn provider_error(&self) -> Option<&ProviderError> {
+        match self {
+            Error::Provider { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,612 @@
+//! The engine, the limits, and calling a plugin in a fresh store.
+//!
+//! CPU: a ticker thread advances the engine's epoch every [`TICK`]; each store
+//! has an epoch deadline of one tick and a callback that traps once the call's
+//! wall-clock deadline has passed and otherwise yields to the async executor,
+//! so a busy plugin neither outlives its deadline by more than a tick nor
+//! starves other tasks. An outer `tokio::time::timeout` covers time spent
+//! inside host calls, where epochs do not interrupt.
+//!
+//! Memory: a [`Limiter`] caps linear memory and tables per store and remembers
+//! that the cap was hit, so the error can say so.
+
+use super::bindings::{DnsProvider, DnsProviderPre};
+use super::cache::CompileCache;
+use super::config::ResolvedConfig;
+use super::host::CallCtx;
+use super::metadata::PluginMetadata;
+use super::policy::AllowList;
+use super::redact::{Redactor, truncate};
+use super::{
+    Error, Operation, PROVIDER_INTERFACE, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the epoch advances: the granularity of CPU deadlines.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Bounds on what one plugin call may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Linear memory per store.
+    pub memory_bytes: usize,
+    /// Wall-clock time per `present`/`cleanup` call.
+    pub call_timeout: Duration,
+    /// Wall-clock time for the `metadata` call at load.
+    pub metadata_timeout: Duration,
+    /// Time per HTTP request (also bounded by what is left of the call).
+    pub http_timeout: Duration,
+    /// Largest HTTP response body.
+    pub max_response_bytes: usize,
+    /// Largest HTTP request body.
+    pub max_request_bytes: usize,
+    /// HTTP requests per call.
+    pub max_requests_per_call: u32,
+    /// Redirects followed per request.
+    pub max_redirects: u32,
+    /// Log lines per call (further lines are dropped, with one warning).
+    pub max_log_lines_per_call: u32,
+    /// Longest log line or error message shown.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            call_timeout: Duration::from_secs(60),
+            metadata_timeout: Duration::from_secs(5),
+            http_timeout: Duration::from_secs(30),
+            max_response_bytes: 4 << 20,
+            max_request_bytes: 1 << 20,
+            max_requests_per_call: 1000,
+            max_redirects: 5,
+            max_log_lines_per_call: 1000,
+            max_message_bytes: 4096,
+        }
+    }
+}
+
+/// How to build a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    pub limits: Limits,
+    /// Where compiled plugins are cached; `None` compiles in memory every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Extra trust roots (PEM) for plugins' HTTPS endpoints.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl RuntimeOptions {
+    /// Defaults with the user's cache directory (`~/.cache/wacme/plugins`).
+    pub fn with_user_cache() -> Self {
+        let cache_dir =
+            directories::ProjectDirs::from("", "", "wacme").map(|d| d.cache_dir().join("plugins"));
+        RuntimeOptions {
+            cache_dir,
+            ..Default::default()
+        }
+    }
+}
+
+/// The plugin runtime: one per process. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<State>,
+    cache: Option<CompileCache>,
+    limits: Limits,
+    http: reqwest::Client,
+    ticker: Ticker,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.ticker.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> std::io::Result<Ticker> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.weak();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("wacme-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match engine.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })?;
+        Ok(Ticker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Per-store state: the empty WASI context, the memory limiter, and the
+/// context of the current call for the `http` and `log` imports.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    pub(crate) call: CallCtx,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and tables; records that the cap was hit.
+struct Limiter {
+    memory_bytes: usize,
+    hit: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit reached")]
+struct MemoryLimitReached;
+
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.hit = true;
+            return Err(wasmtime::Error::from(MemoryLimitReached));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+    fn tables(&self) -> usize {
+        32
+    }
+    fn memories(&self) -> usize {
+        4
+    }
+}
+
+impl Runtime {
+    /// Builds the engine (component model, epoch interruption) and starts the
+    /// epoch ticker.
+    pub fn new(options: RuntimeOptions) -> Result<Self, Error> {
+        let rt = |e: &dyn std::fmt::Display| Error::Runtime(e.to_string());
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config).map_err(|e| rt(&e))?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
+        DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| rt(&e))?;
+        let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("wacme/", env!("CARGO_PKG_VERSION"), " (plugin)"))
+            .connect_timeout(Duration::from_secs(10))
+            .no_proxy();
+        for pem in &options.extra_roots {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| rt(&e))?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| rt(&e))?;
+        let ticker = Ticker::start(&engine).map_err(|e| rt(&e))?;
+        let cache = options.cache_dir.map(CompileCache::new);
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                cache,
+                limits: options.limits,
+                http,
+                ticker,
+            }),
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Loads a plugin from a `.wasm` file.
+    pub async fn load_file(&self, path: &Path) -> Result<Plugin, Error> {
+        let origin = path.display().to_string();
+        let wasm = std::fs::read(path).map_err(|e| Error::Load {
+            origin: origin.clone(),
+            reason: e.to_string(),
+        })?;
+        self.load_bytes(&wasm, origin).await
+    }
+
+    /// Loads a plugin from component bytes; `origin` names it in messages.
+    pub async fn load_bytes(&self, wasm: &[u8], origin: String) -> Result<Plugin, Error> {
+        let load_err = |reason: String| Error::Load {
+            origin: origin.clone(),
+            reason,
+        };
+        check_component_header(wasm).map_err(load_err)?;
+        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, wasm));
+        let engine = &self.inner.engine;
+        let component = match &self.inner.cache {
+            Some(cache) => cache.load_or_compile(engine, wasm, &sha256),
+            None => Component::new(engine, wasm).map_err(|e| format!("{e:#}")),
+        }
+        .map_err(load_err)?;
+        check_exports(engine, &component).map_err(load_err)?;
+        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
+            load_err(format!(
+                "{e:#} (plugins may import only WASI and wacme:dns@{WIT_VERSION})"
+            ))
+        })?;
+        let pre = DnsProviderPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
+
+        let mut plugin = PluginInner {
+            runtime: self.clone(),
+            pre,
+            metadata: None,
+            sha256,
+            origin: origin.clone(),
+            size: wasm.len(),
+        };
+        let metadata = plugin.call_metadata().await?;
+        metadata
+            .validate()
+            .map_err(|reason| Error::Metadata { origin, reason })?;
+        plugin.metadata = Some(metadata);
+        Ok(Plugin {
+            inner: Arc::new(plugin),
+        })
+    }
+}
+
+/// A component binary starts with `\0asm` and the component layer's version.
+fn check_component_header(wasm: &[u8]) -> Result<(), String> {
+    if wasm.len() < 8 || &wasm[..4] != b"\0asm" {
+        return Err("not a WebAssembly file".into());
+    }
+    if wasm[6..8] == [0, 0] {
+        return Err(format!(
+            "a core WebAssembly module, not a component: build the plugin with \
+             `cargo build --target wasm32-wasip2` so it exports wacme:dns@{WIT_VERSION}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the component exports our provider interface at our version.
+fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let mut other_versions = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        if name == PROVIDER_INTERFACE && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            return Ok(());
+        }
+        if let Some(version) = name.strip_prefix("wacme:dns/provider@") {
+            other_versions.push(version.to_string());
+        }
+    }
+    if other_versions.is_empty() {
+        Err(format!(
+            "it does not export `wacme:dns/provider`, so it is not a wacme DNS provider \
+             (this wacme supports wacme:dns@{WIT_VERSION})"
+        ))
+    } else {
+        Err(format!(
+            "it was built for wacme:dns@{}, but this wacme supports wacme:dns@{WIT_VERSION}; \
+             rebuild the plugin against wacme-plugin-sdk for {WIT_VERSION}",
+            other_versions.join(", ")
+        ))
+    }
+}
+
+/// A loaded plugin. Cheap to clone.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+struct PluginInner {
+    runtime: Runtime,
+    pre: DnsProviderPre<State>,
+    metadata: Option<PluginMetadata>,
+    sha256: String,
+    origin: String,
+    size: usize,
+}
+
+impl Plugin {
+    pub fn metadata(&self) -> &PluginMetadata {
+        self.inner.metadata.as_ref().expect("set at load")
+    }
+
+    /// Hex SHA-256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// Where it was loaded from.
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    /// Binds the plugin to a resolved config and the operator's optional
+    /// allowlist (`--plugin-allow`).
+    pub fn session(
+        &self,
+        config: &ResolvedConfig,
+        operator_allow: &[String],
+    ) -> Result<Session, Error> {
+        let allow = AllowList::build(&self.metadata().allowed_hosts, config, operator_allow)
+            .map_err(|error| Error::Policy {
+                plugin: self.metadata().name.clone(),
+                error,
+            })?;
+        Ok(Session {
+            plugin: self.clone(),
+            config: Arc::new(config.pairs()),
+            allow: Arc::new(allow),
+            redactor: Arc::new(Redactor::new(config.secrets())),
+            requests: Arc::new(AtomicU64::new(0)),
+        })
+    }
+}
+
+impl PluginInner {
+    async fn call_metadata(&self) -> Result<PluginMetadata, Error> {
+        let name = self.origin.clone();
+        let limit = self.runtime.inner.limits.metadata_timeout;
+        let ctx = CallCtx::new(
+            name.clone(),
+            self.runtime.inner.http.clone(),
+            Arc::new(AllowList::default()),
+            Arc::new(Redactor::default()),
+            self.runtime.inner.limits,
+            Instant::now() + limit,
+            Arc::new(AtomicU64::new(0)),
+        );
+        let run = async |store: &mut Store<State>, instance: DnsProvider| {
+            instance.wacme_dns_provider().call_metadata(store).await
+        };
+        let metadata = self
+            .run(ctx, Operation::Metadata, limit, &name, run)
+            .await?;
+        Ok(PluginMetadata::from(metadata))
+    }
+
+    /// Instantiates in a fresh store and runs `f`, mapping traps, deadlines
+    /// and the memory cap to [`Error`]s.
+    async fn run<R>(
+        &self,
+        ctx: CallCtx,
+        op: Operation,
+        limit: Duration,
+        plugin: &str,
+        f: impl AsyncFnOnce(&mut Store<State>, DnsProvider) -> wasmtime::Result<R>,
+    ) -> Result<R, Error> {
+        let inner = &self.runtime.inner;
+        let deadline = Instant::now() + limit;
+        let redactor = ctx.redactor.clone();
+        let max_message = inner.limits.max_message_bytes;
+        let mut store = Store::new(
+            &inner.engine,
+            State {
+                wasi: WasiCtxBuilder::new().build(),
+                table: ResourceTable::new(),
+                limiter: Limiter {
+                    memory_bytes: inner.limits.memory_bytes,
+                    hit: false,
+                },
+                call: ctx,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(wasmtime::Error::from(DeadlineExceeded))
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        let work = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            f(&mut store, instance).await
+        };
+        // Backstop for time spent in host calls, where epochs do not fire.
+        let outcome = tokio::time::timeout(limit + TICK * 20, work).await;
+        let timeout = || Error::Timeout {
+            plugin: plugin.to_string(),
+            op,
+            limit,
+        };
+        match outcome {
+            Err(_) => Err(timeout()),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                if err.is::<DeadlineExceeded>() {
+                    return Err(timeout());
+                }
+                let reason = if store.data().limiter.hit || err.is::<MemoryLimitReached>() {
+                    format!(
+                        "it exceeded its memory limit of {} MiB",
+                        inner.limits.memory_bytes >> 20
+                    )
+                } else {
+                    match err.downcast_ref::<wasmtime::Trap>() {
+                        Some(wasmtime::Trap::StackOverflow) => "stack overflow".to_string(),
+                        Some(wasmtime::Trap::UnreachableCodeReached) => {
+                            "it panicked (trap: unreachable code reached)".to_string()
+                        }
+                        Some(wasmtime::Trap::Interrupt) => return Err(timeout()),
+                        Some(trap) => format!("trap: {trap}"),
+                        None => truncate(&redactor.redact(&format!("{err:#}")), max_message),
+                    }
+                };
+                Err(Error::Trap {
+                    plugin: plugin.to_string(),
+                    op,
+                    reason,
+                })
+            }
+        }
+    }
+}
+
+/// A plugin bound to one configuration: the unit the DNS-01 engine uses.
+/// Cheap to clone; calls may run concurrently (each in its own store).
+#[derive(Clone)]
+pub struct Session {
+    plugin: Plugin,
+    config: Arc<Vec<(String, String)>>,
+    allow: Arc<AllowList>,
+    redactor: Arc<Redactor>,
+    requests: Arc<AtomicU64>,
+}
+
+impl Session {
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+
+    /// Origins the plugin may reach with this config.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        self.allow.origins().iter().map(|o| o.to_string()).collect()
+    }
+
+    /// HTTP requests the plugin made through this session so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Text with this session's secrets redacted.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    /// Makes `set.fqdn` carry at least `set.values`.
+    pub async fn present(&self, set: &TxtSet) -> Result<(), Error> {
+        self.call(Operation::Present, set).await
+    }
+
+    /// Removes exactly `set.values` from `set.fqdn`.
+    pub async fn cleanup(&self, set: &TxtSet) -> Result<(), Error> {
+        self.call(Operation::Cleanup, set).await
+    }
+
+    async fn call(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {
+        let plugin = &self.plugin.inner;
+        let limits = plugin.runtime.inner.limits;
+        let name = self.plugin.metadata().name.clone();
+        let ctx = CallCtx::new(
+            name.clone(),
+            plugin.runtime.inner.http.clone(),
+            self.allow.clone(),
+            self.redactor.clone(),
+            limits,
+            Instant::now() + limits.call_timeout,
+            self.requests.clone(),
+        );
+        let config = self.config.as_ref().clone();
+        let wit_set = super::bindings::wacme::dns::types::TxtSet {
+            zone: set.zone.clone(),
+            fqdn: set.fqdn.clone(),
+            relative_name: set.relative_name.clone(),
+            values: set.values.clone(),
+            ttl: set.ttl,
+        };
+        let started = Instant::now();
+        let run = async |store: &mut Store<State>, instance: DnsProvider| {
+            let provider = instance.wacme_dns_provider();
+            match op {
+                Operation::Present => provider.call_present(store, &config, &wit_set).await,
+                _ => provider.call_cleanup(store, &config, &wit_set).await,
+            }
+        };
+        let result = plugin.run(ctx, op, limits.call_timeout, &name, run).await?;
+        tracing::debug!(plugin = %name, %op, fqdn = %set.fqdn, values = set.values.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "plugin call");
+        result.map_err(|e| Error::Provider {
+            plugin: name,
+            op,
+            error: self.provider_error(e, limits.max_message_bytes),
+        })
+    }
+
+    fn provider_error(
+        &self,
+        e: super::bindings::wacme::dns::types::ProviderError,
+        max: usize,
+    ) -> ProviderError {
+        use super::bindings::wacme::dns::types::ProviderError as W;
+        let (kind, message, retry_after) = match e {
+            W::InvalidConfig(m) => (ProviderErrorKind::InvalidConfig, m, None),
+            W::Authentication(m) => (ProviderErrorKind::Authentication, m, None),
+            W::ZoneNotFound(m) => (ProviderErrorKind::ZoneNotFound, m, None),
+            W::RateLimited(r) => (
+                ProviderErrorKind::RateLimited,
+                r.message,
+                r.retry_after_secs.map(|s| Duration::from_secs(s.into())),
+            ),
+            W::Transient(m) => (ProviderErrorKind::Transient, m, None),
+            W::Permanent(m) => (ProviderErrorKind::Permanent, m, None),
+        };
+        ProviderError {
+            kind,
+            message: truncate(&self.redactor.redact(&message), max),
+            retry_after,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Loading plugins: the compile cache (hits, corrupt and foreign entries),
+//! files that are not components, and components built for another WIT
+//! version; and the `wacme plugin list|inspect` commands.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wacme::plugins::{Error, Runtime, RuntimeOptions};
+
+fn runtime(cache: &Path) -> Runtime {
+    Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn cache_entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn compiled_plugins_are_cached_and_bad_entries_recompiled() {
+    let home = tempfile::tempdir().unwrap();
+    // Not there yet: wacme creates it, private.
+    let cache = home.path().join("cache/plugins");
+    let cache = cache.as_path();
+    let wasm = wacme_tests::plugin_wasm("pdns");
+    let first = runtime(cache).load_file(&wasm).await.unwrap();
+    let entries = cache_entries(cache);
+    assert_eq!(entries.len(), 1, "one entry per plugin and engine");
+    let entry = &entries[0];
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(entry).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(cache).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+    let good = std::fs::read(entry).unwrap();
+
+    // A cache hit gives the same plugin.
+    let second = runtime(cache).load_file(&wasm).await.unwrap();
+    assert_eq!(first.metadata(), second.metadata());
+
+    // Flip one byte of compiled code: the checksum catches it, the entry is
+    // recompiled and rewritten.
+    let mut corrupt = good.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0xff;
+    std::fs::write(entry, &corrupt).unwrap();
+    let third = runtime(cache).load_file(&wasm).await.unwrap();
+    assert_eq!(third.metadata().name, "pdns");
+    assert_eq!(
+        std::fs::read(entry).unwrap(),
+        good,
+        "the corrupt entry was rewritten"
+    );
+
+    // Something else entirely under the entry's name.
+    std::fs::write(entry, b"garbage").unwrap();
+    runtime(cache).load_file(&wasm).await.unwrap();
+    assert_eq!(std::fs::read(entry).unwrap(), good);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    runtime(cache.path())
+        .load_file(&wacme_tests::plugin_wasm("pdns"))
+        .await
+        .unwrap();
+    assert!(
+        cache_entries(cache.path()).is_empty(),
+        "nothing cached in a world-writable directory"
+    );
+}
+
+async fn load_error(bytes: &[u8]) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    match runtime(cache.path())
+        .load_bytes(bytes, "test.wasm".into())
+        .await
+    {
+        Ok(_) => panic!("loading must fail"),
+        Err(e @ Error::Load { .. }) => e.to_string(),
+        Err(other) => panic!("expected a load error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn files_that_are_not_components_are_named_as_such() {
+    assert!(
+        load_error(b"hello, world")
+            .await
+            .contains("not a WebAssembly file")
+    );
+    let core_module = wat::parse_str("(module)").unwrap();
+    let err = load_error(&core_module).await;
+    assert!(
+        err.contains("core WebAssembly module, not a component") && err.contains("wasm32-wasip2"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn other_wit_versions_are_refused_naming_ours() {
+    let other_version = wat::parse_str(
+        r#"(component
+            (instance $i)
+            (export "wacme:dns/provider@0.2.0" (instance $i)))"#,
+    )
+    .unwrap();
+    let err = load_error(&other_version).await;
+    assert!(
+        err.contains("built for wacme:dns@0.2.0") && err.contains("supports wacme:dns@0.1.0"),
+        "{err}"
+    );
+
+    let unrelated = wat::parse_str("(component)").unwrap();
+    let err = load_error(&unrelated).await;
+    assert!(
+        err.contains("does not export `wacme:dns/provider`") && err.contains("wacme:dns@0.1.0"),
+        "{err}"
+    );
+}
+
+/// `wacme <args…> --plugin-dir <dir>` with an isolated cache.
+fn wacme(plugin_dir: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(wacme_tests::wacme_bin());
+    cmd.env("XDG_CACHE_HOME", cache)
+        .env("XDG_DATA_HOME", cache)
+        .env_remove("WACME_PLUGIN_DIR")
+        .args(args)
+        .arg("--plugin-dir")
+        .arg(plugin_dir);
+    cmd
+}
+
+fn plugin_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        wacme_tests::plugin_wasm("pdns"),
+        dir.path().join("pdns.wasm"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn plugin_list_shows_name_and_wit_version() {
+    let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
+    let out = wacme(dir.path(), cache.path(), &["plugin", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("pdns "))
+        .unwrap_or_else(|| panic!("no pdns row in:\n{text}"));
+    assert!(row.contains("0.1.0") && row.contains("pdns.wasm"), "{row}");
+
+    let out = wacme(
+        dir.path(),
+        cache.path(),
+        &["plugin", "list", "--output", "json"],
+    )
+    .output()
+    .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pdns = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "pdns")
+        .unwrap();
+    assert_eq!(pdns["wit_version"], "0.1.0");
+}
+
+#[test]
+fn plugin_inspect_shows_metadata_hosts_fields_and_digest() {
+    let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
+    let out = wacme(
+        dir.path(),
+        cache.path(),
+        &["plugin", "inspect", "pdns", "--output", "json"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"], "pdns");
+    assert_eq!(v["wit_version"], "0.1.0");
+    assert_eq!(v["allowed_hosts"], serde_json::json!(["{api_url}"]));
+    assert_eq!(v["sha256"], sha256sum(&dir.path().join("pdns.wasm")));
+    let key = v["config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "api_key")
+        .unwrap();
+    assert_eq!(key["secret"], true);
+    assert_eq!(key["required"], true);
+
+    // By path, as text.
+    let path = dir.path().join("pdns.wasm");
+    let out = wacme(dir.path(), cache.path(), &["plugin", "inspect"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("WIT:           wacme:dns@0.1.0") && text.contains("WACME_PDNS_API_KEY"),
+        "{text}"
+    );
+}
+
+#[test]
+fn missing_and_broken_plugins_have_distinct_exit_codes() {
+    let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
+    let out = wacme(dir.path(), cache.path(), &["plugin", "inspect", "nosuch"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "unknown name is bad input");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no plugin named `nosuch`"));
+
+    let broken = dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"not wasm").unwrap();
+    let out = wacme(dir.path(), cache.path(), &["plugin", "inspect"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "a broken plugin is a plugin error"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a WebAssembly file"));
+
+    // `list` still lists the good one and reports the broken one.
+    let out = wacme(dir.path(), cache.path(), &["plugin", "list"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("pdns") && text.contains("error: ") && text.contains("broken.wasm"),
+        "{text}"
+    );
+}
+
+/// The file's SHA-256 as `sha256sum` computes it (an independent check).
+fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}

@@ -1,0 +1,54 @@
+//! The ACME protocol (RFC 8555) as the host speaks it to a CA.
+//!
+//! - [`Client`] ([`client`]): one CA — directory, HTTPS transport, nonce pool,
+//!   signed requests with `badNonce` / `Retry-After` / transport retries.
+//!   `Clone + Send + Sync`; clones share connections and nonces.
+//! - [`Account`] ([`account`]): the signing identity for everything after
+//!   registration; orders ([`order`]), certificates and revocation ([`cert`]).
+//! - [`PrivateKey`] ([`keys`]), JWS/JWK/EAB ([`jws`]), CSRs ([`csr`]),
+//!   problem documents ([`problem`]), polling ([`poll`]), ARI ([`ari`]) and
+//!   account files ([`store`]).
+//!
+//! A typical issuance: [`Client::connect`] → [`Client::new_account`] (or
+//! [`Client::account`] from stored state) → [`Account::new_order`] →
+//! [`Account::authorizations`] → publish [`Account::dns01_value`] →
+//! [`Account::respond`] → [`Account::wait_authorization`] (all
+//! concurrently) → [`Account::wait_order`] → [`Account::finalize_and_wait`]
+//! with a [`Csr`] → [`Account::certificate_chains`] → [`select_chain`].
+//! [`Account::counting`] gives a clone whose [`Account::request_count`]
+//! counts the CA requests of one order.
+
+pub mod account;
+pub mod ari;
+pub mod cert;
+pub mod client;
+pub mod csr;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod jws;
+pub mod keys;
+pub mod nonce;
+pub mod order;
+pub mod poll;
+pub mod problem;
+mod serde_url;
+pub mod store;
+
+pub use account::{Account, AccountResource, AccountStatus, NewAccount, Registration, mailto};
+pub use ari::{RenewalInfo, SuggestedWindow, cert_id};
+pub use cert::{CertificateChain, RevocationReason, select_chain};
+pub use client::{Client, ClientConfig};
+pub use csr::Csr;
+pub use directory::{Directory, Meta};
+pub use error::{Error, ProblemResponse, Result};
+pub use http::RequestCounter;
+pub use jws::{ExternalAccountKey, Jwk};
+pub use keys::{JwsAlg, KeyType, PrivateKey};
+pub use order::{
+    Authorization, AuthorizationStatus, Challenge, ChallengeStatus, Identifier, NewOrder, Order,
+    OrderStatus,
+};
+pub use poll::PollPolicy;
+pub use problem::Problem;
+pub use store::{AccountStore, StoredAccount};

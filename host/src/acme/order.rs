@@ -1,0 +1,615 @@
+//! Orders, authorizations and challenges (RFC 8555 §7.1.3–7.1.5, §7.4–7.5):
+//! `newOrder` with DNS identifiers (wildcards, validity, profile, ARI
+//! `replaces`), fetching authorizations, answering a challenge, polling
+//! authorizations and the order, and finalizing with a CSR.
+
+use super::account::Account;
+use super::client::Payload;
+use super::error::{Error, Result};
+use super::poll::{PollPolicy, Step, poll_until};
+use super::problem::Problem;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+use time::OffsetDateTime;
+use url::Url;
+
+/// An identifier in an order or authorization. Only `dns` is used here.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Identifier {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl Identifier {
+    /// A DNS identifier, normalized: IDNA to ASCII (punycode), lowercase, no
+    /// trailing dot, checked label by label. `*.` is allowed as the whole
+    /// first label (a wildcard).
+    pub fn dns(name: &str) -> Result<Identifier> {
+        Ok(Identifier {
+            kind: "dns".into(),
+            value: normalize_dns_name(name)?,
+        })
+    }
+
+    pub fn is_wildcard(&self) -> bool {
+        self.value.starts_with("*.")
+    }
+}
+
+impl std::fmt::Display for Identifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+fn normalize_dns_name(name: &str) -> Result<String> {
+    let bad = |why: &str| Error::Input(format!("{name:?} is not a valid DNS name: {why}"));
+    let trimmed = name.trim().trim_end_matches('.');
+    let (wildcard, base) = match trimmed.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    if base.is_empty() {
+        return Err(bad("empty"));
+    }
+    if base.contains('*') {
+        return Err(bad(
+            "a wildcard must be the whole first label (*.example.com)",
+        ));
+    }
+    let ascii =
+        idna::domain_to_ascii(base).map_err(|_| bad("not a valid international domain name"))?;
+    if ascii.len() + if wildcard { 2 } else { 0 } > 253 {
+        return Err(bad("longer than 253 characters"));
+    }
+    if !ascii.contains('.') {
+        return Err(bad("a certificate name needs at least two labels"));
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err(bad("empty label"));
+        }
+        if label.len() > 63 {
+            return Err(bad("a label is longer than 63 characters"));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(bad("only letters, digits and hyphens are allowed"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(bad("a label starts or ends with a hyphen"));
+        }
+    }
+    if ascii.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(bad("an IP address, not a name"));
+    }
+    Ok(if wildcard {
+        format!("*.{ascii}")
+    } else {
+        ascii
+    })
+}
+
+/// The status of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Pending,
+    Ready,
+    Processing,
+    Valid,
+    Invalid,
+    #[serde(other)]
+    Unknown,
+}
+
+/// The status of an authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorizationStatus {
+    Pending,
+    Valid,
+    Invalid,
+    Deactivated,
+    Expired,
+    Revoked,
+    #[serde(other)]
+    Unknown,
+}
+
+/// The status of a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeStatus {
+    Pending,
+    Processing,
+    Valid,
+    Invalid,
+    #[serde(other)]
+    Unknown,
+}
+
+macro_rules! status_name {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let v = serde_json::to_value(self).expect("serializes");
+                f.write_str(v.as_str().unwrap_or("unknown"))
+            }
+        }
+    };
+}
+status_name!(OrderStatus);
+status_name!(AuthorizationStatus);
+status_name!(ChallengeStatus);
+
+fn blank_url() -> Url {
+    Url::parse("about:blank").expect("a valid URL")
+}
+
+/// An order (RFC 8555 §7.1.3). `url` is the order's own URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    #[serde(default = "blank_url", with = "super::serde_url")]
+    pub url: Url,
+    pub status: OrderStatus,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub identifiers: Vec<Identifier>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_before: Option<OffsetDateTime>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_after: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+    #[serde(default, with = "super::serde_url::vec")]
+    pub authorizations: Vec<Url>,
+    #[serde(with = "super::serde_url")]
+    pub finalize: Url,
+    #[serde(
+        default,
+        with = "super::serde_url::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub certificate: Option<Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// An authorization (RFC 8555 §7.1.4). For a wildcard name the identifier
+/// is the base name and `wildcard` is true.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    #[serde(default = "blank_url", with = "super::serde_url")]
+    pub url: Url,
+    pub identifier: Identifier,
+    pub status: AuthorizationStatus,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub challenges: Vec<Challenge>,
+    #[serde(default)]
+    pub wildcard: bool,
+}
+
+impl Authorization {
+    /// The challenge of type `kind` (`dns-01`, `http-01`, …).
+    pub fn challenge(&self, kind: &str) -> Option<&Challenge> {
+        self.challenges.iter().find(|c| c.kind == kind)
+    }
+
+    /// The dns-01 challenge.
+    pub fn dns01(&self) -> Option<&Challenge> {
+        self.challenge("dns-01")
+    }
+
+    /// The name as it was ordered: `*.example.com` for a wildcard.
+    pub fn ordered_name(&self) -> String {
+        if self.wildcard {
+            format!("*.{}", self.identifier.value)
+        } else {
+            self.identifier.value.clone()
+        }
+    }
+
+    /// The first error reported by one of its challenges.
+    pub fn challenge_error(&self) -> Option<&Problem> {
+        self.challenges.iter().find_map(|c| c.error.as_ref())
+    }
+}
+
+/// A challenge (RFC 8555 §7.1.5, §8).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Challenge {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(with = "super::serde_url")]
+    pub url: Url,
+    pub status: ChallengeStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub validated: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Problem>,
+}
+
+/// What to ask for in `newOrder`.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrder {
+    pub identifiers: Vec<Identifier>,
+    pub not_before: Option<OffsetDateTime>,
+    pub not_after: Option<OffsetDateTime>,
+    /// A certificate profile; the CA must advertise it in its directory.
+    pub profile: Option<String>,
+    /// The ARI certificate id of the certificate this order renews
+    /// (RFC 9773 §5); sent only to CAs that support ARI.
+    pub replaces: Option<String>,
+}
+
+impl NewOrder {
+    /// An order for DNS names (normalized, duplicates dropped, order kept).
+    pub fn dns<I, S>(names: I) -> Result<NewOrder>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut identifiers: Vec<Identifier> = Vec::new();
+        for name in names {
+            let id = Identifier::dns(name.as_ref())?;
+            if !identifiers.contains(&id) {
+                identifiers.push(id);
+            }
+        }
+        if identifiers.is_empty() {
+            return Err(Error::Input("an order needs at least one name".into()));
+        }
+        Ok(NewOrder {
+            identifiers,
+            ..NewOrder::default()
+        })
+    }
+
+    pub fn profile(mut self, profile: impl Into<String>) -> NewOrder {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    pub fn replaces(mut self, cert_id: impl Into<String>) -> NewOrder {
+        self.replaces = Some(cert_id.into());
+        self
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> Result<String> {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| Error::Input(format!("bad time {t}: {e}")))
+}
+
+impl Account {
+    /// Creates an order (`newOrder`).
+    pub async fn new_order(&self, request: &NewOrder) -> Result<Order> {
+        if request.identifiers.is_empty() {
+            return Err(Error::Input("an order needs at least one name".into()));
+        }
+        let directory = self.client().directory();
+        let mut payload = json!({ "identifiers": request.identifiers });
+        if let Some(t) = request.not_before {
+            payload["notBefore"] = rfc3339(t)?.into();
+        }
+        if let Some(t) = request.not_after {
+            payload["notAfter"] = rfc3339(t)?.into();
+        }
+        if let Some(profile) = &request.profile {
+            let offered = &directory.meta.profiles;
+            if offered.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "certificate profiles (asked for {profile:?})"
+                )));
+            }
+            if !offered.contains_key(profile) {
+                let names: Vec<&str> = offered.keys().map(String::as_str).collect();
+                return Err(Error::Input(format!(
+                    "the CA offers no profile {profile:?}; it offers: {}",
+                    names.join(", ")
+                )));
+            }
+            payload["profile"] = profile.clone().into();
+        }
+        if let Some(replaces) = &request.replaces {
+            if directory.renewal_info.is_some() {
+                payload["replaces"] = replaces.clone().into();
+            } else {
+                tracing::debug!("the CA has no ARI: not sending `replaces`");
+            }
+        }
+        let url = directory.new_order.clone();
+        let resp = self
+            .post(&url, Payload::Json(&payload), "application/json")
+            .await?;
+        let mut order: Order = resp.json()?;
+        order.url = resp.require_location()?;
+        Ok(order)
+    }
+
+    /// Fetches an order.
+    pub async fn order(&self, url: &Url) -> Result<Order> {
+        let (mut order, _): (Order, _) = self.get_json(url).await?;
+        order.url = url.clone();
+        Ok(order)
+    }
+
+    async fn order_with_retry_after(&self, url: &Url) -> Result<(Order, Option<Duration>)> {
+        let (mut order, resp): (Order, _) = self.get_json(url).await?;
+        order.url = url.clone();
+        Ok((order, resp.retry_after()))
+    }
+
+    /// Fetches an authorization.
+    pub async fn authorization(&self, url: &Url) -> Result<Authorization> {
+        Ok(self.authorization_with_retry_after(url).await?.0)
+    }
+
+    async fn authorization_with_retry_after(
+        &self,
+        url: &Url,
+    ) -> Result<(Authorization, Option<Duration>)> {
+        let (mut authz, resp): (Authorization, _) = self.get_json(url).await?;
+        authz.url = url.clone();
+        Ok((authz, resp.retry_after()))
+    }
+
+    /// Fetches all authorizations of an order, concurrently.
+    pub async fn authorizations(&self, order: &Order) -> Result<Vec<Authorization>> {
+        futures::future::try_join_all(order.authorizations.iter().map(|u| self.authorization(u)))
+            .await
+    }
+
+    /// Tells the CA a challenge is ready to be validated (POST `{}`).
+    pub async fn respond(&self, challenge_url: &Url) -> Result<Challenge> {
+        let payload = json!({});
+        let resp = self
+            .post(challenge_url, Payload::Json(&payload), "application/json")
+            .await?;
+        resp.json()
+    }
+
+    /// Deactivates an authorization (RFC 8555 §7.5.2), e.g. one no longer
+    /// wanted after a failed order.
+    pub async fn deactivate_authorization(&self, url: &Url) -> Result<Authorization> {
+        let payload = json!({ "status": "deactivated" });
+        let resp = self
+            .post(url, Payload::Json(&payload), "application/json")
+            .await?;
+        let mut authz: Authorization = resp.json()?;
+        authz.url = url.clone();
+        Ok(authz)
+    }
+
+    /// Polls an authorization until it is no longer `pending`: returns it
+    /// when `valid`, fails with the challenge's problem otherwise.
+    pub async fn wait_authorization(
+        &self,
+        url: &Url,
+        policy: &PollPolicy,
+    ) -> Result<Authorization> {
+        let authz = poll_until(
+            policy,
+            None,
+            || format!("waiting for the authorization {url} to be validated"),
+            || async {
+                let (authz, retry_after) = self.authorization_with_retry_after(url).await?;
+                Ok(match authz.status {
+                    AuthorizationStatus::Pending => Step::Again(retry_after),
+                    _ => Step::Done(authz),
+                })
+            },
+        )
+        .await?;
+        if authz.status == AuthorizationStatus::Valid {
+            Ok(authz)
+        } else {
+            Err(Error::Failed {
+                what: format!("the authorization for {}", authz.ordered_name()),
+                status: authz.status.to_string(),
+                problem: authz.challenge_error().cloned().map(Box::new),
+            })
+        }
+    }
+
+    /// Polls an order while it is `pending` or `processing`; returns it when
+    /// `ready` or `valid`, fails with the order's problem when `invalid`.
+    pub async fn wait_order(&self, url: &Url, policy: &PollPolicy) -> Result<Order> {
+        self.wait_order_after(url, policy, None).await
+    }
+
+    async fn wait_order_after(
+        &self,
+        url: &Url,
+        policy: &PollPolicy,
+        retry_after: Option<Duration>,
+    ) -> Result<Order> {
+        let order = poll_until(
+            policy,
+            retry_after,
+            || format!("waiting for the order {url}"),
+            || async {
+                let (order, retry_after) = self.order_with_retry_after(url).await?;
+                Ok(match order.status {
+                    OrderStatus::Pending | OrderStatus::Processing => Step::Again(retry_after),
+                    _ => Step::Done(order),
+                })
+            },
+        )
+        .await?;
+        check_order(order)
+    }
+
+    /// Finalizes an order with a CSR (DER). The answer may be `processing`
+    /// (see [`Account::finalize_and_wait`]).
+    pub async fn finalize(&self, order: &Order, csr_der: &[u8]) -> Result<Order> {
+        Ok(self.finalize_with_retry_after(order, csr_der).await?.0)
+    }
+
+    async fn finalize_with_retry_after(
+        &self,
+        order: &Order,
+        csr_der: &[u8],
+    ) -> Result<(Order, Option<Duration>)> {
+        let payload: Value = json!({ "csr": super::jws::b64(csr_der) });
+        let resp = self
+            .post(&order.finalize, Payload::Json(&payload), "application/json")
+            .await?;
+        let mut updated: Order = resp.json()?;
+        updated.url = order.url.clone();
+        Ok((updated, resp.retry_after()))
+    }
+
+    /// Finalizes an order and waits until it is `valid` with a certificate URL.
+    pub async fn finalize_and_wait(
+        &self,
+        order: &Order,
+        csr_der: &[u8],
+        policy: &PollPolicy,
+    ) -> Result<Order> {
+        let (order, retry_after) = self.finalize_with_retry_after(order, csr_der).await?;
+        let mut order = check_order(order)?;
+        if order.status != OrderStatus::Valid {
+            order = self
+                .wait_order_after(&order.url, policy, retry_after)
+                .await?;
+        }
+        if order.status != OrderStatus::Valid {
+            return Err(Error::Failed {
+                what: format!("the order {} after finalization", order.url),
+                status: order.status.to_string(),
+                problem: order.error.map(Box::new),
+            });
+        }
+        if order.certificate.is_none() {
+            return Err(Error::BadResponse {
+                method: "POST",
+                url: order.url.to_string(),
+                status: 200,
+                message: "the order is valid but has no certificate URL".into(),
+            });
+        }
+        Ok(order)
+    }
+}
+
+fn check_order(order: Order) -> Result<Order> {
+    match order.status {
+        OrderStatus::Invalid | OrderStatus::Unknown => Err(Error::Failed {
+            what: format!("the order {}", order.url),
+            status: order.status.to_string(),
+            problem: order.error.map(Box::new),
+        }),
+        _ => Ok(order),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names_are_normalized_and_checked() {
+        assert_eq!(
+            Identifier::dns("Example.COM.").unwrap().value,
+            "example.com"
+        );
+        assert_eq!(
+            Identifier::dns("*.example.com").unwrap().value,
+            "*.example.com"
+        );
+        assert!(Identifier::dns("*.example.com").unwrap().is_wildcard());
+        assert_eq!(
+            Identifier::dns("bücher.example").unwrap().value,
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "",
+            "*.",
+            "a..b",
+            "foo*.example.com",
+            "*.*.example.com",
+            "-a.example",
+            "a_b.example",
+            "localhost",
+            "1.2.3.4",
+            "a b.example",
+        ] {
+            assert!(
+                matches!(Identifier::dns(bad), Err(Error::Input(_))),
+                "{bad:?}"
+            );
+        }
+        let long = format!("{}.example", "a".repeat(64));
+        assert!(Identifier::dns(&long).is_err());
+    }
+
+    #[test]
+    fn new_order_dedupes() {
+        let o = NewOrder::dns(["example.com", "*.example.com", "EXAMPLE.com"]).unwrap();
+        let values: Vec<&str> = o.identifiers.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(values, ["example.com", "*.example.com"]);
+        assert!(NewOrder::dns(Vec::<String>::new()).is_err());
+    }
+
+    #[test]
+    fn parses_order_and_authorization() {
+        let order: Order = serde_json::from_str(
+            r#"{"status":"pending","expires":"2026-01-01T00:00:00Z",
+            "identifiers":[{"type":"dns","value":"example.com"},{"type":"dns","value":"*.example.com"}],
+            "authorizations":["https://ca/authz/1","https://ca/authz/2"],
+            "finalize":"https://ca/finalize/1","extra":{"ignored":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(order.status, OrderStatus::Pending);
+        assert_eq!(order.authorizations.len(), 2);
+        assert_eq!(order.url.as_str(), "about:blank");
+        let authz: Authorization = serde_json::from_str(
+            r#"{"status":"invalid","identifier":{"type":"dns","value":"example.com"},"wildcard":true,
+            "challenges":[{"type":"dns-01","url":"https://ca/chal/1","status":"invalid","token":"tok",
+              "error":{"type":"urn:ietf:params:acme:error:dns","detail":"NXDOMAIN"}},
+              {"type":"tls-alpn-01","url":"https://ca/chal/2","status":"pending","token":"t2"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(authz.ordered_name(), "*.example.com");
+        assert_eq!(authz.dns01().unwrap().token.as_deref(), Some("tok"));
+        assert!(authz.challenge_error().unwrap().is("dns"));
+        assert_eq!(authz.status.to_string(), "invalid");
+        let odd: OrderStatus = serde_json::from_str(r#""frobnicated""#).unwrap();
+        assert_eq!(odd, OrderStatus::Unknown);
+    }
+}

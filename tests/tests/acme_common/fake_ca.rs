@@ -1,0 +1,495 @@
+//! A small in-process ACME server (plain HTTP on loopback) for what Pebble
+//! 2.4 cannot do: ARI (`renewalInfo`, `replaces`), certificate profiles,
+//! `Retry-After` on orders, and injected faults (429/503, `badNonce`, HTML
+//! pages, truncated JSON, missing headers). It checks every JWS the way a
+//! CA must: signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce
+//! and `url`. Challenges are valid from the start.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, IsCa, Issuer, KeyPair,
+};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// A canned answer served instead of the normal one.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub retry_after: Option<String>,
+    /// Send a fresh Replay-Nonce with it.
+    pub nonce: bool,
+}
+
+impl Fault {
+    pub fn problem(status: u16, kind: &str, detail: &str) -> Fault {
+        Fault {
+            status,
+            content_type: "application/problem+json",
+            body: json!({"type": format!("urn:ietf:params:acme:error:{kind}"), "detail": detail})
+                .to_string(),
+            retry_after: None,
+            nonce: true,
+        }
+    }
+
+    pub fn retry_after(mut self, value: &str) -> Fault {
+        self.retry_after = Some(value.to_owned());
+        self
+    }
+
+    pub fn raw(status: u16, content_type: &'static str, body: &str) -> Fault {
+        Fault {
+            status,
+            content_type,
+            body: body.to_owned(),
+            retry_after: None,
+            nonce: true,
+        }
+    }
+}
+
+/// What the server saw and how it behaves.
+pub struct CaState {
+    base: String,
+    nonces: HashSet<String>,
+    next_id: u64,
+    accounts: HashMap<String, Value>,
+    /// Faults to serve, per path, first in first out.
+    faults: HashMap<String, VecDeque<Fault>>,
+    /// Every request as "METHOD /path".
+    pub requests: Vec<String>,
+    /// The payloads of `newOrder`.
+    pub new_orders: Vec<Value>,
+    /// How many order polls answer `processing` after finalize.
+    pub processing_polls: u32,
+    /// The `Retry-After` (seconds) sent with `processing`.
+    pub processing_retry_after: Option<u64>,
+    finalized: bool,
+    polls_after_finalize: u32,
+    issuer: Issuer<'static, KeyPair>,
+    chain_pem: Option<String>,
+    /// The ARI certificate id `renewalInfo` knows.
+    pub known_cert_id: Option<String>,
+}
+
+pub struct FakeCa {
+    pub addr: std::net::SocketAddr,
+    pub state: Arc<Mutex<CaState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeCa {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeCa {
+    pub async fn start() -> FakeCa {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.distinguished_name
+            .push(rcgen::DnType::CommonName, "Fake ACME Root");
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let state = Arc::new(Mutex::new(CaState {
+            base: base.clone(),
+            nonces: HashSet::new(),
+            next_id: 1,
+            accounts: HashMap::new(),
+            faults: HashMap::new(),
+            requests: Vec::new(),
+            new_orders: Vec::new(),
+            processing_polls: 1,
+            processing_retry_after: Some(1),
+            finalized: false,
+            polls_after_finalize: 0,
+            issuer: Issuer::new(ca, ca_key),
+            chain_pem: None,
+            known_cert_id: None,
+        }));
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeCa { addr, state, task }
+    }
+
+    pub fn directory_url(&self) -> String {
+        format!("http://{}/dir", self.addr)
+    }
+
+    /// Serves `fault` for the next request to `path` (repeatable: queued).
+    pub fn inject(&self, path: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(fault);
+    }
+
+    /// Requests seen for a path ("POST /new-order").
+    pub fn count(&self, request: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| *r == request)
+            .count()
+    }
+}
+
+fn problem(status: u16, kind: &str, detail: &str) -> Fault {
+    Fault::problem(status, kind, detail)
+}
+
+fn respond(
+    state: &mut CaState,
+    status: u16,
+    headers: Vec<(&str, String)>,
+    content_type: &str,
+    body: String,
+) -> Response {
+    let mut map = HeaderMap::new();
+    map.insert("content-type", HeaderValue::from_str(content_type).unwrap());
+    let nonce = new_nonce(state);
+    map.insert("replay-nonce", HeaderValue::from_str(&nonce).unwrap());
+    for (k, v) in headers {
+        map.append(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    (StatusCode::from_u16(status).unwrap(), map, body).into_response()
+}
+
+fn new_nonce(state: &mut CaState) -> String {
+    state.next_id += 1;
+    let nonce = B64.encode(format!("nonce-{}", state.next_id));
+    state.nonces.insert(nonce.clone());
+    nonce
+}
+
+fn fault_response(state: &mut CaState, f: Fault) -> Response {
+    let mut headers = Vec::new();
+    if let Some(ra) = &f.retry_after {
+        headers.push(("retry-after", ra.clone()));
+    }
+    if f.nonce {
+        respond(state, f.status, headers, f.content_type, f.body)
+    } else {
+        let mut map = HeaderMap::new();
+        map.insert("content-type", HeaderValue::from_static(f.content_type));
+        (StatusCode::from_u16(f.status).unwrap(), map, f.body).into_response()
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<CaState>>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let mut st = state.lock().unwrap();
+    let path = uri.path().to_owned();
+    st.requests.push(format!("{method} {path}"));
+    if let Some(f) = st.faults.get_mut(&path).and_then(|q| q.pop_front()) {
+        return fault_response(&mut st, f);
+    }
+    let base = st.base.clone();
+    match (method.clone(), path.as_str()) {
+        (Method::GET, "/dir") => {
+            let dir = json!({
+                "newNonce": format!("{base}/nonce"),
+                "newAccount": format!("{base}/new-account"),
+                "newOrder": format!("{base}/new-order"),
+                "revokeCert": format!("{base}/revoke"),
+                "keyChange": format!("{base}/key-change"),
+                "renewalInfo": format!("{base}/renewal-info"),
+                "meta": {
+                    "termsOfService": format!("{base}/terms"),
+                    "profiles": {"classic": "The usual", "shortlived": "Six days"},
+                },
+                "zz9PluralZAlpha": "https://example.com/random-directory-entry",
+            });
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                dir.to_string(),
+            )
+                .into_response()
+        }
+        (Method::HEAD | Method::GET, "/nonce") => {
+            let nonce = new_nonce(&mut st);
+            (
+                StatusCode::OK,
+                [
+                    ("replay-nonce", nonce),
+                    ("cache-control", "no-store".into()),
+                ],
+            )
+                .into_response()
+        }
+        (Method::GET, p) if p.starts_with("/renewal-info/") => {
+            let id = &p["/renewal-info/".len()..];
+            if st.known_cert_id.as_deref() != Some(id) {
+                let f = problem(404, "malformed", "unknown certificate id");
+                return fault_response(&mut st, f);
+            }
+            let body = json!({
+                "suggestedWindow": {"start": "2030-01-01T00:00:00Z", "end": "2030-01-03T00:00:00Z"},
+                "explanationURL": format!("{base}/why"),
+            });
+            (
+                StatusCode::OK,
+                [
+                    ("content-type", "application/json"),
+                    ("retry-after", "21600"),
+                ],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        (Method::POST, _) => match verify_jws(&mut st, &path, &body) {
+            Ok((payload, signer)) => post(&mut st, &path, payload, signer),
+            Err(f) => fault_response(&mut st, f),
+        },
+        _ => fault_response(&mut st, problem(404, "malformed", "no such resource")),
+    }
+}
+
+/// Who signed a request: a new key (its JWK) or an account (its URL).
+enum Signer {
+    Jwk(Value),
+    Kid(String),
+}
+
+fn verify_jws(st: &mut CaState, path: &str, body: &[u8]) -> Result<(Option<Value>, Signer), Fault> {
+    let bad = |d: &str| problem(400, "malformed", d);
+    let jws: Value = serde_json::from_slice(body).map_err(|_| bad("not JSON"))?;
+    let protected_b64 = jws["protected"]
+        .as_str()
+        .ok_or_else(|| bad("no protected"))?;
+    let payload_b64 = jws["payload"].as_str().ok_or_else(|| bad("no payload"))?;
+    let sig = B64
+        .decode(
+            jws["signature"]
+                .as_str()
+                .ok_or_else(|| bad("no signature"))?,
+        )
+        .map_err(|_| bad("signature not base64url"))?;
+    let header: Value = serde_json::from_slice(
+        &B64.decode(protected_b64)
+            .map_err(|_| bad("protected not b64"))?,
+    )
+    .map_err(|_| bad("protected not JSON"))?;
+    let url = format!("{}{path}", st.base);
+    if header["url"] != url {
+        return Err(bad(&format!("url {} is not {url}", header["url"])));
+    }
+    let nonce = header["nonce"].as_str().ok_or_else(|| bad("no nonce"))?;
+    if !st.nonces.remove(nonce) {
+        return Err(problem(400, "badNonce", "unknown or reused nonce"));
+    }
+    let (jwk, signer) = match (header.get("jwk"), header.get("kid")) {
+        (Some(jwk), None) => (jwk.clone(), Signer::Jwk(jwk.clone())),
+        (None, Some(kid)) => {
+            let kid = kid.as_str().unwrap_or_default().to_owned();
+            let jwk = st
+                .accounts
+                .get(&kid)
+                .cloned()
+                .ok_or_else(|| problem(400, "accountDoesNotExist", "no such account"))?;
+            (jwk, Signer::Kid(kid))
+        }
+        _ => return Err(bad("exactly one of jwk and kid")),
+    };
+    let input = format!("{protected_b64}.{payload_b64}");
+    let alg = header["alg"].as_str().unwrap_or_default();
+    if !verify_signature(alg, &jwk, input.as_bytes(), &sig) {
+        return Err(problem(400, "malformed", "JWS signature does not verify"));
+    }
+    let payload = if payload_b64.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(
+                &B64.decode(payload_b64)
+                    .map_err(|_| bad("payload not b64"))?,
+            )
+            .map_err(|_| bad("payload not JSON"))?,
+        )
+    };
+    Ok((payload, signer))
+}
+
+fn verify_signature(alg: &str, jwk: &Value, input: &[u8], sig: &[u8]) -> bool {
+    use ring::signature;
+    let field = |k: &str| {
+        B64.decode(jwk[k].as_str().unwrap_or_default())
+            .unwrap_or_default()
+    };
+    match (alg, jwk["kty"].as_str()) {
+        ("ES256" | "ES384", Some("EC")) => {
+            let mut point = vec![4u8];
+            point.extend(field("x"));
+            point.extend(field("y"));
+            let v: &dyn signature::VerificationAlgorithm = match (alg, jwk["crv"].as_str()) {
+                ("ES256", Some("P-256")) => &signature::ECDSA_P256_SHA256_FIXED,
+                ("ES384", Some("P-384")) => &signature::ECDSA_P384_SHA384_FIXED,
+                _ => return false,
+            };
+            signature::UnparsedPublicKey::new(v, point)
+                .verify(input, sig)
+                .is_ok()
+        }
+        ("RS256", Some("RSA")) => signature::RsaPublicKeyComponents {
+            n: field("n"),
+            e: field("e"),
+        }
+        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, input, sig)
+        .is_ok(),
+        _ => false,
+    }
+}
+
+fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) -> Response {
+    let base = st.base.clone();
+    let json_ok = |st: &mut CaState, status: u16, headers: Vec<(&str, String)>, v: Value| {
+        respond(st, status, headers, "application/json", v.to_string())
+    };
+    match (path, signer) {
+        ("/new-account", Signer::Jwk(jwk)) => {
+            let payload = payload.unwrap_or_default();
+            if payload["termsOfServiceAgreed"] != true {
+                return fault_response(
+                    st,
+                    problem(403, "userActionRequired", "agree to the terms"),
+                );
+            }
+            let existing = st
+                .accounts
+                .iter()
+                .find(|(_, k)| **k == jwk)
+                .map(|(u, _)| u.clone());
+            let (url, status) = match existing {
+                Some(url) => (url, 200),
+                None => {
+                    let url = format!("{base}/acct/{}", st.accounts.len() + 1);
+                    st.accounts.insert(url.clone(), jwk);
+                    (url, 201)
+                }
+            };
+            let body = json!({"status": "valid", "contact": payload["contact"], "orders": format!("{url}/orders")});
+            json_ok(st, status, vec![("location", url)], body)
+        }
+        (_, Signer::Jwk(_)) => fault_response(st, problem(400, "malformed", "use kid here")),
+        ("/new-order", Signer::Kid(_)) => {
+            let payload = payload.unwrap_or_default();
+            st.new_orders.push(payload.clone());
+            st.finalized = false;
+            st.polls_after_finalize = 0;
+            let body = order_body(st, "ready", &payload["identifiers"]);
+            json_ok(st, 201, vec![("location", format!("{base}/order/1"))], body)
+        }
+        ("/authz/1", Signer::Kid(_)) => {
+            let body = json!({
+                "status": "valid",
+                "identifier": {"type": "dns", "value": "example.com"},
+                "challenges": [{"type": "dns-01", "url": format!("{base}/chall/1"), "status": "valid", "token": "tok"}],
+            });
+            json_ok(st, 200, vec![], body)
+        }
+        ("/order/1/finalize", Signer::Kid(_)) => {
+            let csr_b64 = payload
+                .as_ref()
+                .and_then(|p| p["csr"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let csr_der = B64.decode(csr_b64).unwrap_or_default();
+            let Ok(csr) = CertificateSigningRequestParams::from_der(&csr_der.into()) else {
+                return fault_response(st, problem(400, "badCSR", "CSR does not parse"));
+            };
+            let mut csr = csr;
+            csr.params.use_authority_key_identifier_extension = true;
+            csr.params.serial_number = Some(rcgen::SerialNumber::from_slice(&[
+                0x00, 0x87, 0x65, 0x43, 0x21,
+            ]));
+            let cert = csr.signed_by(&st.issuer).unwrap();
+            st.known_cert_id = Some(wacme::acme::cert_id(cert.der()).unwrap());
+            st.chain_pem = Some(cert.pem());
+            st.finalized = true;
+            let last = st.new_orders.last().cloned().unwrap_or_default();
+            let (status, headers) = processing(st);
+            let body = order_body(st, status, &last["identifiers"]);
+            json_ok(st, 200, headers, body)
+        }
+        ("/order/1", Signer::Kid(_)) => {
+            let last = st.new_orders.last().cloned().unwrap_or_default();
+            let (status, headers) = if st.finalized {
+                st.polls_after_finalize += 1;
+                if st.polls_after_finalize <= st.processing_polls.saturating_sub(1) {
+                    processing(st)
+                } else {
+                    ("valid", vec![])
+                }
+            } else {
+                ("ready", vec![])
+            };
+            let body = order_body(st, status, &last["identifiers"]);
+            json_ok(st, 200, headers, body)
+        }
+        ("/cert/1", Signer::Kid(_)) => {
+            let pem = st.chain_pem.clone().unwrap_or_default();
+            respond(st, 200, vec![], "application/pem-certificate-chain", pem)
+        }
+        _ => fault_response(st, problem(404, "malformed", "no such resource")),
+    }
+}
+
+fn processing(st: &CaState) -> (&'static str, Vec<(&'static str, String)>) {
+    if st.processing_polls == 0 {
+        return ("valid", vec![]);
+    }
+    let headers = st
+        .processing_retry_after
+        .map(|s| vec![("retry-after", s.to_string())])
+        .unwrap_or_default();
+    ("processing", headers)
+}
+
+fn order_body(st: &CaState, status: &str, identifiers: &Value) -> Value {
+    let base = &st.base;
+    let mut body = json!({
+        "status": status,
+        "identifiers": identifiers,
+        "authorizations": [format!("{base}/authz/1")],
+        "finalize": format!("{base}/order/1/finalize"),
+    });
+    if status == "valid" {
+        body["certificate"] = format!("{base}/cert/1").into();
+    }
+    if let Some(last) = st.new_orders.last() {
+        for k in ["profile", "replaces"] {
+            if let Some(v) = last.get(k) {
+                body[k] = v.clone();
+            }
+        }
+    }
+    body
+}

@@ -1,0 +1,337 @@
+//! What Pebble 2.4 cannot test, against the small in-process ACME server in
+//! `acme_common/fake_ca.rs`: ARI (`renewalInfo` and `replaces`), certificate
+//! profiles, `Retry-After` on a processing order and on 429/503, `badNonce`
+//! bounds, and malformed answers in the middle of a flow. The server checks
+//! every JWS (signature, single-use nonce, `url`) like a real CA.
+
+mod acme_common;
+
+use acme_common::fake_ca::{FakeCa, Fault};
+use acme_common::{issue, issue_with};
+use std::time::{Duration, Instant};
+use wacme::acme::{
+    Account, Client, ClientConfig, Error, KeyType, NewAccount, NewOrder, PrivateKey, cert_id,
+};
+
+async fn client(ca: &FakeCa) -> Client {
+    Client::connect(&ca.directory_url(), ClientConfig::default())
+        .await
+        .unwrap()
+}
+
+async fn account_with(ca: &FakeCa, kind: KeyType) -> Account {
+    let request = NewAccount {
+        contact: vec!["mailto:fake@example.com".into()],
+        terms_of_service_agreed: true,
+        external_account: None,
+    };
+    let reg = client(ca)
+        .await
+        .new_account(PrivateKey::generate(kind).unwrap(), &request)
+        .await
+        .unwrap();
+    assert!(reg.created);
+    reg.account
+}
+
+#[tokio::test]
+async fn directory_profiles_and_ari() {
+    let ca = FakeCa::start().await;
+    let c = client(&ca).await;
+    let dir = c.directory();
+    assert!(dir.renewal_info.is_some());
+    assert_eq!(
+        dir.meta.profiles.keys().collect::<Vec<_>>(),
+        ["classic", "shortlived"]
+    );
+
+    let account = account_with(&ca, KeyType::EcP256).await;
+    // A profile the CA does not offer is refused before sending.
+    let sent = ca.count("POST /new-order");
+    let err = account
+        .new_order(&NewOrder::dns(["example.com"]).unwrap().profile("longlived"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Input(_)), "{err}");
+    assert!(err.to_string().contains("classic, shortlived"), "{err}");
+    assert_eq!(ca.count("POST /new-order"), sent);
+
+    // First certificate, with a profile.
+    let first = issue_with(
+        &account,
+        NewOrder::dns(["example.com"])
+            .unwrap()
+            .profile("shortlived"),
+        KeyType::EcP256,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.order.profile.as_deref(), Some("shortlived"));
+    assert_eq!(
+        ca.state.lock().unwrap().new_orders.last().unwrap()["profile"],
+        "shortlived"
+    );
+
+    // Its renewal information.
+    let leaf = first.chains[0].leaf().to_vec();
+    let id = cert_id(&leaf).unwrap();
+    assert_eq!(
+        id.split('.').nth(1),
+        Some("AIdlQyE"),
+        "serial 00:87:65:43:21 → {id}"
+    );
+    let info = c.renewal_info(&leaf).await.unwrap();
+    assert_eq!(info.suggested_window.start.unix_timestamp(), 1_893_456_000);
+    assert_eq!(info.retry_after, Some(Duration::from_secs(21600)));
+    assert!(info.explanation_url.as_deref().unwrap().ends_with("/why"));
+    let now = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let when = info.renewal_time(now);
+    assert!(when >= info.suggested_window.start && when < info.suggested_window.end);
+
+    // The renewal names the certificate it replaces.
+    issue_with(
+        &account,
+        NewOrder::dns(["example.com"]).unwrap().replaces(&id),
+        KeyType::EcP256,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ca.state.lock().unwrap().new_orders.last().unwrap()["replaces"],
+        id.as_str()
+    );
+
+    // A certificate the CA does not know: its problem document.
+    ca.state.lock().unwrap().known_cert_id = None;
+    let err = c.renewal_info(&leaf).await.unwrap_err();
+    assert!(err.is_problem("malformed"), "{err}");
+}
+
+#[tokio::test]
+async fn every_account_key_type_signs_acceptably() {
+    let ca = FakeCa::start().await;
+    for kind in [KeyType::EcP256, KeyType::EcP384, KeyType::Rsa2048] {
+        let account = account_with(&ca, kind).await;
+        let name = format!("{kind}.example.com");
+        issue(&account, &[name.as_str()], kind).await.unwrap();
+    }
+    // Each of the three clients asked newNonce once; every other request
+    // used the Replay-Nonce of the previous answer.
+    assert_eq!(ca.count("HEAD /nonce"), 3);
+    assert!(ca.count("POST /order/1/finalize") == 3);
+}
+
+#[tokio::test]
+async fn validity_period_is_sent_as_rfc3339() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let mut request = NewOrder::dns(["v.example.com"]).unwrap();
+    request.not_before = Some(time::macros::datetime!(2030-01-02 03:04:05 UTC));
+    request.not_after = Some(time::macros::datetime!(2030-01-09 03:04:05 UTC));
+    account.new_order(&request).await.unwrap();
+    let sent = ca.state.lock().unwrap().new_orders.last().unwrap().clone();
+    assert_eq!(sent["notBefore"], "2030-01-02T03:04:05Z");
+    assert_eq!(sent["notAfter"], "2030-01-09T03:04:05Z");
+    assert_eq!(
+        sent["identifiers"],
+        serde_json::json!([{"type": "dns", "value": "v.example.com"}])
+    );
+    assert!(sent.get("profile").is_none() && sent.get("replaces").is_none());
+}
+
+#[tokio::test]
+async fn processing_order_honours_retry_after() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    {
+        let mut st = ca.state.lock().unwrap();
+        st.processing_polls = 2; // finalize and one poll answer `processing`
+        st.processing_retry_after = Some(1);
+    }
+    let issued = issue(&account, &["slow.example.com"], KeyType::EcP256)
+        .await
+        .unwrap();
+    // Two waits of Retry-After: 1 s instead of the 20 ms backoff.
+    assert!(
+        issued.elapsed >= Duration::from_secs(2),
+        "{:?}",
+        issued.elapsed
+    );
+    assert!(
+        issued.elapsed < Duration::from_secs(10),
+        "{:?}",
+        issued.elapsed
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_and_busy_answers() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+
+    // 429 with a short Retry-After: waited out, then it works.
+    ca.inject(
+        "/new-order",
+        Fault::problem(429, "rateLimited", "slow down").retry_after("1"),
+    );
+    let started = Instant::now();
+    let before = ca.count("POST /new-order");
+    account
+        .new_order(&NewOrder::dns(["a.example.com"]).unwrap())
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(ca.count("POST /new-order") - before, 2);
+
+    // 429 with an hour to wait: fails at once, the wait reported.
+    ca.inject(
+        "/new-order",
+        Fault::problem(429, "rateLimited", "come back later").retry_after("3600"),
+    );
+    let started = Instant::now();
+    let err = account
+        .new_order(&NewOrder::dns(["b.example.com"]).unwrap())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(err.is_problem("rateLimited"), "{err}");
+    match &err {
+        Error::Problem(p) => assert_eq!(p.retry_after, Some(Duration::from_secs(3600))),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("retry after 3600s"), "{err}");
+
+    // 503 from newNonce (Retry-After as an HTTP date), then fine.
+    let c = client(&ca).await;
+    let heads = ca.count("HEAD /nonce");
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(1));
+    ca.inject(
+        "/nonce",
+        Fault::raw(503, "text/plain", "busy").retry_after(&date),
+    );
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let request = NewAccount {
+        terms_of_service_agreed: true,
+        ..NewAccount::default()
+    };
+    c.new_account(key, &request).await.unwrap();
+    assert_eq!(ca.count("HEAD /nonce") - heads, 2);
+}
+
+#[tokio::test]
+async fn bad_nonce_retries_are_bounded() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    for _ in 0..3 {
+        ca.inject("/new-order", Fault::problem(400, "badNonce", "try again"));
+    }
+    account
+        .new_order(&NewOrder::dns(["n.example.com"]).unwrap())
+        .await
+        .unwrap();
+    // 20 retries at most: 21 rejections fail.
+    for _ in 0..21 {
+        ca.inject("/new-order", Fault::problem(400, "badNonce", "never"));
+    }
+    let before = ca.count("POST /new-order");
+    let err = account
+        .new_order(&NewOrder::dns(["n.example.com"]).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_problem("badNonce"), "{err}");
+    assert_eq!(ca.count("POST /new-order") - before, 21);
+}
+
+#[tokio::test]
+async fn malformed_answers_mid_flow_are_clear_errors() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let order = || NewOrder::dns(["m.example.com"]).unwrap();
+
+    ca.inject(
+        "/new-order",
+        Fault::raw(
+            502,
+            "text/html",
+            "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+        ),
+    );
+    let err = account.new_order(&order()).await.unwrap_err();
+    assert!(matches!(err, Error::BadResponse { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("HTTP 502") && msg.contains("\"502 Bad Gateway\""),
+        "{msg}"
+    );
+
+    ca.inject(
+        "/new-order",
+        Fault::raw(
+            201,
+            "application/json",
+            r#"{"status":"pending","identifiers":[{"ty"#,
+        ),
+    );
+    let err = account.new_order(&order()).await.unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    ca.inject(
+        "/new-order",
+        Fault::raw(201, "application/json", r#"{"hello":"world"}"#),
+    );
+    let err = account.new_order(&order()).await.unwrap_err();
+    assert!(err.to_string().contains("wrong shape"), "{err}");
+
+    // A valid order body without a Location header.
+    ca.inject(
+        "/new-order",
+        Fault::raw(
+            201,
+            "application/json",
+            r#"{"status":"ready","identifiers":[],"authorizations":[],"finalize":"http://127.0.0.1:1/f"}"#,
+        ),
+    );
+    let err = account.new_order(&order()).await.unwrap_err();
+    assert!(err.to_string().contains("no Location header"), "{err}");
+
+    // A problem document with an unknown type and no detail.
+    ca.inject(
+        "/new-order",
+        Fault::raw(500, "application/problem+json", r#"{"type":"about:blank"}"#),
+    );
+    let err = account.new_order(&order()).await.unwrap_err();
+    assert!(err.to_string().contains("about:blank"), "{err}");
+
+    // After all that, the account still works.
+    account.new_order(&order()).await.unwrap();
+}
+
+#[tokio::test]
+async fn certificate_download_must_be_a_pem_chain() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    issue(&account, &["c.example.com"], KeyType::EcP256)
+        .await
+        .unwrap();
+    let url = url::Url::parse(&format!("http://{}/cert/1", ca.addr)).unwrap();
+    ca.inject(
+        "/cert/1",
+        Fault::raw(200, "text/html", "<html><title>Oops</title></html>"),
+    );
+    let err = account.certificate(&url).await.unwrap_err();
+    assert!(
+        err.to_string().contains("expected a PEM certificate chain"),
+        "{err}"
+    );
+    ca.inject(
+        "/cert/1",
+        Fault::raw(
+            200,
+            "application/pem-certificate-chain",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n",
+        ),
+    );
+    let err = account.certificate(&url).await.unwrap_err();
+    assert!(matches!(err, Error::BadResponse { .. }), "{err:?}");
+    account.certificate(&url).await.unwrap();
+}

@@ -1,0 +1,16 @@
+//! DNS-01: from authorizations to published, verified, cleaned-up TXT records.
+//!
+//! - [`dns`]: one question to one server (recursion on or off), no cache.
+//! - [`journal`]: what a run presented, for cleanup after a crash.
+//! - [`names`]: validating the names a certificate is for.
+//! - [`zone`]: CNAME following and zone discovery.
+//! - [`propagation`]: waiting until every authoritative server (or resolver)
+//!   serves every value.
+//! - [`solver`]: an order's challenges end to end, cleanup always.
+
+pub mod dns;
+pub mod journal;
+pub mod names;
+pub mod propagation;
+pub mod solver;
+pub mod zone;

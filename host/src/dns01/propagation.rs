@@ -1,0 +1,418 @@
+//! Proving the challenge records are visible before asking the CA to look.
+//!
+//! `authoritative` (default): resolve each zone's NS set and every
+//! nameserver's addresses through the configured resolvers, then ask every
+//! address directly, recursion off, until each one serves every expected
+//! value. `recursive`: ask the configured resolvers instead. `wait:<d>`: just
+//! sleep. `none`: skip.
+//!
+//! Polling is adaptive: the first round goes out at once, later rounds back
+//! off from tens of milliseconds to two seconds, and only servers still
+//! missing a value are asked again. One global deadline covers everything; a
+//! timeout names each server that was still behind and what it last said.
+
+use super::dns::{self, Answer, DnsConfig};
+use super::zone::{ZoneError, ZoneFinder};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::RecordType;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// How to decide the records are visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Authoritative,
+    Recursive,
+    Wait(Duration),
+    None,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "authoritative" => Ok(Mode::Authoritative),
+            "recursive" => Ok(Mode::Recursive),
+            "none" => Ok(Mode::None),
+            _ => match s.strip_prefix("wait:") {
+                Some(d) => parse_duration(d).map(Mode::Wait),
+                None => Err(format!(
+                    "`{s}` is not a propagation mode: use authoritative, recursive, wait:<duration> (e.g. wait:30s) or none"
+                )),
+            },
+        }
+    }
+}
+
+/// `500ms`, `30s`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 30s, 2m)"))?;
+    let secs = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("`{s}` is not a duration (e.g. 500ms, 30s, 2m)")),
+    };
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Values one name must show.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub fqdn: String,
+    pub zone: String,
+    pub values: Vec<String>,
+}
+
+/// What a server last said about a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    NotAsked,
+    Values(Vec<String>),
+    NxDomain,
+    Refused(String),
+    Failed(String),
+}
+
+impl fmt::Display for Observation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Observation::NotAsked => write!(f, "not asked yet"),
+            Observation::Values(v) if v.is_empty() => write!(f, "no TXT records"),
+            Observation::Values(v) => write!(
+                f,
+                "{}",
+                v.iter()
+                    .map(|x| format!("\"{x}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            Observation::NxDomain => write!(f, "NXDOMAIN"),
+            Observation::Refused(rcode) => write!(f, "{rcode}"),
+            Observation::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A server that was still behind at the deadline.
+#[derive(Debug, Clone)]
+pub struct Lagging {
+    pub server: String,
+    pub fqdn: String,
+    pub answered: Observation,
+    pub missing: usize,
+}
+
+/// Why propagation was not confirmed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PropagationError {
+    #[error("{}", timeout_message(.after, .lagging))]
+    Timeout {
+        after: Duration,
+        lagging: Vec<Lagging>,
+    },
+    #[error(
+        "zone {zone} has no NS records (resolvers asked: {resolvers}); use --propagation recursive or wait:<duration>"
+    )]
+    NoNameservers { zone: String, resolvers: String },
+    #[error("cannot find the address of nameserver {nameserver} of {zone}: {reason}")]
+    NameserverAddress {
+        zone: String,
+        nameserver: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Zone(#[from] ZoneError),
+}
+
+fn timeout_message(after: &Duration, lagging: &[Lagging]) -> String {
+    let mut out = format!(
+        "TXT records not visible on every server after {:.1} s:",
+        after.as_secs_f64()
+    );
+    for l in lagging {
+        out.push_str(&format!(
+            "\n  {} for {}: answered {} ({} value(s) missing)",
+            l.server, l.fqdn, l.answered, l.missing
+        ));
+    }
+    out.push_str(
+        "\nRaise --propagation-timeout, or change the check: --propagation recursive (ask only the \
+         resolvers), --propagation wait:<duration> (fixed wait), --propagation none; \
+         --dns-resolver picks the resolvers, --dns-port the nameservers' port.",
+    );
+    out
+}
+
+/// What a successful check did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    /// Distinct servers asked.
+    pub servers: usize,
+    /// Questions sent.
+    pub queries: u64,
+}
+
+struct Target {
+    server: SocketAddr,
+    label: String,
+    recursion: bool,
+    fqdn: String,
+    expected: BTreeSet<String>,
+    last: Observation,
+    done: bool,
+}
+
+/// The delay before poll round `n` (round 0 goes out at once).
+pub fn backoff(round: u32) -> Duration {
+    match round {
+        0 => Duration::ZERO,
+        n => Duration::from_millis((20u64 << (n - 1).min(7)).min(2000)),
+    }
+}
+
+/// Waits until `expectations` are visible, per `mode`, or `timeout` passes.
+/// `progress(done, total)` is called as servers confirm.
+pub async fn wait(
+    dns: &DnsConfig,
+    zones: &ZoneFinder,
+    expectations: &[Expectation],
+    mode: Mode,
+    timeout: Duration,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<Report, PropagationError> {
+    let started = Instant::now();
+    let mut targets = match mode {
+        Mode::None => return Ok(Report::default()),
+        Mode::Wait(d) => {
+            tokio::time::sleep(d).await;
+            return Ok(Report::default());
+        }
+        Mode::Recursive => dns
+            .resolvers
+            .iter()
+            .flat_map(|&server| {
+                expectations
+                    .iter()
+                    .map(move |e| target(server, format!("resolver {server}"), true, e))
+            })
+            .collect::<Vec<_>>(),
+        Mode::Authoritative => authoritative_targets(dns, zones, expectations).await?,
+    };
+    let servers = targets
+        .iter()
+        .map(|t| t.server)
+        .collect::<BTreeSet<_>>()
+        .len();
+    let total = targets.len();
+    let mut queries = 0u64;
+    let deadline = started + timeout;
+    for round in 0.. {
+        let delay = backoff(round);
+        if Instant::now() + delay > deadline {
+            break;
+        }
+        tokio::time::sleep(delay).await;
+        let pending: Vec<&mut Target> = targets.iter_mut().filter(|t| !t.done).collect();
+        queries += pending.len() as u64;
+        let per_query = dns.query_timeout.min(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(50)),
+        );
+        futures::future::join_all(pending.into_iter().map(|t| poll(t, per_query))).await;
+        let done = targets.iter().filter(|t| t.done).count();
+        progress(done, total);
+        if done == total {
+            return Ok(Report { servers, queries });
+        }
+    }
+    let lagging = targets
+        .into_iter()
+        .filter(|t| !t.done)
+        .map(|t| {
+            let seen: BTreeSet<String> = match &t.last {
+                Observation::Values(v) => v.iter().cloned().collect(),
+                _ => BTreeSet::new(),
+            };
+            Lagging {
+                server: t.label,
+                fqdn: t.fqdn,
+                missing: t.expected.difference(&seen).count(),
+                answered: t.last,
+            }
+        })
+        .collect();
+    Err(PropagationError::Timeout {
+        after: started.elapsed(),
+        lagging,
+    })
+}
+
+fn target(server: SocketAddr, label: String, recursion: bool, e: &Expectation) -> Target {
+    Target {
+        server,
+        label,
+        recursion,
+        fqdn: e.fqdn.clone(),
+        expected: e.values.iter().cloned().collect(),
+        last: Observation::NotAsked,
+        done: false,
+    }
+}
+
+async fn authoritative_targets(
+    dns: &DnsConfig,
+    zones: &ZoneFinder,
+    expectations: &[Expectation],
+) -> Result<Vec<Target>, PropagationError> {
+    let zone_names: BTreeSet<&str> = expectations.iter().map(|e| e.zone.as_str()).collect();
+    let resolved = futures::future::join_all(zone_names.into_iter().map(|zone| async move {
+        let nameservers = zones.nameservers(zone).await?;
+        if nameservers.is_empty() {
+            return Err(PropagationError::NoNameservers {
+                zone: zone.to_string(),
+                resolvers: dns
+                    .resolvers
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let addresses = futures::future::join_all(nameservers.iter().map(|ns| async move {
+            let ns_text = dns::text(ns);
+            match dns.addresses(ns).await {
+                Ok(ips) if !ips.is_empty() => Ok((ns_text, ips)),
+                Ok(_) => Err(PropagationError::NameserverAddress {
+                    zone: zone.to_string(),
+                    nameserver: ns_text,
+                    reason: "no A or AAAA records".into(),
+                }),
+                Err(e) => Err(PropagationError::NameserverAddress {
+                    zone: zone.to_string(),
+                    nameserver: ns_text,
+                    reason: e.to_string(),
+                }),
+            }
+        }))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok::<_, PropagationError>((zone, addresses))
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+
+    let mut targets = Vec::new();
+    for (zone, nameservers) in resolved {
+        for (ns, ips) in nameservers {
+            for ip in ips {
+                let server = SocketAddr::new(ip, dns.authoritative_port);
+                for e in expectations.iter().filter(|e| e.zone == zone) {
+                    targets.push(target(server, format!("{ns} ({server})"), false, e));
+                }
+            }
+        }
+    }
+    Ok(targets)
+}
+
+async fn poll(t: &mut Target, timeout: Duration) {
+    let Ok(qname) = dns::name(&t.fqdn) else {
+        t.last = Observation::Failed("invalid name".into());
+        return;
+    };
+    t.last = match dns::query(t.server, &qname, RecordType::TXT, t.recursion, timeout).await {
+        Ok(answer) => observe(&answer, &qname),
+        Err(e) => Observation::Failed(e.to_string()),
+    };
+    if let Observation::Values(values) = &t.last {
+        t.done = t.expected.iter().all(|v| values.contains(v));
+    }
+}
+
+fn observe(answer: &Answer, qname: &hickory_resolver::proto::rr::Name) -> Observation {
+    match answer.rcode {
+        ResponseCode::NoError => Observation::Values(answer.txt_values(qname)),
+        ResponseCode::NXDomain => Observation::NxDomain,
+        other => Observation::Refused(other.to_str().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!(
+            "authoritative".parse::<Mode>().unwrap(),
+            Mode::Authoritative
+        );
+        assert_eq!("recursive".parse::<Mode>().unwrap(), Mode::Recursive);
+        assert_eq!("none".parse::<Mode>().unwrap(), Mode::None);
+        assert_eq!(
+            "wait:30s".parse::<Mode>().unwrap(),
+            Mode::Wait(Duration::from_secs(30))
+        );
+        assert_eq!(
+            "wait:250ms".parse::<Mode>().unwrap(),
+            Mode::Wait(Duration::from_millis(250))
+        );
+        assert_eq!(
+            "wait:2m".parse::<Mode>().unwrap(),
+            Mode::Wait(Duration::from_secs(120))
+        );
+        let err = "sometimes".parse::<Mode>().unwrap_err();
+        assert!(
+            err.contains("authoritative, recursive, wait:<duration>"),
+            "{err}"
+        );
+        assert!("wait:soon".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn backoff_starts_fast_and_caps() {
+        assert_eq!(backoff(0), Duration::ZERO);
+        assert_eq!(backoff(1), Duration::from_millis(20));
+        assert_eq!(backoff(2), Duration::from_millis(40));
+        assert_eq!(backoff(7), Duration::from_millis(1280));
+        assert_eq!(backoff(8), Duration::from_secs(2));
+        assert_eq!(backoff(100), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn timeout_message_names_each_server_and_the_flags() {
+        let msg = PropagationError::Timeout {
+            after: Duration::from_secs(5),
+            lagging: vec![Lagging {
+                server: "ns2.example.test (127.0.0.2:5300)".into(),
+                fqdn: "_acme-challenge.example.test".into(),
+                answered: Observation::NxDomain,
+                missing: 2,
+            }],
+        }
+        .to_string();
+        assert!(msg.contains("ns2.example.test (127.0.0.2:5300) for _acme-challenge.example.test: answered NXDOMAIN (2 value(s) missing)"), "{msg}");
+        assert!(
+            msg.contains("--propagation-timeout") && msg.contains("--propagation recursive"),
+            "{msg}"
+        );
+    }
+}

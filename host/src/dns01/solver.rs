@@ -1,0 +1,336 @@
+//! Solving an order's DNS-01 challenges through a provider plugin.
+//!
+//! 1. Each pending authorization's TXT value goes to `_acme-challenge.<name>`;
+//!    CNAMEs are followed, zones found, and values grouped per effective
+//!    name (apex and wildcard share one), so the plugin gets one call per
+//!    name with every value that name must carry.
+//! 2. A journal entry is written before anything is published.
+//! 3. All names are presented concurrently (bounded); retryable provider
+//!    errors are retried with backoff.
+//! 4. Propagation is proven (see [`super::propagation`]).
+//! 5. All challenges are answered and all authorizations polled concurrently.
+//! 6. Cleanup always runs — after success, after any failure, and when the
+//!    `interrupt` future fires (Ctrl-C) — and then the journal entry goes.
+
+use super::journal::{Entry, Journal, JournalSet};
+use super::propagation::{self, Expectation, Mode, PropagationError};
+use super::zone::{ZoneError, ZoneFinder};
+use crate::acme::{self, Account, Authorization, AuthorizationStatus, PollPolicy};
+use crate::plugins::{self, Session, TxtSet};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How to solve.
+#[derive(Debug, Clone)]
+pub struct SolverOptions {
+    pub propagation: Mode,
+    pub propagation_timeout: Duration,
+    /// TTL for the records; the plugin's default when `None`. Never below
+    /// the plugin's minimum.
+    pub ttl: Option<u32>,
+    /// Plugin calls in flight at once.
+    pub concurrency: usize,
+    /// Retries of a retryable provider error (transient, rate limited).
+    pub provider_retries: u32,
+    /// Polling of authorizations.
+    pub poll: PollPolicy,
+}
+
+impl Default for SolverOptions {
+    fn default() -> Self {
+        SolverOptions {
+            propagation: Mode::Authoritative,
+            propagation_timeout: Duration::from_secs(120),
+            ttl: None,
+            concurrency: 8,
+            provider_retries: 3,
+            poll: PollPolicy::default(),
+        }
+    }
+}
+
+/// Where the time went, and what was done.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SolveReport {
+    pub present_ms: u64,
+    pub propagation_ms: u64,
+    pub validation_ms: u64,
+    pub cleanup_ms: u64,
+    /// The record sets presented (and cleaned up).
+    pub sets: Vec<TxtSet>,
+    /// Authorizations the CA already held valid (nothing to publish).
+    pub reused_authorizations: usize,
+    pub propagation: propagation::Report,
+    /// Cleanup failures; the journal keeps these for `wacme cleanup`.
+    pub cleanup_errors: Vec<String>,
+}
+
+/// Why solving failed (cleanup has run either way).
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error("the CA offered no usable dns-01 challenge for {0}")]
+    NoDns01(String),
+    #[error("the authorization for {name} is {status}, not pending")]
+    Unusable { name: String, status: String },
+    #[error(transparent)]
+    Zone(#[from] ZoneError),
+    #[error(transparent)]
+    Plugin(#[from] plugins::Error),
+    #[error(transparent)]
+    Propagation(#[from] PropagationError),
+    #[error(transparent)]
+    Acme(#[from] acme::Error),
+    #[error("cannot write the cleanup journal in {dir}: {source}")]
+    Journal { dir: String, source: std::io::Error },
+    #[error("interrupted; the challenge records were cleaned up")]
+    Interrupted,
+}
+
+impl SolveError {
+    /// The process exit class.
+    pub fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            SolveError::Zone(_) | SolveError::Propagation(_) => Exit::Dns,
+            SolveError::Plugin(e) => e.exit(),
+            SolveError::Acme(e) => e.exit(),
+            SolveError::NoDns01(_) | SolveError::Unusable { .. } => Exit::Ca,
+            SolveError::Journal { .. } => Exit::State,
+            SolveError::Interrupted => Exit::Interrupted,
+        }
+    }
+}
+
+/// Solves the DNS-01 challenges of one order.
+pub struct Solver<'a> {
+    pub account: &'a Account,
+    pub session: &'a Session,
+    pub zones: &'a ZoneFinder,
+    pub dns: &'a super::dns::DnsConfig,
+    pub journal: &'a Journal,
+    pub options: &'a SolverOptions,
+}
+
+impl Solver<'_> {
+    /// Publishes, proves and validates every pending authorization of
+    /// `authorizations`, then cleans up. `entry` describes the plugin and its
+    /// config for the journal (its `sets` are filled in here).
+    pub async fn solve(
+        &self,
+        authorizations: &[Authorization],
+        mut entry: Entry,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<SolveReport, SolveError> {
+        let mut report = SolveReport::default();
+        let mut pending = Vec::new();
+        for authz in authorizations {
+            match authz.status {
+                AuthorizationStatus::Valid => report.reused_authorizations += 1,
+                AuthorizationStatus::Pending => {
+                    let challenge = authz
+                        .dns01()
+                        .filter(|c| c.token.is_some())
+                        .ok_or_else(|| SolveError::NoDns01(authz.ordered_name()))?;
+                    pending.push((authz, challenge));
+                }
+                status => {
+                    return Err(SolveError::Unusable {
+                        name: authz.ordered_name(),
+                        status: status.to_string(),
+                    });
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Ok(report);
+        }
+
+        // Values per challenge name, then per effective name after CNAMEs.
+        let mut by_record: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (authz, challenge) in &pending {
+            by_record
+                .entry(format!(
+                    "_acme-challenge.{}",
+                    authz.identifier.value.to_ascii_lowercase()
+                ))
+                .or_default()
+                .insert(
+                    self.account
+                        .dns01_value(challenge.token.as_deref().unwrap_or_default()),
+                );
+        }
+        let placements =
+            futures::future::try_join_all(by_record.keys().map(|record| self.zones.place(record)))
+                .await?;
+        let mut by_fqdn: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for (placement, values) in placements.iter().zip(by_record.values()) {
+            if !placement.via.is_empty() {
+                tracing::info!(
+                    "{} is delegated by CNAME to {}",
+                    placement.via[0],
+                    placement.fqdn
+                );
+            }
+            by_fqdn
+                .entry((placement.fqdn.clone(), placement.zone.clone()))
+                .or_default()
+                .extend(values.iter().cloned());
+        }
+        let meta = self.session.plugin().metadata();
+        let ttl = self
+            .options
+            .ttl
+            .unwrap_or(meta.default_ttl)
+            .max(meta.min_ttl);
+        let sets: Vec<TxtSet> = by_fqdn
+            .into_iter()
+            .map(|((fqdn, zone), values)| TxtSet {
+                relative_name: super::zone::relative(&fqdn, &zone),
+                zone,
+                fqdn,
+                values: values.into_iter().collect(),
+                ttl,
+            })
+            .collect();
+        report.sets = sets.clone();
+
+        entry.sets = sets.iter().map(JournalSet::from).collect();
+        let held = self
+            .journal
+            .record(&entry)
+            .map_err(|source| SolveError::Journal {
+                dir: self.journal.dir().display().to_string(),
+                source,
+            })?;
+
+        let outcome = {
+            let work = self.present_and_validate(&sets, &pending, &mut report);
+            tokio::pin!(work);
+            tokio::pin!(interrupt);
+            tokio::select! {
+                result = &mut work => result,
+                () = &mut interrupt => Err(SolveError::Interrupted),
+            }
+        };
+
+        let started = Instant::now();
+        report.cleanup_errors = self.cleanup(&sets).await;
+        report.cleanup_ms = started.elapsed().as_millis() as u64;
+        if report.cleanup_errors.is_empty() {
+            if let Err(e) = held.complete() {
+                tracing::warn!("cannot remove the journal entry: {e}");
+            }
+        } else {
+            for e in &report.cleanup_errors {
+                tracing::warn!("cleanup failed: {e}");
+            }
+            tracing::warn!(
+                "some challenge records may remain; `wacme cleanup` (or the next `wacme issue`) removes them \
+                 (journal: {})",
+                held.path().display()
+            );
+        }
+        outcome.map(|()| report)
+    }
+
+    async fn present_and_validate(
+        &self,
+        sets: &[TxtSet],
+        pending: &[(&Authorization, &acme::Challenge)],
+        report: &mut SolveReport,
+    ) -> Result<(), SolveError> {
+        let started = Instant::now();
+        let results: Vec<Result<(), plugins::Error>> = futures::stream::iter(sets)
+            .map(|set| self.with_retries(set, true))
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        report.present_ms = started.elapsed().as_millis() as u64;
+
+        let started = Instant::now();
+        let expectations: Vec<Expectation> = sets
+            .iter()
+            .map(|s| Expectation {
+                fqdn: s.fqdn.clone(),
+                zone: s.zone.clone(),
+                values: s.values.clone(),
+            })
+            .collect();
+        let progress =
+            |done: usize, total: usize| tracing::debug!("propagation: {done}/{total} confirmed");
+        report.propagation = propagation::wait(
+            self.dns,
+            self.zones,
+            &expectations,
+            self.options.propagation,
+            self.options.propagation_timeout,
+            &progress,
+        )
+        .await?;
+        report.propagation_ms = started.elapsed().as_millis() as u64;
+
+        let started = Instant::now();
+        futures::future::try_join_all(pending.iter().map(|(authz, challenge)| async move {
+            self.account.respond(&challenge.url).await?;
+            self.account
+                .wait_authorization(&authz.url, &self.options.poll)
+                .await
+        }))
+        .await?;
+        report.validation_ms = started.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    /// Cleans every set (idempotent: sets never presented are no-ops).
+    async fn cleanup(&self, sets: &[TxtSet]) -> Vec<String> {
+        futures::stream::iter(sets)
+            .map(|set| async move {
+                self.with_retries(set, false)
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .filter_map(|e| async move { e })
+            .collect()
+            .await
+    }
+
+    async fn with_retries(&self, set: &TxtSet, present: bool) -> Result<(), plugins::Error> {
+        call_with_retries(self.session, set, present, self.options.provider_retries).await
+    }
+}
+
+/// One plugin call, retried on transient or rate-limited errors with
+/// exponential backoff (or the provider's retry-after, up to 30 s).
+pub async fn call_with_retries(
+    session: &Session,
+    set: &TxtSet,
+    present: bool,
+    retries: u32,
+) -> Result<(), plugins::Error> {
+    let mut attempt = 0;
+    loop {
+        let result = if present {
+            session.present(set).await
+        } else {
+            session.cleanup(set).await
+        };
+        match result {
+            Err(e) if attempt < retries && e.provider_error().is_some_and(|p| p.is_retryable()) => {
+                let backoff = Duration::from_millis(200 << attempt);
+                let wait = e
+                    .provider_error()
+                    .and_then(|p| p.retry_after)
+                    .unwrap_or(backoff)
+                    .min(Duration::from_secs(30));
+                tracing::info!("{e}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}

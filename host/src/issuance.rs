@@ -1,0 +1,231 @@
+//! One certificate, from a new order to stored files: order → DNS-01
+//! ([`crate::dns01::solver`]) → new key and CSR → finalize → download (with
+//! the preferred chain) → atomic store ([`crate::certs`]).
+//!
+//! Shared by `wacme issue` and `wacme renew`.
+
+use crate::acme::{self, Account, Csr, KeyType, NewOrder, PrivateKey, select_chain};
+use crate::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
+use crate::dns01::dns::DnsConfig;
+use crate::dns01::journal::{Entry, Journal};
+use crate::dns01::names::Domain;
+use crate::dns01::solver::{SolveError, SolveReport, Solver, SolverOptions};
+use crate::dns01::zone::ZoneFinder;
+use crate::plugins::Session;
+use std::collections::BTreeMap;
+use std::time::Instant;
+use time::OffsetDateTime;
+
+/// What to issue.
+#[derive(Debug, Clone)]
+pub struct IssueRequest {
+    pub domains: Vec<Domain>,
+    pub cert_name: String,
+    pub key_type: KeyType,
+    /// Issuer common name of the preferred chain, if the CA offers several.
+    pub preferred_chain: Option<String>,
+    /// An ACME profile the CA advertises.
+    pub profile: Option<String>,
+    /// ARI certificate id of the certificate this one replaces.
+    pub replaces: Option<String>,
+    /// Kept in the stored metadata (for renewals).
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timings {
+    pub present_ms: u64,
+    pub propagation_ms: u64,
+    pub validation_ms: u64,
+    pub finalize_ms: u64,
+    pub cleanup_ms: u64,
+    pub total_ms: u64,
+}
+
+/// An issued, stored certificate.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Issued {
+    pub cert_name: String,
+    pub domains: Vec<String>,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub paths: CertPaths,
+    pub timings: Timings,
+    pub ca_requests: u64,
+    pub provider_requests: u64,
+    pub reused_authorizations: usize,
+    pub record_sets: usize,
+    pub cleanup_errors: Vec<String>,
+}
+
+/// Why an issuance failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    #[error(transparent)]
+    Acme(#[from] acme::Error),
+    #[error("storing the certificate: {0}")]
+    Store(#[from] StoreError),
+    #[error("the CA returned a certificate that cannot be read: {0}")]
+    BadCertificate(String),
+    #[error("the CA returned no certificate chain")]
+    NoChain,
+}
+
+impl IssueError {
+    /// The process exit class.
+    pub fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            IssueError::Solve(e) => e.exit(),
+            IssueError::Acme(e) => e.exit(),
+            IssueError::Store(_) => Exit::State,
+            IssueError::BadCertificate(_) | IssueError::NoChain => Exit::Ca,
+        }
+    }
+}
+
+/// Everything an issuance uses.
+pub struct Issuer<'a> {
+    pub account: &'a Account,
+    pub session: &'a Session,
+    pub zones: &'a ZoneFinder,
+    pub dns: &'a DnsConfig,
+    pub journal: &'a Journal,
+    pub certs: &'a CertStore,
+    pub options: &'a SolverOptions,
+    /// Plugin as the user named it (for the journal and metadata).
+    pub plugin_arg: &'a str,
+    /// Non-secret config values and the names of secret ones.
+    pub plugin_config: BTreeMap<String, String>,
+    pub secret_keys: Vec<String>,
+    pub plugin_allow: Vec<String>,
+}
+
+impl Issuer<'_> {
+    /// Issues and stores one certificate; cleanup of challenge records
+    /// always runs, including when `interrupt` fires.
+    pub async fn issue(
+        &self,
+        request: &IssueRequest,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<Issued, IssueError> {
+        let started = Instant::now();
+        let account = self.account.counting();
+        let requests_before = self.session.requests();
+
+        let mut new_order = NewOrder::dns(request.domains.iter().map(|d| d.name.as_str()))?;
+        if let Some(profile) = &request.profile {
+            new_order = new_order.profile(profile.clone());
+        }
+        if let Some(replaces) = &request.replaces {
+            new_order = new_order.replaces(replaces.clone());
+        }
+        let order = account.new_order(&new_order).await?;
+        let authorizations = account.authorizations(&order).await?;
+
+        let entry = Entry {
+            version: 1,
+            plugin: self.plugin_arg.to_string(),
+            plugin_sha256: self.session.plugin().sha256().to_string(),
+            config: self.plugin_config.clone(),
+            secret_keys: self.secret_keys.clone(),
+            plugin_allow: self.plugin_allow.clone(),
+            sets: Vec::new(),
+            created: OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            pid: std::process::id(),
+        };
+        let solver = Solver {
+            account: &account,
+            session: self.session,
+            zones: self.zones,
+            dns: self.dns,
+            journal: self.journal,
+            options: self.options,
+        };
+        let solved: SolveReport = solver.solve(&authorizations, entry, interrupt).await?;
+
+        let finalize_started = Instant::now();
+        let key_type = request.key_type;
+        // RSA key generation takes long enough to keep off the async workers.
+        let key = tokio::task::spawn_blocking(move || PrivateKey::generate(key_type))
+            .await
+            .map_err(|e| IssueError::BadCertificate(format!("key generation panicked: {e}")))??;
+        let csr = Csr::build(&order.identifiers, &key)?;
+        let order = account
+            .finalize_and_wait(&order, csr.der(), &self.options.poll)
+            .await?;
+        let url = order.certificate.clone().ok_or(IssueError::NoChain)?;
+        let chains = account.certificate_chains(&url).await?;
+        let chain =
+            select_chain(&chains, request.preferred_chain.as_deref()).ok_or(IssueError::NoChain)?;
+        let finalize_ms = finalize_started.elapsed().as_millis() as u64;
+
+        let (serial, not_before, not_after) = leaf_facts(chain.leaf())?;
+        let issued_at = OffsetDateTime::now_utc();
+        let meta = CertMeta {
+            name: request.cert_name.clone(),
+            domains: request.domains.iter().map(|d| d.name.clone()).collect(),
+            key_type: key.key_type().as_str().to_string(),
+            directory: account.client().directory_url().to_string(),
+            account_url: account.url().to_string(),
+            plugin: self.plugin_arg.to_string(),
+            plugin_sha256: self.session.plugin().sha256().to_string(),
+            plugin_config: self.plugin_config.clone(),
+            secret_keys: self.secret_keys.clone(),
+            serial: serial.clone(),
+            not_before,
+            not_after,
+            issued_at,
+            extra: request.extra.clone(),
+        };
+        let files = CertFiles {
+            cert: chain.leaf_pem(),
+            chain: chain.issuers_pem(),
+            key: key.to_pem(),
+        };
+        let paths = self.certs.save(&request.cert_name, &files, &meta)?;
+
+        Ok(Issued {
+            cert_name: request.cert_name.clone(),
+            domains: meta.domains,
+            serial,
+            not_before,
+            not_after,
+            paths,
+            timings: Timings {
+                present_ms: solved.present_ms,
+                propagation_ms: solved.propagation_ms,
+                validation_ms: solved.validation_ms,
+                finalize_ms,
+                cleanup_ms: solved.cleanup_ms,
+                total_ms: started.elapsed().as_millis() as u64,
+            },
+            ca_requests: account.request_count(),
+            provider_requests: self.session.requests() - requests_before,
+            reused_authorizations: solved.reused_authorizations,
+            record_sets: solved.sets.len(),
+            cleanup_errors: solved.cleanup_errors,
+        })
+    }
+}
+
+/// Serial (hex), notBefore and notAfter of a DER certificate.
+pub fn leaf_facts(der: &[u8]) -> Result<(String, OffsetDateTime, OffsetDateTime), IssueError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| IssueError::BadCertificate(e.to_string()))?;
+    let serial = hex::encode(cert.raw_serial());
+    let validity = cert.validity();
+    Ok((
+        serial,
+        validity.not_before.to_datetime(),
+        validity.not_after.to_datetime(),
+    ))
+}

@@ -67,6 +67,55 @@ pub enum PluginCommand {
         #[command(flatten)]
         plugins: PluginArgs,
     },
+    /// Run the conformance suite against a live zone: present, merge, idempotence,
+    /// cleanup, a deep name, an unowned zone, metadata; checked through DNS.
+    Test(Box<TestArgs>),
+    /// Create a new provider crate from the template (builds for wasm32-wasip2 as is).
+    New(NewArgs),
+}
+
+/// `wacme plugin test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// A plugin name (looked up in the plugin directories) or a path to a .wasm file.
+    pub plugin: String,
+    /// The zone to test in (its apex, e.g. example.com); the plugin's account must hold it.
+    #[arg(long, value_name = "ZONE")]
+    pub zone: String,
+    /// Plugin config value (repeatable), e.g. `--dns-config api_url=https://…`.
+    #[arg(long = "dns-config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Where to check: authoritative (every nameserver of the zone) or recursive (the resolvers).
+    #[arg(long, value_name = "MODE", default_value = "authoritative", value_parser = ["authoritative", "recursive"])]
+    pub propagation: String,
+    /// How long each DNS expectation may take to hold (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::dns01::propagation::parse_duration)]
+    pub propagation_timeout: Duration,
+    /// Recursive resolver to use (repeatable; `ip` or `ip:port`). Default: /etc/resolv.conf.
+    #[arg(long = "dns-resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+    /// Port the zone's nameservers answer on (test environments).
+    #[arg(long, value_name = "PORT")]
+    pub dns_port: Option<u16>,
+    /// TTL of the test records (default: the plugin's).
+    #[arg(long, value_name = "SECONDS")]
+    pub dns_ttl: Option<u32>,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+/// `wacme plugin new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The provider's name (`--dns <name>`): 1-32 characters of a-z, 0-9 and `-`.
+    pub name: String,
+    /// Folder to create (default: ./wacme-plugin-<name>).
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// The wacme-plugin-sdk crate to depend on (default: the SDK of the source tree this
+    /// wacme was built from).
+    #[arg(long, value_name = "DIR")]
+    pub sdk_path: Option<PathBuf>,
 }
 
 pub async fn run(cmd: PluginCommand, global: &GlobalArgs) -> anyhow::Result<Exit> {
@@ -75,7 +124,191 @@ pub async fn run(cmd: PluginCommand, global: &GlobalArgs) -> anyhow::Result<Exit
         PluginCommand::Inspect { plugin, plugins } => {
             inspect(&plugin, &plugins, global.output).await
         }
+        PluginCommand::Test(args) => test(&args, global.output).await,
+        PluginCommand::New(args) => new(&args, global.output),
     }
+}
+
+async fn test(args: &TestArgs, output: Output) -> anyhow::Result<Exit> {
+    use crate::conformance::{CheckMode, Options};
+    use crate::dns01::dns::DnsConfig;
+    use crate::exit::InputError;
+    use crate::plugins::config::{Sources, parse_pair};
+
+    let pairs = args
+        .config
+        .iter()
+        .map(|p| parse_pair(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dns = DnsConfig::new(&args.resolvers, args.dns_port).map_err(InputError)?;
+    if dns.resolvers.is_empty() {
+        return Err(InputError(
+            "no DNS resolvers: none in /etc/resolv.conf; pass --dns-resolver".into(),
+        )
+        .into());
+    }
+    let zone = crate::dns01::names::parse_domain(&args.zone)?;
+    if zone.is_wildcard() {
+        return Err(InputError(format!("--zone {} must not be a wildcard", args.zone)).into());
+    }
+    let runtime = args.plugins.runtime()?;
+    let plugin = args.plugins.load(&runtime, &args.plugin).await?;
+    let config = Sources::resolve_with_process_env(
+        plugin.metadata(),
+        &pairs,
+        &std::collections::BTreeMap::new(),
+    )?;
+    let session = plugin.session(&config, &args.plugins.plugin_allow)?;
+    let options = Options {
+        zone: zone.name.clone(),
+        ttl: args.dns_ttl,
+        mode: if args.propagation == "recursive" {
+            CheckMode::Recursive
+        } else {
+            CheckMode::Authoritative
+        },
+        timeout: args.propagation_timeout,
+        retries: 3,
+    };
+    let report = crate::conformance::run(&session, &dns, &options).await;
+    print(output, &report, || report.text());
+    Ok(if report.success() {
+        Exit::Success
+    } else {
+        Exit::Plugin
+    })
+}
+
+/// The template `wacme plugin new` copies (see plugin-sdk/README.md).
+const TEMPLATE: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../../plugin-sdk/template/Cargo.toml.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../../plugin-sdk/template/src/lib.rs.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../plugin-sdk/template/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../plugin-sdk/template/gitignore.tmpl"),
+    ),
+];
+
+#[derive(Serialize)]
+struct Created {
+    name: String,
+    path: String,
+    files: Vec<String>,
+    sdk_path: String,
+}
+
+fn new(args: &NewArgs, output: Output) -> anyhow::Result<Exit> {
+    use crate::exit::InputError;
+    let name = args.name.as_str();
+    let valid = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric();
+    if !valid {
+        return Err(InputError(format!(
+            "plugin name {name:?} must be 1-32 characters of a-z, 0-9 and `-`, starting with a \
+             letter or digit"
+        ))
+        .into());
+    }
+    let dir = args
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("wacme-plugin-{name}")));
+    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some())? {
+        return Err(InputError(format!("{} exists and is not empty", dir.display())).into());
+    }
+    let sdk = match &args.sdk_path {
+        Some(p) => p.clone(),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk")),
+    };
+    let sdk = std::fs::canonicalize(&sdk)
+        .ok()
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .ok_or_else(|| {
+            InputError(format!(
+                "no wacme-plugin-sdk crate at {}; pass --sdk-path <wacme checkout>/plugin-sdk",
+                sdk.display()
+            ))
+        })?;
+    let files = render_template(name, &sdk.display().to_string());
+    for (path, text) in &files {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, text)?;
+    }
+    let created = Created {
+        name: name.to_string(),
+        path: dir.display().to_string(),
+        files: files.iter().map(|(p, _)| p.to_string()).collect(),
+        sdk_path: sdk.display().to_string(),
+    };
+    print(output, &created, || {
+        format!(
+            "created {} ({})\nbuild it:  cd {} && cargo build --release --target wasm32-wasip2\n\
+             test it:   wacme plugin test target/wasm32-wasip2/release/{}.wasm --zone <zone> \
+             --dns-config …\n",
+            created.path,
+            created.files.join(", "),
+            created.path,
+            crate_name(name).replace('-', "_")
+        )
+    });
+    Ok(Exit::Success)
+}
+
+fn crate_name(name: &str) -> String {
+    format!("wacme-plugin-{name}")
+}
+
+/// The template's files with `{{name}}`, `{{crate_name}}`, `{{type_name}}`,
+/// `{{env_prefix}}` and `{{sdk_path}}` filled in.
+pub fn render_template(name: &str, sdk_path: &str) -> Vec<(&'static str, String)> {
+    let type_name: String = name
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let type_name = if type_name.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("P{type_name}")
+    } else {
+        type_name
+    };
+    TEMPLATE
+        .iter()
+        .map(|(path, text)| {
+            let text = text
+                .replace("{{crate_name_snake}}", &crate_name(name).replace('-', "_"))
+                .replace("{{crate_name}}", &crate_name(name))
+                .replace("{{type_name}}", &type_name)
+                .replace(
+                    "{{env_prefix}}",
+                    &name.to_ascii_uppercase().replace('-', "_"),
+                )
+                .replace("{{sdk_path}}", &sdk_path.replace('\\', "/"))
+                .replace("{{name}}", name);
+            (*path, text)
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -223,4 +456,32 @@ async fn inspect(arg: &str, args: &PluginArgs, output: Output) -> anyhow::Result
         out
     });
     Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_renders_every_placeholder() {
+        let files = render_template("acme-dns-co", "/src/wacme/plugin-sdk");
+        let paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
+        assert_eq!(
+            paths,
+            ["Cargo.toml", "src/lib.rs", "README.md", ".gitignore"]
+        );
+        for (path, text) in &files {
+            assert!(!text.contains("{{"), "{path} keeps a placeholder");
+        }
+        let text = |p: &str| &files.iter().find(|(f, _)| *f == p).unwrap().1;
+        assert!(text("Cargo.toml").contains("name = \"wacme-plugin-acme-dns-co\""));
+        assert!(text("Cargo.toml").contains("path = \"/src/wacme/plugin-sdk\""));
+        assert!(text("Cargo.toml").contains("\n[workspace]\n"));
+        assert!(text("src/lib.rs").contains("pub struct AcmeDnsCo;"));
+        assert!(text("src/lib.rs").contains("\"ACME_DNS_CO_API_KEY\""));
+        assert!(text("src/lib.rs").contains("name: \"acme-dns-co\".into()"));
+        assert!(text("README.md").contains("wacme_plugin_acme_dns_co.wasm"));
+        let digits = render_template("9lives", "/sdk");
+        assert!(digits[1].1.contains("pub struct P9lives;"));
+    }
 }

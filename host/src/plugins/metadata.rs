@@ -93,14 +93,18 @@ impl PluginMetadata {
                 ));
             }
             for alias in &field.env_aliases {
+                // POSIX names (`[A-Za-z_][A-Za-z0-9_]*`) with at least one
+                // upper-case letter: `CF_API_TOKEN`, and acme.sh's mixed-case
+                // `Ali_Key`, but never something that reads as a config key.
                 let ok = !alias.is_empty()
                     && alias
                         .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && alias.bytes().any(|b| b.is_ascii_uppercase())
                     && !alias.as_bytes()[0].is_ascii_digit();
                 if !ok {
                     return Err(format!(
-                        "environment alias {alias:?} of `{}` is not an upper-case variable name",
+                        "environment alias {alias:?} of `{}` is not an environment variable name with an upper-case letter",
                         field.name
                     ));
                 }

@@ -18,6 +18,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
+/// Marks a revoked version (see [`CertStore::mark_revoked`]).
+const REVOKED_FILE: &str = "revoked.json";
+
 /// Versions kept per certificate.
 pub const KEEP_VERSIONS: usize = 5;
 
@@ -264,6 +267,37 @@ impl CertStore {
             .collect();
         names.sort();
         names
+    }
+
+    /// The DER of `name`'s current leaf certificate.
+    pub fn current_cert_der(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        validate_name(name)?;
+        let path = self.link(name).join("cert.pem");
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let block = pem::parse(text.as_bytes()).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(block.into_contents())
+    }
+
+    /// Records that `name`'s current certificate was revoked (`revoked.json`
+    /// beside it; a renewal makes a new version without one).
+    pub fn mark_revoked(&self, name: &str, reason: &str) -> Result<(), StoreError> {
+        validate_name(name)?;
+        let path = self.link(name).join(REVOKED_FILE);
+        let json = serde_json::json!({
+            "reason": reason,
+            "revoked_at": OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        });
+        write_atomic(&path, json.to_string().as_bytes(), Mode::Public).map_err(io(&path))
+    }
+
+    /// Whether `name`'s current certificate was revoked by `wacme revoke`.
+    pub fn is_revoked(&self, name: &str) -> bool {
+        validate_name(name).is_ok() && self.link(name).join(REVOKED_FILE).exists()
     }
 
     /// Stored versions of `name`, oldest first.

@@ -27,6 +27,14 @@ pub enum Exit {
     Dns = 6,
     /// Local state: the state directory, a lock, a stored file.
     State = 7,
+    /// `wacme renew`: nothing was due, nothing failed.
+    NothingDue = 10,
+    /// `wacme renew` over several certificates: at least one failed (the
+    /// others were renewed or not due; the output lists each).
+    SomeFailed = 11,
+    /// The certificate was issued or renewed and stored, but the deploy hook
+    /// failed.
+    Hook = 12,
     /// Stopped by Ctrl-C (after cleaning up).
     Interrupted = 130,
 }
@@ -59,6 +67,13 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         }
         if let Some(e) = cause.downcast_ref::<crate::dns01::solver::SolveError>() {
             return e.exit();
+        }
+        if cause.is::<crate::config::ConfigFileError>() || cause.is::<crate::plugins::ConfigError>()
+        {
+            return Exit::Input;
+        }
+        if cause.is::<crate::lock::LockError>() {
+            return Exit::State;
         }
         if cause.is::<crate::certs::StoreError>() {
             return Exit::State;

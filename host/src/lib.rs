@@ -8,8 +8,11 @@
 pub mod acme;
 pub mod certs;
 pub mod cli;
+pub mod config;
+pub mod conformance;
 pub mod dns01;
 pub mod exit;
 pub mod fsx;
 pub mod issuance;
+pub mod lock;
 pub mod plugins;

@@ -1,5 +1,7 @@
 //! `wacme account …`: register an ACME account with a CA (kept in the state
-//! directory, one per CA) and show the stored accounts.
+//! directory, one per CA), show the stored accounts, update their contacts,
+//! roll their keys over and deactivate them. Also the CA options every
+//! command shares (`CaArgs`, with directory shortcuts).
 
 use super::{GlobalArgs, Output, print};
 use crate::acme::{
@@ -15,23 +17,81 @@ use std::path::{Path, PathBuf};
 /// How to reach a CA.
 #[derive(Debug, Args, Clone)]
 pub struct CaArgs {
-    /// The CA's ACME directory URL.
-    #[arg(long, value_name = "URL", env = "WACME_DIRECTORY")]
-    pub directory: String,
+    /// The CA's ACME directory: a URL or letsencrypt, letsencrypt-staging,
+    /// zerossl, google, google-staging. Default: the config file's.
+    #[arg(long, value_name = "URL|NAME", env = "WACME_DIRECTORY")]
+    pub directory: Option<String>,
     /// Also trust this PEM certificate (or bundle) for the CA's HTTPS endpoint,
     /// e.g. a test CA's locally made root.
     #[arg(long, value_name = "PEM")]
     pub ca_cert: Vec<PathBuf>,
 }
 
+/// Well-known ACME directories by short name.
+pub const DIRECTORY_SHORTCUTS: [(&str, &str); 5] = [
+    (
+        "letsencrypt",
+        "https://acme-v02.api.letsencrypt.org/directory",
+    ),
+    (
+        "letsencrypt-staging",
+        "https://acme-staging-v02.api.letsencrypt.org/directory",
+    ),
+    ("zerossl", "https://acme.zerossl.com/v2/DV90"),
+    ("google", "https://dv.acme-v02.api.pki.goog/directory"),
+    (
+        "google-staging",
+        "https://dv.acme-v02.test-api.pki.goog/directory",
+    ),
+];
+
+/// The directory URL for a shortcut name, or `text` itself.
+pub fn directory_url(text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    if let Some((_, url)) = DIRECTORY_SHORTCUTS.iter().find(|(n, _)| *n == text) {
+        return Ok(url.to_string());
+    }
+    if text.contains("://") {
+        return Ok(text.to_string());
+    }
+    let names: Vec<&str> = DIRECTORY_SHORTCUTS.iter().map(|(n, _)| *n).collect();
+    Err(InputError(format!(
+        "--directory {text:?} is neither a URL nor one of {}",
+        names.join(", ")
+    ))
+    .into())
+}
+
 impl CaArgs {
+    /// Fills what was not given from the config file's defaults.
+    pub fn with_defaults(mut self, config: &crate::config::ConfigFile) -> CaArgs {
+        if self.directory.is_none() {
+            self.directory = config.defaults.directory.clone();
+        }
+        if self.ca_cert.is_empty() {
+            self.ca_cert = config.defaults.ca_cert.clone();
+        }
+        self
+    }
+
+    /// The directory URL (shortcuts expanded).
+    pub fn url(&self) -> anyhow::Result<String> {
+        match &self.directory {
+            Some(d) => directory_url(d),
+            None => Err(InputError(
+                "no ACME directory: pass --directory (e.g. letsencrypt-staging) or set it in the config file".into(),
+            )
+            .into()),
+        }
+    }
+
     /// Connects to the CA (fetches its directory).
     pub async fn connect(&self) -> anyhow::Result<Client> {
-        connect(&self.directory, &self.ca_cert).await
+        connect(&self.url()?, &self.ca_cert).await
     }
 }
 
-async fn connect(directory: &str, ca_certs: &[PathBuf]) -> anyhow::Result<Client> {
+pub(crate) async fn connect(directory: &str, ca_certs: &[PathBuf]) -> anyhow::Result<Client> {
     let mut config = ClientConfig::default();
     for path in ca_certs {
         config.add_ca_cert_file(path)?;
@@ -79,6 +139,30 @@ pub enum AccountCommand {
         #[arg(long, value_name = "PEM")]
         ca_cert: Vec<PathBuf>,
     },
+    /// Replace the contact addresses of the stored account.
+    Update {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// The new contact email address (repeatable; none clears them).
+        #[arg(long, value_name = "ADDR")]
+        email: Vec<String>,
+    },
+    /// Roll the account over to a new key (RFC 8555 §7.3.5); the old key stops working.
+    Rollover {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Type of the new account key.
+        #[arg(long, value_name = "TYPE", default_value = "ec-p256")]
+        key_type: String,
+    },
+    /// Deactivate the account at the CA: permanent, it can never be used again.
+    Deactivate {
+        #[command(flatten)]
+        ca: CaArgs,
+        /// Confirm: deactivation cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 pub async fn run(cmd: AccountCommand, global: &GlobalArgs) -> anyhow::Result<Exit> {
@@ -101,13 +185,43 @@ pub async fn run(cmd: AccountCommand, global: &GlobalArgs) -> anyhow::Result<Exi
                 },
                 key_type: key_type.parse()?,
             };
+            let ca = ca.with_defaults(&global.config_file()?);
+            let _lock = global.lock(&state_dir)?;
             register(&state_dir, &ca, request, global.output).await
+        }
+        AccountCommand::Update { ca, email } => {
+            let ca = ca.with_defaults(&global.config_file()?);
+            let _lock = global.lock(&state_dir)?;
+            update(&state_dir, &ca, &email, global.output).await
+        }
+        AccountCommand::Rollover { ca, key_type } => {
+            let key_type: KeyType = key_type
+                .parse()
+                .map_err(|e: acme::Error| InputError(e.to_string()))?;
+            let ca = ca.with_defaults(&global.config_file()?);
+            let _lock = global.lock(&state_dir)?;
+            rollover(&state_dir, &ca, key_type, global.output).await
+        }
+        AccountCommand::Deactivate { ca, yes } => {
+            if !yes {
+                return Err(InputError(
+                    "deactivating an account cannot be undone: pass --yes to confirm".into(),
+                )
+                .into());
+            }
+            let ca = ca.with_defaults(&global.config_file()?);
+            let _lock = global.lock(&state_dir)?;
+            deactivate(&state_dir, &ca, global.output).await
         }
         AccountCommand::Show {
             directory,
             refresh,
             ca_cert,
         } => {
+            let directory = directory
+                .or_else(|| global.config_file().ok()?.defaults.directory)
+                .map(|d| directory_url(&d))
+                .transpose()?;
             show(
                 &state_dir,
                 directory.as_deref(),
@@ -120,11 +234,18 @@ pub async fn run(cmd: AccountCommand, global: &GlobalArgs) -> anyhow::Result<Exi
     }
 }
 
-/// The state directory: `--state-dir` / `WACME_STATE_DIR`, else the
-/// platform data directory + `wacme` (`~/.local/share/wacme` on Linux).
+/// The state directory: `--state-dir` / `WACME_STATE_DIR`, else the config
+/// file's `defaults.state_dir`, else the platform data directory + `wacme`
+/// (`~/.local/share/wacme` on Linux).
+/// A broken config file is an error here even when it is not otherwise
+/// needed, so every command reports it.
 pub(crate) fn state_dir(global: &GlobalArgs) -> anyhow::Result<PathBuf> {
+    let config = global.config_file()?;
     if let Some(dir) = &global.state_dir {
         return Ok(dir.clone());
+    }
+    if let Some(dir) = config.defaults.state_dir {
+        return Ok(dir);
     }
     directories::ProjectDirs::from("", "", "wacme")
         .map(|d| d.data_dir().to_path_buf())
@@ -352,6 +473,99 @@ pub(crate) async fn ensure_account(
     Ok(register_with(client, &store, request).await?.account)
 }
 
+/// The stored account of `ca`'s directory and a client for it.
+async fn stored_account(
+    state_dir: &Path,
+    ca: &CaArgs,
+) -> anyhow::Result<(AccountStore, StoredAccount, acme::Account)> {
+    let client = ca.connect().await?;
+    let store = AccountStore::new(state_dir);
+    let (info, key) = store.load_required(client.directory_url().as_str())?;
+    let url = url::Url::parse(&info.url).with_context(|| {
+        format!(
+            "bad account URL {:?} in {}",
+            info.url,
+            store.root().display()
+        )
+    })?;
+    let account = client.account(key, url);
+    Ok((store, info, account))
+}
+
+async fn update(
+    state_dir: &Path,
+    ca: &CaArgs,
+    email: &[String],
+    output: Output,
+) -> anyhow::Result<Exit> {
+    let contact = email
+        .iter()
+        .map(|e| acme::mailto(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (store, info, account) = stored_account(state_dir, ca).await?;
+    let resource = account
+        .update_contact(&contact)
+        .await
+        .context("updating the account's contacts")?;
+    let info = StoredAccount {
+        contact: resource.contact.clone(),
+        ..info
+    };
+    store.save_info(&info)?;
+    let mut view = AccountView::new(&info, &store);
+    view.status = Some(resource.status);
+    print(output, &view, || format!("Updated {}", view.text()));
+    Ok(Exit::Success)
+}
+
+async fn rollover(
+    state_dir: &Path,
+    ca: &CaArgs,
+    key_type: KeyType,
+    output: Output,
+) -> anyhow::Result<Exit> {
+    let (store, info, account) = stored_account(state_dir, ca).await?;
+    let old = info.thumbprint.clone();
+    let new_key = PrivateKey::generate(key_type)?;
+    let (info, _account) = store
+        .change_key(&info, &account, new_key)
+        .await
+        .context("rolling the account key over")?;
+    let view = AccountView::new(&info, &store);
+    #[derive(Serialize)]
+    struct Rolled<'a> {
+        #[serde(flatten)]
+        account: &'a AccountView,
+        previous_thumbprint: String,
+    }
+    let rolled = Rolled {
+        account: &view,
+        previous_thumbprint: old.clone(),
+    };
+    print(output, &rolled, || {
+        format!("Rolled the account key over (was {old}): {}", view.text())
+    });
+    Ok(Exit::Success)
+}
+
+async fn deactivate(state_dir: &Path, ca: &CaArgs, output: Output) -> anyhow::Result<Exit> {
+    let (store, info, account) = stored_account(state_dir, ca).await?;
+    let resource = account
+        .deactivate()
+        .await
+        .context("deactivating the account")?;
+    let mut view = AccountView::new(&info, &store);
+    view.status = Some(resource.status);
+    print(output, &view, || {
+        format!(
+            "Deactivated {}  (its files stay in {}; remove them to register anew)\n",
+            view.text(),
+            view.account_dir.display()
+        )
+    });
+    Ok(Exit::Success)
+}
+
 #[derive(Serialize)]
 struct ShowView {
     state_dir: PathBuf,
@@ -415,4 +629,36 @@ fn normalize_url(text: &str) -> String {
     url::Url::parse(text.trim())
         .map(|u| u.to_string())
         .unwrap_or_else(|_| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_shortcuts_expand_and_urls_pass_through() {
+        assert_eq!(
+            directory_url("letsencrypt").unwrap(),
+            "https://acme-v02.api.letsencrypt.org/directory"
+        );
+        assert_eq!(
+            directory_url(" letsencrypt-staging ").unwrap(),
+            "https://acme-staging-v02.api.letsencrypt.org/directory"
+        );
+        assert_eq!(
+            directory_url("zerossl").unwrap(),
+            "https://acme.zerossl.com/v2/DV90"
+        );
+        assert_eq!(
+            directory_url("google").unwrap(),
+            "https://dv.acme-v02.api.pki.goog/directory"
+        );
+        assert_eq!(
+            directory_url("https://ca.test/dir").unwrap(),
+            "https://ca.test/dir"
+        );
+        let err = directory_url("letsencrpyt").unwrap_err();
+        assert!(err.to_string().contains("letsencrypt-staging"), "{err}");
+        assert!(err.is::<InputError>());
+    }
 }

@@ -43,6 +43,7 @@ pub struct FailedEntry {
 
 pub async fn run(args: CleanupArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let state = state_dir(global)?;
+    let _lock = global.lock(&state)?;
     let journal = Journal::new(&state);
     let runtime = args.plugins.runtime()?;
     let report = clean_stale(&journal, &runtime, &args.plugins, Output::Json).await;

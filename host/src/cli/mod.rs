@@ -5,9 +5,14 @@
 //! `--output json`) and a class-specific exit code (see [`crate::exit`]).
 
 mod account;
+mod certs;
 mod cleanup;
+mod hook;
 mod issue;
 mod plugin;
+mod progress;
+mod renew;
+mod revoke;
 
 use crate::exit::{Exit, classify};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -38,6 +43,36 @@ pub struct GlobalArgs {
     /// Where accounts, certificates and journals are kept.
     #[arg(long, global = true, env = "WACME_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Config file (default: wacme.toml in the platform config directory, e.g.
+    /// ~/.config/wacme/wacme.toml, when it exists).
+    #[arg(
+        long = "config",
+        global = true,
+        value_name = "FILE",
+        env = "WACME_CONFIG"
+    )]
+    pub config_path: Option<PathBuf>,
+    /// How long to wait for another wacme run to release the state directory.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "60s",
+          value_parser = crate::dns01::propagation::parse_duration)]
+    pub lock_wait: std::time::Duration,
+}
+
+impl GlobalArgs {
+    /// The config file (`--config`, or the platform default when it exists).
+    pub fn config_file(&self) -> anyhow::Result<crate::config::ConfigFile> {
+        Ok(crate::config::ConfigFile::load(
+            self.config_path.as_deref(),
+        )?)
+    }
+
+    /// Takes the state directory's lock (see [`crate::lock`]).
+    pub fn lock(&self, state: &std::path::Path) -> anyhow::Result<crate::lock::StateLock> {
+        let wait = self.lock_wait;
+        Ok(tokio::task::block_in_place(|| {
+            crate::lock::StateLock::acquire(state, wait)
+        })?)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,12 +87,30 @@ pub enum Command {
     Issue(Box<issue::IssueArgs>),
     /// Remove challenge records left behind by runs that crashed or were killed.
     Cleanup(cleanup::CleanupArgs),
-    /// Register and inspect ACME accounts.
+    /// ACME accounts: register, show, update contacts, roll the key over, deactivate.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Renew stored certificates that are due (ARI window, else a third of the lifetime left).
+    Renew(renew::RenewArgs),
+    /// Revoke a stored certificate.
+    Revoke(revoke::RevokeArgs),
+    /// Stored certificates.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
     /// List, inspect and check DNS provider plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one per command into --dir.
+    Manpage {
+        /// Write wacme.1 and wacme-<command>.1 into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line, runs the command and returns the exit code.
@@ -101,7 +154,31 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Cleanup(args) => cleanup::run(args, &cli.global).await,
         Command::Account(cmd) => account::run(cmd, &cli.global).await,
         Command::Plugin(cmd) => plugin::run(cmd, &cli.global).await,
+        Command::Renew(args) => renew::run(args, &cli.global).await,
+        Command::Revoke(args) => revoke::run(args, &cli.global).await,
+        Command::Certs(cmd) => certs::run(cmd, &cli.global).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "wacme", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+        Command::Manpage { dir } => manpage(dir),
     }
+}
+
+fn manpage(dir: Option<PathBuf>) -> anyhow::Result<Exit> {
+    use anyhow::Context as _;
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        }
+        None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+    }
+    Ok(Exit::Success)
 }
 
 fn report_error(output: Output, err: &anyhow::Error, exit: Exit) {
@@ -148,5 +225,14 @@ pub fn print(output: Output, value: &impl serde::Serialize, text: impl FnOnce() 
             serde_json::to_string_pretty(value).expect("serializable output")
         ),
         Output::Text => print!("{}", text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

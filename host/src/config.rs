@@ -1,0 +1,308 @@
+//! The config file, `wacme.toml`: defaults for every command and the
+//! certificates `wacme renew --all` and `wacme issue --cert-name <n>` know.
+//!
+//! Found at `--config <path>` / `WACME_CONFIG`, else `wacme.toml` in the
+//! platform config directory (`~/.config/wacme/wacme.toml` on Linux) when it
+//! exists. Command-line flags and environment variables win over it.
+//!
+//! ```toml
+//! [defaults]
+//! directory = "letsencrypt"          # or a URL; see `--directory`
+//! email = ["admin@example.com"]
+//! agree_tos = true
+//! state_dir = "/var/lib/wacme"
+//! propagation = "authoritative"
+//! propagation_timeout = "2m"
+//!
+//! [certificates."example.com"]
+//! domains = ["example.com", "*.example.com"]
+//! dns = "cloudflare"
+//! deploy_hook = "systemctl reload nginx"
+//! [certificates."example.com".dns_config]
+//! api_token = "env:CF_API_TOKEN"     # or "file:/etc/wacme/cf-token"
+//! ```
+//!
+//! Unknown keys are errors that name the file, line and column.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file name looked for in the platform config directory.
+pub const FILE_NAME: &str = "wacme.toml";
+
+/// A parsed config file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub certificates: BTreeMap<String, CertEntry>,
+    /// Where it was read from (`None`: no file).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// Defaults for every command.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// ACME directory: a URL or a shortcut (`letsencrypt`, …).
+    pub directory: Option<String>,
+    #[serde(default)]
+    pub email: Vec<String>,
+    pub agree_tos: Option<bool>,
+    pub state_dir: Option<PathBuf>,
+    /// Extra trusted roots for the CA's HTTPS endpoint.
+    #[serde(default)]
+    pub ca_cert: Vec<PathBuf>,
+    #[serde(default)]
+    pub plugin_dirs: Vec<PathBuf>,
+    pub key_type: Option<String>,
+    pub propagation: Option<String>,
+    pub propagation_timeout: Option<String>,
+    #[serde(default)]
+    pub resolvers: Vec<String>,
+    pub dns_port: Option<u16>,
+    pub deploy_hook: Option<String>,
+}
+
+/// One `[certificates.<name>]` entry.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CertEntry {
+    pub domains: Vec<String>,
+    /// The DNS provider plugin (name or path).
+    pub dns: String,
+    /// Plugin config; a value `env:VAR` is read from the environment,
+    /// `file:/path` from a file (trailing newline dropped).
+    #[serde(default)]
+    pub dns_config: BTreeMap<String, String>,
+    pub directory: Option<String>,
+    pub key_type: Option<String>,
+    pub deploy_hook: Option<String>,
+    pub propagation: Option<String>,
+    pub propagation_timeout: Option<String>,
+    #[serde(default)]
+    pub resolvers: Vec<String>,
+    pub dns_port: Option<u16>,
+    pub dns_zone: Option<String>,
+    pub dns_ttl: Option<u32>,
+    pub preferred_chain: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// Why the config file could not be used (exit code 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}, column {column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("config file {path}: [certificates.{cert}] dns_config.{key}: {reason}")]
+    Secret {
+        path: PathBuf,
+        cert: String,
+        key: String,
+        reason: String,
+    },
+    #[error("config file {path}: [certificates.{cert}]: {reason}")]
+    Entry {
+        path: PathBuf,
+        cert: String,
+        reason: String,
+    },
+}
+
+impl ConfigFile {
+    /// The config file named by `explicit` (which must exist), else the
+    /// platform default when it exists, else an empty config.
+    pub fn load(explicit: Option<&Path>) -> Result<ConfigFile, ConfigFileError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => match default_path() {
+                Some(p) if p.exists() => p,
+                _ => return Ok(ConfigFile::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigFileError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parses `text` (read from `path`, for messages).
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigFileError> {
+        let mut config: ConfigFile = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|span| line_column(text, span.start))
+                .unwrap_or((0, 0));
+            ConfigFileError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        for (name, entry) in &config.certificates {
+            crate::certs::validate_name(name).map_err(|e| ConfigFileError::Entry {
+                path: path.to_path_buf(),
+                cert: name.clone(),
+                reason: e.to_string(),
+            })?;
+            if entry.domains.is_empty() {
+                return Err(ConfigFileError::Entry {
+                    path: path.to_path_buf(),
+                    cert: name.clone(),
+                    reason: "`domains` is empty".into(),
+                });
+            }
+        }
+        config.path = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// The entry for certificate `name`, if any.
+    pub fn certificate(&self, name: &str) -> Option<&CertEntry> {
+        self.certificates.get(name)
+    }
+
+    /// The plugin config of certificate `name` with `env:` and `file:`
+    /// references resolved: the config-file layer of plugin config
+    /// resolution. Empty when the file has no such entry.
+    pub fn plugin_config(&self, name: &str) -> Result<BTreeMap<String, String>, ConfigFileError> {
+        let Some(entry) = self.certificates.get(name) else {
+            return Ok(BTreeMap::new());
+        };
+        let path = self.path.clone().unwrap_or_default();
+        entry
+            .dns_config
+            .iter()
+            .map(|(key, value)| {
+                resolve_reference(value)
+                    .map(|v| (key.clone(), v))
+                    .map_err(|reason| ConfigFileError::Secret {
+                        path: path.clone(),
+                        cert: name.to_string(),
+                        key: key.clone(),
+                        reason,
+                    })
+            })
+            .collect()
+    }
+}
+
+/// `env:VAR` → the variable's value; `file:/path` → the file's contents
+/// without a trailing newline; anything else is the value itself.
+pub fn resolve_reference(value: &str) -> Result<String, String> {
+    if let Some(var) = value.strip_prefix("env:") {
+        return std::env::var(var).map_err(|_| format!("environment variable {var} is not set"));
+    }
+    if let Some(file) = value.strip_prefix("file:") {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    Ok(value.to_string())
+}
+
+/// `wacme.toml` in the platform config directory.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "wacme").map(|d| d.config_dir().join(FILE_NAME))
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[defaults]
+directory = "letsencrypt-staging"
+email = ["admin@example.com"]
+agree_tos = true
+propagation_timeout = "2m"
+
+[certificates."example.com"]
+domains = ["example.com", "*.example.com"]
+dns = "pdns"
+deploy_hook = "true"
+[certificates."example.com".dns_config]
+api_url = "http://127.0.0.1:8081"
+api_key = "env:WACME_CONFIG_TEST_KEY"
+"#;
+
+    #[test]
+    fn parses_defaults_and_certificates() {
+        let c = ConfigFile::parse(GOOD, Path::new("w.toml")).unwrap();
+        assert_eq!(c.defaults.directory.as_deref(), Some("letsencrypt-staging"));
+        assert_eq!(c.defaults.agree_tos, Some(true));
+        let e = c.certificate("example.com").unwrap();
+        assert_eq!(e.domains, ["example.com", "*.example.com"]);
+        assert_eq!(e.dns, "pdns");
+        assert_eq!(e.dns_config["api_key"], "env:WACME_CONFIG_TEST_KEY");
+    }
+
+    #[test]
+    fn unknown_keys_name_their_line() {
+        let bad = GOOD.replace("dns = \"pdns\"", "dns = \"pdns\"\ndns_plugin = \"x\"");
+        let err = ConfigFile::parse(&bad, Path::new("w.toml")).unwrap_err();
+        let ConfigFileError::Parse { line, message, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(*line, 11, "{err}");
+        assert!(message.contains("dns_plugin"), "{message}");
+        let err = ConfigFile::parse("[defaults]\nemial = []\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        let err = ConfigFile::parse("[default]\n", Path::new("w.toml")).unwrap_err();
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn references_resolve_from_env_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        assert_eq!(
+            resolve_reference(&format!("file:{}", file.display())).unwrap(),
+            "from-file"
+        );
+        assert_eq!(resolve_reference("plain").unwrap(), "plain");
+        assert!(
+            resolve_reference("env:WACME_SURELY_UNSET_VARIABLE")
+                .unwrap_err()
+                .contains("WACME_SURELY_UNSET_VARIABLE")
+        );
+        let c = ConfigFile::parse(GOOD, Path::new("w.toml")).unwrap();
+        let err = c.plugin_config("example.com").unwrap_err();
+        assert!(err.to_string().contains("api_key"), "{err}");
+        assert!(c.plugin_config("other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_domains_are_rejected() {
+        let err = ConfigFile::parse(
+            "[certificates.a]\ndomains = []\ndns = \"pdns\"\n",
+            Path::new("w.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("domains"), "{err}");
+    }
+}

@@ -9,7 +9,7 @@ use crate::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
 use crate::dns01::dns::DnsConfig;
 use crate::dns01::journal::{Entry, Journal};
 use crate::dns01::names::Domain;
-use crate::dns01::solver::{SolveError, SolveReport, Solver, SolverOptions};
+use crate::dns01::solver::{Interrupt, SolveError, SolveReport, Solver, SolverOptions};
 use crate::dns01::zone::ZoneFinder;
 use crate::plugins::Session;
 use std::collections::BTreeMap;
@@ -59,6 +59,8 @@ pub struct Issued {
     pub provider_requests: u64,
     pub reused_authorizations: usize,
     pub record_sets: usize,
+    /// How propagation was proven: the servers asked.
+    pub propagation: crate::dns01::propagation::Report,
     pub cleanup_errors: Vec<String>,
 }
 
@@ -108,12 +110,13 @@ pub struct Issuer<'a> {
 }
 
 impl Issuer<'_> {
-    /// Issues and stores one certificate; cleanup of challenge records
-    /// always runs, including when `interrupt` fires.
+    /// Issues and stores one certificate. Cleanup of challenge records
+    /// always runs; `interrupt` stops the issuance in any phase (after
+    /// cleanup, if records were published), and nothing is stored then.
     pub async fn issue(
         &self,
         request: &IssueRequest,
-        interrupt: impl Future<Output = ()>,
+        interrupt: &Interrupt,
     ) -> Result<Issued, IssueError> {
         let started = Instant::now();
         let account = self.account.counting();
@@ -126,8 +129,12 @@ impl Issuer<'_> {
         if let Some(replaces) = &request.replaces {
             new_order = new_order.replaces(replaces.clone());
         }
-        let order = account.new_order(&new_order).await?;
-        let authorizations = account.authorizations(&order).await?;
+        let (order, authorizations) = interruptible(interrupt, async {
+            let order = account.new_order(&new_order).await?;
+            let authorizations = account.authorizations(&order).await?;
+            Ok((order, authorizations))
+        })
+        .await?;
 
         let entry = Entry {
             version: 1,
@@ -152,20 +159,29 @@ impl Issuer<'_> {
         };
         let solved: SolveReport = solver.solve(&authorizations, entry, interrupt).await?;
 
+        // The solver watched the interrupt while records were published (it
+        // must clean up); from here on an interrupt simply stops.
         let finalize_started = Instant::now();
-        let key_type = request.key_type;
-        // RSA key generation takes long enough to keep off the async workers.
-        let key = tokio::task::spawn_blocking(move || PrivateKey::generate(key_type))
-            .await
-            .map_err(|e| IssueError::BadCertificate(format!("key generation panicked: {e}")))??;
-        let csr = Csr::build(&order.identifiers, &key)?;
-        let order = account
-            .finalize_and_wait(&order, csr.der(), &self.options.poll)
-            .await?;
-        let url = order.certificate.clone().ok_or(IssueError::NoChain)?;
-        let chains = account.certificate_chains(&url).await?;
-        let chain =
-            select_chain(&chains, request.preferred_chain.as_deref()).ok_or(IssueError::NoChain)?;
+        let (key, chain) = interruptible(interrupt, async {
+            let key_type = request.key_type;
+            // RSA key generation takes long enough to keep off the async workers.
+            let key = tokio::task::spawn_blocking(move || PrivateKey::generate(key_type))
+                .await
+                .map_err(|e| {
+                    IssueError::BadCertificate(format!("key generation panicked: {e}"))
+                })??;
+            let csr = Csr::build(&order.identifiers, &key)?;
+            let order = account
+                .finalize_and_wait(&order, csr.der(), &self.options.poll)
+                .await?;
+            let url = order.certificate.clone().ok_or(IssueError::NoChain)?;
+            let chains = account.certificate_chains(&url).await?;
+            let chain = select_chain(&chains, request.preferred_chain.as_deref())
+                .ok_or(IssueError::NoChain)?
+                .clone();
+            Ok((key, chain))
+        })
+        .await?;
         let finalize_ms = finalize_started.elapsed().as_millis() as u64;
 
         let (serial, not_before, not_after) = leaf_facts(chain.leaf())?;
@@ -212,8 +228,20 @@ impl Issuer<'_> {
             provider_requests: self.session.requests() - requests_before,
             reused_authorizations: solved.reused_authorizations,
             record_sets: solved.sets.len(),
+            propagation: solved.propagation,
             cleanup_errors: solved.cleanup_errors,
         })
+    }
+}
+
+/// Runs `work` unless `interrupt` fires first.
+async fn interruptible<T>(
+    interrupt: &Interrupt,
+    work: impl Future<Output = Result<T, IssueError>>,
+) -> Result<T, IssueError> {
+    tokio::select! {
+        result = work => result,
+        () = interrupt.fired() => Err(IssueError::Solve(SolveError::Interrupted)),
     }
 }
 

@@ -1,22 +1,74 @@
 //! The DNS-01 test bed: a real PowerDNS serving a zone, a real Pebble that
 //! validates against it, and `wacme issue` run as a user runs it, through
-//! the pdns WASM plugin.
+//! the pdns WASM plugin. Also the checks every DNS-01 test makes afterwards
+//! (no TXT value left, certificate valid for exactly the requested names, no
+//! half-written files) and [`Local`], the state and plugin folders of a run
+//! that needs no servers.
 
 use crate::pdns::{Pdns, PdnsOptions};
 use crate::pebble::{Pebble, PebbleOptions};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The zone every DNS-01 test issues for.
 pub const ZONE: &str = "example.test";
 
+/// A state directory, a home (cache, data) and a plugin folder holding the
+/// pdns plugin: what `wacme` needs locally.
+pub struct Local {
+    pub state: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+    pub plugin_dir: PathBuf,
+}
+
+impl Local {
+    pub fn new() -> Local {
+        let home = tempfile::tempdir().unwrap();
+        let plugin_dir = home.path().join("plugins");
+        std::fs::create_dir_all(&plugin_dir).unwrap();
+        std::fs::copy(crate::plugin_wasm("pdns"), plugin_dir.join("pdns.wasm")).unwrap();
+        Local {
+            state: tempfile::tempdir().unwrap(),
+            home,
+            plugin_dir,
+        }
+    }
+
+    /// `wacme` with this state, plugin dir and cache (no API key).
+    pub fn wacme(&self) -> Command {
+        let mut cmd = Command::new(crate::wacme_bin());
+        cmd.env("WACME_STATE_DIR", self.state.path())
+            .env("WACME_PLUGIN_DIR", &self.plugin_dir)
+            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env_remove("WACME_PDNS_API_KEY")
+            .env_remove("PDNS_API_KEY");
+        cmd
+    }
+
+    /// Files in the journal folder (entries of runs not cleaned up).
+    pub fn journal_files(&self) -> Vec<PathBuf> {
+        files_under(&self.state.path().join("journal"))
+    }
+
+    /// Every file under `certs/`.
+    pub fn cert_files(&self) -> Vec<PathBuf> {
+        files_under(&self.state.path().join("certs"))
+    }
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// PowerDNS + Pebble + a state directory.
 pub struct Bed {
     pub pdns: Pdns,
     pub pebble: Pebble,
-    pub state: tempfile::TempDir,
-    pub home: tempfile::TempDir,
-    pub plugin_dir: PathBuf,
+    pub local: Local,
 }
 
 impl Bed {
@@ -27,38 +79,50 @@ impl Bed {
     }
 
     pub async fn start_with(pdns_options: PdnsOptions, pebble: PebbleOptions) -> Option<Bed> {
+        Self::start_full(pdns_options, pebble, &[]).await
+    }
+
+    /// A bed whose zone has, besides `ns1.example.test` (this PowerDNS),
+    /// the nameservers `more` (names in the zone get their address record).
+    pub async fn start_full(
+        pdns_options: PdnsOptions,
+        pebble: PebbleOptions,
+        more: &[(&str, IpAddr)],
+    ) -> Option<Bed> {
         if !crate::pdns::available() || !crate::require_program("pebble") {
             return None;
         }
         let pdns = Pdns::start_with(pdns_options)
             .await
             .expect("start PowerDNS");
-        pdns.create_zone(ZONE, &[("ns1.example.test", pdns.dns_addr().ip())])
+        let mut nameservers = vec![("ns1.example.test", pdns.dns_addr().ip())];
+        nameservers.extend_from_slice(more);
+        pdns.create_zone(ZONE, &nameservers)
             .await
             .expect("create zone");
         let pebble = Pebble::start(pebble.dns_server(pdns.dns_addr())).expect("start Pebble");
-        let home = tempfile::tempdir().unwrap();
-        let plugin_dir = home.path().join("plugins");
-        std::fs::create_dir_all(&plugin_dir).unwrap();
-        std::fs::copy(crate::plugin_wasm("pdns"), plugin_dir.join("pdns.wasm")).unwrap();
         Some(Bed {
             pdns,
             pebble,
-            state: tempfile::tempdir().unwrap(),
-            home,
-            plugin_dir,
+            local: Local::new(),
         })
     }
 
     /// `wacme issue` with everything a test bed needs, plus `extra` args.
     pub fn issue_command(&self, domains: &[&str], extra: &[&str]) -> Command {
+        self.issue_command_via(&self.pdns.api_url(), domains, extra)
+    }
+
+    /// [`Bed::issue_command`] with the plugin's `api_url` set to `api_url`
+    /// (e.g. a [`crate::faulty::Faulty`] proxy in front of PowerDNS).
+    pub fn issue_command_via(&self, api_url: &str, domains: &[&str], extra: &[&str]) -> Command {
         let mut cmd = self.wacme();
         cmd.arg("issue");
         for d in domains {
             cmd.args(["-d", d]);
         }
         cmd.args(["--dns", "pdns"])
-            .args(["--dns-config", &format!("api_url={}", self.pdns.api_url())])
+            .args(["--dns-config", &format!("api_url={api_url}")])
             .args(["--directory", &self.pebble.directory_url()])
             .arg("--ca-cert")
             .arg(self.pebble.ca_cert_path())
@@ -71,12 +135,8 @@ impl Bed {
 
     /// `wacme` with this bed's state, plugin dir, cache and API key.
     pub fn wacme(&self) -> Command {
-        let mut cmd = Command::new(crate::wacme_bin());
-        cmd.env("WACME_STATE_DIR", self.state.path())
-            .env("WACME_PLUGIN_DIR", &self.plugin_dir)
-            .env("XDG_CACHE_HOME", self.home.path().join("cache"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
-            .env("WACME_PDNS_API_KEY", self.pdns.api_key());
+        let mut cmd = self.local.wacme();
+        cmd.env("WACME_PDNS_API_KEY", self.pdns.api_key());
         cmd
     }
 
@@ -89,30 +149,71 @@ impl Bed {
 
     /// The stored certificate directory of `name`.
     pub fn cert_dir(&self, name: &str) -> PathBuf {
-        self.state.path().join("certs").join(name)
+        self.local.state.path().join("certs").join(name)
     }
 
-    /// Every `_acme-challenge` TXT value left in the zone (through the API,
-    /// so nothing cached hides it).
+    /// The state directory.
+    pub fn state(&self) -> &Path {
+        self.local.state.path()
+    }
+
+    /// Every TXT value left in any zone of the server (through the API, so
+    /// nothing cached hides it), as `name "value"`. The test zones hold no
+    /// TXT records of their own: whatever is found was left by a run.
     pub async fn leftover_challenges(&self) -> Vec<String> {
-        let zone = self
+        let zones = self
             .pdns
-            .api(reqwest::Method::GET, &format!("/zones/{ZONE}."), None)
+            .api(reqwest::Method::GET, "/zones", None)
             .await
-            .expect("read zone");
+            .expect("list zones");
         let mut left = Vec::new();
-        for rrset in zone["rrsets"].as_array().into_iter().flatten() {
-            let name = rrset["name"].as_str().unwrap_or_default();
-            if rrset["type"] == "TXT" && name.starts_with("_acme-challenge") {
-                for r in rrset["records"].as_array().into_iter().flatten() {
-                    left.push(format!(
-                        "{name} {}",
-                        r["content"].as_str().unwrap_or_default()
-                    ));
+        for zone in zones.as_array().into_iter().flatten() {
+            let id = zone["name"].as_str().expect("zone name");
+            let zone = self
+                .pdns
+                .api(reqwest::Method::GET, &format!("/zones/{id}"), None)
+                .await
+                .expect("read zone");
+            for rrset in zone["rrsets"].as_array().into_iter().flatten() {
+                let name = rrset["name"].as_str().unwrap_or_default();
+                if rrset["type"] == "TXT" {
+                    for r in rrset["records"].as_array().into_iter().flatten() {
+                        left.push(format!(
+                            "{name} {}",
+                            r["content"].as_str().unwrap_or_default()
+                        ));
+                    }
                 }
             }
         }
         left
+    }
+
+    /// Asserts that no TXT value is left in any zone.
+    pub async fn assert_no_residue(&self) {
+        let left = self.leftover_challenges().await;
+        assert!(left.is_empty(), "TXT values left behind: {left:?}");
+    }
+
+    /// Asserts that a failed run left nothing: no TXT value, no certificate
+    /// file, no half-written file, no journal entry.
+    pub async fn assert_failed_cleanly(&self) {
+        self.assert_no_residue().await;
+        assert!(
+            self.local.cert_files().is_empty(),
+            "{:?}",
+            self.local.cert_files()
+        );
+        assert!(
+            temp_files(self.state()).is_empty(),
+            "{:?}",
+            temp_files(self.state())
+        );
+        assert!(
+            self.local.journal_files().is_empty(),
+            "{:?}",
+            self.local.journal_files()
+        );
     }
 
     /// Checks the stored certificate: verifies against Pebble's root and
@@ -177,6 +278,23 @@ pub fn show(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Every file (not folder) under `dir`; none when it does not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            found.extend(files_under(&p));
+        } else {
+            found.push(p);
+        }
+    }
+    found
 }
 
 /// Files under `dir` whose names suggest a half-written write.

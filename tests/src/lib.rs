@@ -7,6 +7,10 @@
 //! message on a developer machine.
 
 pub mod dns01;
+pub mod fake_alidns;
+pub mod fake_cloudflare;
+pub mod fake_store;
+pub mod faulty;
 pub mod httpd;
 pub mod pdns;
 pub mod pebble;

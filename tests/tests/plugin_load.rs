@@ -283,3 +283,36 @@ fn sha256sum(path: &Path) -> String {
         .unwrap()
         .to_string()
 }
+
+/// The first-party plugins installed beside the binary by `scripts/build.sh`
+/// are found with no flags at all.
+#[test]
+fn first_party_plugins_are_found_beside_the_binary() {
+    let bin = wacme_tests::wacme_bin();
+    let beside = bin.parent().unwrap().join("plugins").join("pdns.wasm");
+    assert!(
+        beside.exists(),
+        "{} is missing: run ./scripts/test.sh (it runs scripts/build.sh --debug)",
+        beside.display()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .env("XDG_CACHE_HOME", home.path())
+        .env("XDG_DATA_HOME", home.path())
+        .env_remove("WACME_PLUGIN_DIR")
+        .args(["plugin", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("pdns ")
+            && l.contains("0.1.0")
+            && l.contains(&beside.display().to_string())),
+        "{text}"
+    );
+}

@@ -165,6 +165,9 @@ pub struct Report {
     pub servers: usize,
     /// Questions sent.
     pub queries: u64,
+    /// Every server asked (`ns1.example.com (192.0.2.1:53)`, or
+    /// `resolver <addr>`), sorted.
+    pub checked: Vec<String>,
 }
 
 struct Target {
@@ -218,6 +221,12 @@ pub async fn wait(
         .map(|t| t.server)
         .collect::<BTreeSet<_>>()
         .len();
+    let checked: Vec<String> = targets
+        .iter()
+        .map(|t| t.label.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let total = targets.len();
     let mut queries = 0u64;
     let deadline = started + timeout;
@@ -238,7 +247,11 @@ pub async fn wait(
         let done = targets.iter().filter(|t| t.done).count();
         progress(done, total);
         if done == total {
-            return Ok(Report { servers, queries });
+            return Ok(Report {
+                servers,
+                queries,
+                checked,
+            });
         }
     }
     let lagging = targets

@@ -10,7 +10,7 @@
 //! 4. Propagation is proven (see [`super::propagation`]).
 //! 5. All challenges are answered and all authorizations polled concurrently.
 //! 6. Cleanup always runs — after success, after any failure, and when the
-//!    `interrupt` future fires (Ctrl-C) — and then the journal entry goes.
+//!    [`Interrupt`] fires (Ctrl-C) — and then the journal entry goes.
 
 use super::journal::{Entry, Journal, JournalSet};
 use super::propagation::{self, Expectation, Mode, PropagationError};
@@ -35,6 +35,8 @@ pub struct SolverOptions {
     pub provider_retries: u32,
     /// Polling of authorizations.
     pub poll: PollPolicy,
+    /// Where the phases are reported (a progress display); nowhere by default.
+    pub progress: ProgressSink,
 }
 
 impl Default for SolverOptions {
@@ -46,6 +48,7 @@ impl Default for SolverOptions {
             concurrency: 8,
             provider_retries: 3,
             poll: PollPolicy::default(),
+            progress: ProgressSink::default(),
         }
     }
 }
@@ -77,6 +80,11 @@ pub enum SolveError {
     Zone(#[from] ZoneError),
     #[error(transparent)]
     Plugin(#[from] plugins::Error),
+    #[error("publishing the TXT values of {fqdn}: {source}")]
+    Present {
+        fqdn: String,
+        source: Box<plugins::Error>,
+    },
     #[error(transparent)]
     Propagation(#[from] PropagationError),
     #[error(transparent)]
@@ -94,11 +102,95 @@ impl SolveError {
         match self {
             SolveError::Zone(_) | SolveError::Propagation(_) => Exit::Dns,
             SolveError::Plugin(e) => e.exit(),
+            SolveError::Present { source, .. } => source.exit(),
             SolveError::Acme(e) => e.exit(),
             SolveError::NoDns01(_) | SolveError::Unusable { .. } => Exit::Ca,
             SolveError::Journal { .. } => Exit::State,
             SolveError::Interrupted => Exit::Interrupted,
         }
+    }
+}
+
+/// A Ctrl-C (or any other stop request) that every phase of an issuance
+/// can watch. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Interrupt(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl Interrupt {
+    /// Never fires.
+    pub fn never() -> Self {
+        Interrupt(None)
+    }
+
+    /// Fires on Ctrl-C. Installing the handler replaces the default one (which
+    /// would kill the process at once), so every phase must watch this.
+    pub fn on_ctrl_c() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = tx.send(true);
+                // Keep the sender alive: a closed channel would read as fired.
+                std::future::pending::<()>().await;
+            }
+        });
+        Interrupt(Some(rx))
+    }
+
+    /// A fired interrupt from a channel the caller controls (tests).
+    pub fn from_channel(rx: tokio::sync::watch::Receiver<bool>) -> Self {
+        Interrupt(Some(rx))
+    }
+
+    /// Resolves when the interrupt fires.
+    pub async fn fired(&self) {
+        match &self.0 {
+            None => std::future::pending().await,
+            Some(rx) => {
+                let mut rx = rx.clone();
+                if rx.wait_for(|fired| *fired).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+/// A phase of solving one order, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Publishing `records` TXT record sets for `names` identifiers.
+    Presenting { records: usize, names: usize },
+    /// `done` of `total` nameserver (or resolver) checks confirmed.
+    Propagating { done: usize, total: usize },
+    /// `valid` of `total` authorizations validated by the CA.
+    Validating { valid: usize, total: usize },
+    /// Removing the records.
+    CleaningUp,
+}
+
+/// Receives [`Progress`]; cheap to clone. The default drops everything.
+#[derive(Clone, Default)]
+pub struct ProgressSink(Option<std::sync::Arc<dyn Fn(Progress) + Send + Sync>>);
+
+impl ProgressSink {
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        ProgressSink(Some(std::sync::Arc::new(f)))
+    }
+
+    pub fn emit(&self, progress: Progress) {
+        if let Some(f) = &self.0 {
+            f(progress);
+        }
+    }
+}
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "ProgressSink(..)"
+        } else {
+            "ProgressSink(none)"
+        })
     }
 }
 
@@ -120,7 +212,7 @@ impl Solver<'_> {
         &self,
         authorizations: &[Authorization],
         mut entry: Entry,
-        interrupt: impl Future<Output = ()>,
+        interrupt: &Interrupt,
     ) -> Result<SolveReport, SolveError> {
         let mut report = SolveReport::default();
         let mut pending = Vec::new();
@@ -206,15 +298,14 @@ impl Solver<'_> {
 
         let outcome = {
             let work = self.present_and_validate(&sets, &pending, &mut report);
-            tokio::pin!(work);
-            tokio::pin!(interrupt);
             tokio::select! {
-                result = &mut work => result,
-                () = &mut interrupt => Err(SolveError::Interrupted),
+                result = work => result,
+                () = interrupt.fired() => Err(SolveError::Interrupted),
             }
         };
 
         let started = Instant::now();
+        self.options.progress.emit(Progress::CleaningUp);
         report.cleanup_errors = self.cleanup(&sets).await;
         report.cleanup_ms = started.elapsed().as_millis() as u64;
         if report.cleanup_errors.is_empty() {
@@ -241,8 +332,19 @@ impl Solver<'_> {
         report: &mut SolveReport,
     ) -> Result<(), SolveError> {
         let started = Instant::now();
-        let results: Vec<Result<(), plugins::Error>> = futures::stream::iter(sets)
-            .map(|set| self.with_retries(set, true))
+        self.options.progress.emit(Progress::Presenting {
+            records: sets.len(),
+            names: pending.len(),
+        });
+        let results: Vec<Result<(), SolveError>> = futures::stream::iter(sets)
+            .map(|set| async move {
+                self.with_retries(set, true)
+                    .await
+                    .map_err(|source| SolveError::Present {
+                        fqdn: set.fqdn.clone(),
+                        source: Box::new(source),
+                    })
+            })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
             .await;
@@ -258,8 +360,12 @@ impl Solver<'_> {
                 values: s.values.clone(),
             })
             .collect();
-        let progress =
-            |done: usize, total: usize| tracing::debug!("propagation: {done}/{total} confirmed");
+        let sink = &self.options.progress;
+        sink.emit(Progress::Propagating { done: 0, total: 0 });
+        let progress = |done: usize, total: usize| {
+            tracing::debug!("propagation: {done}/{total} confirmed");
+            sink.emit(Progress::Propagating { done, total });
+        };
         report.propagation = propagation::wait(
             self.dns,
             self.zones,
@@ -272,11 +378,25 @@ impl Solver<'_> {
         report.propagation_ms = started.elapsed().as_millis() as u64;
 
         let started = Instant::now();
-        futures::future::try_join_all(pending.iter().map(|(authz, challenge)| async move {
-            self.account.respond(&challenge.url).await?;
-            self.account
-                .wait_authorization(&authz.url, &self.options.poll)
-                .await
+        let total = pending.len();
+        let valid = std::sync::atomic::AtomicUsize::new(0);
+        self.options
+            .progress
+            .emit(Progress::Validating { valid: 0, total });
+        futures::future::try_join_all(pending.iter().map(|(authz, challenge)| {
+            let valid = &valid;
+            async move {
+                self.account.respond(&challenge.url).await?;
+                let done = self
+                    .account
+                    .wait_authorization(&authz.url, &self.options.poll)
+                    .await?;
+                let n = valid.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                self.options
+                    .progress
+                    .emit(Progress::Validating { valid: n, total });
+                Ok::<_, acme::Error>(done)
+            }
         }))
         .await?;
         report.validation_ms = started.elapsed().as_millis() as u64;

@@ -17,9 +17,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Bold headings and dim commands on a terminal; plain text otherwise.
+if [ -t 1 ]; then bold=$'\033[1m' dim=$'\033[2m' off=$'\033[0m'; else bold='' dim='' off=''; fi
+say() { printf '\n%s==> %s%s\n' "$bold" "$*" "$off"; }
 run() {
-    printf '\033[2m$ %s\033[0m\n' "$*"
+    printf '%s$ %s%s\n' "$dim" "$*" "$off"
     "$@"
 }
 
@@ -59,9 +61,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ -n "$created_policy" ] && "${sudo[@]}" rm -f "$policy"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "error: cargo is missing: install Rust (https://rustup.rs), then" >&2
-    echo "       rustup target add wasm32-wasip2" >&2
+    echo "error: cargo is missing: install Rust (https://rustup.rs), then run this again" >&2
     exit 1
+fi
+# Plugins are WebAssembly components: the one extra Rust target they need.
+if command -v rustup >/dev/null 2>&1 \
+    && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    say "Adding the Rust target wasm32-wasip2"
+    run rustup target add wasm32-wasip2
 fi
 
 # --- 2. build ----------------------------------------------------------------

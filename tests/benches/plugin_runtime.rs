@@ -6,7 +6,6 @@
 //! after `./scripts/build-plugins.sh`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use wacme::plugins::config::Sources;
@@ -45,17 +44,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let plugin = rt.block_on(cached.load_file(&hostile)).unwrap();
-    let cli = vec![("mode".to_string(), "ok".to_string())];
-    let env = |_: &str| None;
-    let read = |_: &Path| Err(std::io::Error::other("unused"));
-    let config = Sources {
-        cli: &cli,
-        file: &BTreeMap::new(),
-        env: &env,
-        read_file: &read,
-    }
-    .resolve(plugin.metadata())
-    .unwrap();
+    let config = Sources::resolve_pairs(plugin.metadata(), &[("mode", "ok")]).unwrap();
     let session = plugin.session(&config, &[]).unwrap();
     let set = TxtSet {
         zone: "example.test".into(),

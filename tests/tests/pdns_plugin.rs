@@ -4,9 +4,6 @@
 //! idempotent, concurrent presents in one zone lose nothing, and failures
 //! come back as the right WIT error case.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use wacme::plugins::config::Sources;
 use wacme::plugins::{Error, Plugin, ProviderErrorKind, Runtime, RuntimeOptions, Session, TxtSet};
 use wacme_tests::pdns::{self, Pdns};
@@ -54,20 +51,13 @@ impl Bed {
     }
 
     fn try_session(&self, extra: &[(&str, &str)]) -> Result<Session, Error> {
-        let mut cli = vec![
-            ("api_url".to_string(), self.pdns.api_url()),
-            ("api_key".to_string(), self.pdns.api_key().to_string()),
+        let api_url = self.pdns.api_url();
+        let mut pairs = vec![
+            ("api_url", api_url.as_str()),
+            ("api_key", self.pdns.api_key()),
         ];
-        cli.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let env = |_: &str| None;
-        let read = |_: &Path| Err(std::io::Error::other("no files in tests"));
-        let config = Sources {
-            cli: &cli,
-            file: &BTreeMap::new(),
-            env: &env,
-            read_file: &read,
-        }
-        .resolve(self.plugin.metadata())?;
+        pairs.extend_from_slice(extra);
+        let config = Sources::resolve_pairs(self.plugin.metadata(), &pairs)?;
         self.plugin.session(&config, &[])
     }
 }

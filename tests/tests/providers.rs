@@ -9,7 +9,6 @@
 //! against Pebble, checking the certificate and that nothing is left.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use wacme::plugins::config::Sources;
 use wacme::plugins::{Error, Plugin, ProviderErrorKind, Runtime, RuntimeOptions, Session, TxtSet};
@@ -50,20 +49,7 @@ async fn load(name: &str) -> (Plugin, tempfile::TempDir) {
 }
 
 fn session(plugin: &Plugin, pairs: &[(&str, &str)]) -> Session {
-    let cli: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let env = |_: &str| None;
-    let read = |_: &Path| Err(std::io::Error::other("no files in tests"));
-    let config = Sources {
-        cli: &cli,
-        file: &BTreeMap::new(),
-        env: &env,
-        read_file: &read,
-    }
-    .resolve(plugin.metadata())
-    .unwrap();
+    let config = Sources::resolve_pairs(plugin.metadata(), pairs).unwrap();
     plugin.session(&config, &[]).unwrap()
 }
 

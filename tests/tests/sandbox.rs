@@ -4,8 +4,6 @@
 //! The hostile plugin (`tests/plugins/hostile`) returns `Ok` when an attack
 //! *succeeds*, so every `expect_err` here fails loudly if the sandbox leaks.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use wacme::plugins::config::Sources;
 use wacme::plugins::{
@@ -39,20 +37,7 @@ async fn bed(limits: Limits) -> Bed {
 }
 
 fn config(plugin: &Plugin, pairs: &[(&str, &str)]) -> ResolvedConfig {
-    let cli: Vec<(String, String)> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let env = |_: &str| None;
-    let read = |_: &Path| Err(std::io::Error::other("no files in tests"));
-    Sources {
-        cli: &cli,
-        file: &BTreeMap::new(),
-        env: &env,
-        read_file: &read,
-    }
-    .resolve(plugin.metadata())
-    .unwrap()
+    Sources::resolve_pairs(plugin.metadata(), pairs).unwrap()
 }
 
 fn session(plugin: &Plugin, mode: &str, target: Option<&str>) -> Session {

@@ -167,6 +167,27 @@ impl Sources<'_> {
         .resolve(meta)
     }
 
+    /// Resolves from `key=value` pairs alone: no environment, no files (for
+    /// embedding and tests, where the process environment must not leak in).
+    pub fn resolve_pairs(
+        meta: &PluginMetadata,
+        pairs: &[(&str, &str)],
+    ) -> Result<ResolvedConfig, ConfigError> {
+        let cli: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = |_: &str| None;
+        let read = |_: &Path| Err(std::io::Error::other("no files are read"));
+        Sources {
+            cli: &cli,
+            file: &BTreeMap::new(),
+            env: &env,
+            read_file: &read,
+        }
+        .resolve(meta)
+    }
+
     /// Resolves every declared key of `meta`.
     pub fn resolve(&self, meta: &PluginMetadata) -> Result<ResolvedConfig, ConfigError> {
         let known = || {

@@ -79,6 +79,113 @@ async fn apex_and_wildcard() {
     assert_eq!(report["record_sets"], 1, "apex and wildcard share one name");
 }
 
+/// The progress a terminal shows: every identifier goes presenting →
+/// propagating n/m → validating → valid, in that order, and the last
+/// propagation count of each is complete.
+#[tokio::test]
+async fn progress_follows_each_identifier() {
+    use std::sync::{Arc, Mutex};
+    use wacme::dns01::solver::{Interrupt, Progress, ProgressSink, SolverOptions, Step};
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let runtime = wacme::plugins::Runtime::new(Default::default()).unwrap();
+    let plugin = runtime
+        .load_file(&wacme_tests::plugin_wasm("pdns"))
+        .await
+        .unwrap();
+    let api_url = bed.pdns.api_url();
+    let config = wacme::plugins::config::Sources::resolve_pairs(
+        plugin.metadata(),
+        &[
+            ("api_url", api_url.as_str()),
+            ("api_key", bed.pdns.api_key()),
+        ],
+    )
+    .unwrap();
+    let session = plugin.session(&config, &[]).unwrap();
+    let dns = wacme::dns01::dns::DnsConfig::new(
+        &[bed.pdns.dns_addr().to_string()],
+        Some(bed.pdns.dns_addr().port()),
+    )
+    .unwrap();
+    let zones = wacme::dns01::zone::ZoneFinder::new(dns.clone(), None, true);
+    let journal = wacme::dns01::journal::Journal::new(bed.state());
+    let certs = wacme::certs::CertStore::new(bed.state());
+    let account = bed.pebble.new_account().await.unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let options = SolverOptions {
+        progress: ProgressSink::new(move |p| seen.lock().unwrap().push(p)),
+        ..Default::default()
+    };
+    let issuer = wacme::issuance::Issuer {
+        account: &account,
+        session: &session,
+        zones: &zones,
+        dns: &dns,
+        journal: &journal,
+        certs: &certs,
+        options: &options,
+        plugin_arg: "pdns",
+        plugin_config: Default::default(),
+        secret_keys: Vec::new(),
+        plugin_allow: Vec::new(),
+    };
+    let names = ["example.test", "*.example.test", "www.example.test"];
+    let request = wacme::issuance::IssueRequest {
+        domains: wacme::dns01::names::parse_domains(&names).unwrap(),
+        cert_name: "progress".into(),
+        key_type: Default::default(),
+        preferred_chain: None,
+        profile: None,
+        replaces: None,
+        extra: Default::default(),
+    };
+    issuer.issue(&request, &Interrupt::default()).await.unwrap();
+    bed.check_certificate("progress", &names).await;
+
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.last(), Some(&Progress::CleaningUp), "{events:?}");
+    let rank = |step: &Step| match step {
+        Step::Reused => 0,
+        Step::Presenting => 1,
+        Step::Propagating { .. } => 2,
+        Step::Validating => 3,
+        Step::Valid => 4,
+    };
+    for name in names {
+        let steps: Vec<&Step> = events
+            .iter()
+            .filter_map(|e| match e {
+                Progress::Identifier { name: n, step } if n == name => Some(step),
+                _ => None,
+            })
+            .collect();
+        let ranks: Vec<u8> = steps.iter().map(|s| rank(s)).collect();
+        assert!(ranks.is_sorted(), "{name}: {steps:?}");
+        for expected in 1..=4 {
+            assert!(
+                ranks.contains(&expected),
+                "{name} lacks step {expected}: {steps:?}"
+            );
+        }
+        let last_propagation = steps
+            .iter()
+            .rev()
+            .find_map(|s| match s {
+                Step::Propagating { done, total } => Some((*done, *total)),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            last_propagation,
+            (1, 1),
+            "{name}: one nameserver, confirmed"
+        );
+    }
+}
+
 #[tokio::test]
 async fn twenty_identifiers_in_one_order() {
     let Some(bed) = Bed::start().await else {

@@ -189,14 +189,16 @@ pub fn backoff(round: u32) -> Duration {
 }
 
 /// Waits until `expectations` are visible, per `mode`, or `timeout` passes.
-/// `progress(done, total)` is called as servers confirm.
+/// After each poll round, `progress(fqdn, done, total)` is called for every
+/// name still being checked that round: `done` of its `total` servers serve
+/// every value.
 pub async fn wait(
     dns: &DnsConfig,
     zones: &ZoneFinder,
     expectations: &[Expectation],
     mode: Mode,
     timeout: Duration,
-    progress: &(dyn Fn(usize, usize) + Send + Sync),
+    progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
 ) -> Result<Report, PropagationError> {
     let started = Instant::now();
     let mut targets = match mode {
@@ -238,14 +240,19 @@ pub async fn wait(
         tokio::time::sleep(delay).await;
         let pending: Vec<&mut Target> = targets.iter_mut().filter(|t| !t.done).collect();
         queries += pending.len() as u64;
+        let polled: BTreeSet<String> = pending.iter().map(|t| t.fqdn.clone()).collect();
         let per_query = dns.query_timeout.min(
             deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(50)),
         );
         futures::future::join_all(pending.into_iter().map(|t| poll(t, per_query))).await;
+        for fqdn in &polled {
+            let of_name = targets.iter().filter(|t| &t.fqdn == fqdn);
+            let (done, all) = of_name.fold((0, 0), |(d, a), t| (d + usize::from(t.done), a + 1));
+            progress(fqdn, done, all);
+        }
         let done = targets.iter().filter(|t| t.done).count();
-        progress(done, total);
         if done == total {
             return Ok(Report {
                 servers,

@@ -155,17 +155,29 @@ impl Interrupt {
     }
 }
 
-/// A phase of solving one order, for a progress display.
+/// What happened while solving one order, for a progress display.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    /// Publishing `records` TXT record sets for `names` identifiers.
-    Presenting { records: usize, names: usize },
-    /// `done` of `total` nameserver (or resolver) checks confirmed.
-    Propagating { done: usize, total: usize },
-    /// `valid` of `total` authorizations validated by the CA.
-    Validating { valid: usize, total: usize },
-    /// Removing the records.
+    /// One identifier (as ordered, e.g. `*.example.com`) reached `step`.
+    Identifier { name: String, step: Step },
+    /// Every authorization is valid (or the run failed); the records are
+    /// being removed.
     CleaningUp,
+}
+
+/// The steps of one identifier, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Its authorization was already valid: nothing to publish.
+    Reused,
+    /// Its TXT record set is being published.
+    Presenting,
+    /// `done` of `total` nameservers (or resolvers) serve its record set.
+    Propagating { done: usize, total: usize },
+    /// The CA was asked to validate; waiting for its verdict.
+    Validating,
+    /// The CA validated it.
+    Valid,
 }
 
 /// Receives [`Progress`]; cheap to clone. The default drops everything.
@@ -218,7 +230,10 @@ impl Solver<'_> {
         let mut pending = Vec::new();
         for authz in authorizations {
             match authz.status {
-                AuthorizationStatus::Valid => report.reused_authorizations += 1,
+                AuthorizationStatus::Valid => {
+                    report.reused_authorizations += 1;
+                    self.step(&authz.ordered_name(), Step::Reused);
+                }
                 AuthorizationStatus::Pending => {
                     let challenge = authz
                         .dns01()
@@ -240,23 +255,35 @@ impl Solver<'_> {
 
         // Values per challenge name, then per effective name after CNAMEs.
         let mut by_record: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut names_by_record: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (authz, challenge) in &pending {
-            by_record
-                .entry(format!(
-                    "_acme-challenge.{}",
-                    authz.identifier.value.to_ascii_lowercase()
-                ))
+            let record = format!(
+                "_acme-challenge.{}",
+                authz.identifier.value.to_ascii_lowercase()
+            );
+            names_by_record
+                .entry(record.clone())
                 .or_default()
-                .insert(
-                    self.account
-                        .dns01_value(challenge.token.as_deref().unwrap_or_default()),
-                );
+                .push(authz.ordered_name());
+            by_record.entry(record).or_default().insert(
+                self.account
+                    .dns01_value(challenge.token.as_deref().unwrap_or_default()),
+            );
         }
         let placements =
             futures::future::try_join_all(by_record.keys().map(|record| self.zones.place(record)))
                 .await?;
         let mut by_fqdn: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for (placement, values) in placements.iter().zip(by_record.values()) {
+        let mut names_by_fqdn: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for ((placement, values), names) in placements
+            .iter()
+            .zip(by_record.values())
+            .zip(names_by_record.values())
+        {
+            names_by_fqdn
+                .entry(placement.fqdn.clone())
+                .or_default()
+                .extend(names.iter().cloned());
             if !placement.via.is_empty() {
                 tracing::info!(
                     "{} is delegated by CNAME to {}",
@@ -297,7 +324,7 @@ impl Solver<'_> {
             })?;
 
         let outcome = {
-            let work = self.present_and_validate(&sets, &pending, &mut report);
+            let work = self.present_and_validate(&sets, &names_by_fqdn, &pending, &mut report);
             tokio::select! {
                 result = work => result,
                 () = interrupt.fired() => Err(SolveError::Interrupted),
@@ -328,14 +355,14 @@ impl Solver<'_> {
     async fn present_and_validate(
         &self,
         sets: &[TxtSet],
+        names_by_fqdn: &BTreeMap<String, Vec<String>>,
         pending: &[(&Authorization, &acme::Challenge)],
         report: &mut SolveReport,
     ) -> Result<(), SolveError> {
         let started = Instant::now();
-        self.options.progress.emit(Progress::Presenting {
-            records: sets.len(),
-            names: pending.len(),
-        });
+        for (authz, _) in pending {
+            self.step(&authz.ordered_name(), Step::Presenting);
+        }
         let results: Vec<Result<(), SolveError>> = futures::stream::iter(sets)
             .map(|set| async move {
                 self.with_retries(set, true)
@@ -360,11 +387,11 @@ impl Solver<'_> {
                 values: s.values.clone(),
             })
             .collect();
-        let sink = &self.options.progress;
-        sink.emit(Progress::Propagating { done: 0, total: 0 });
-        let progress = |done: usize, total: usize| {
-            tracing::debug!("propagation: {done}/{total} confirmed");
-            sink.emit(Progress::Propagating { done, total });
+        let progress = |fqdn: &str, done: usize, total: usize| {
+            tracing::debug!("propagation of {fqdn}: {done}/{total} confirmed");
+            for name in names_by_fqdn.get(fqdn).into_iter().flatten() {
+                self.step(name, Step::Propagating { done, total });
+            }
         };
         report.propagation = propagation::wait(
             self.dns,
@@ -378,25 +405,16 @@ impl Solver<'_> {
         report.propagation_ms = started.elapsed().as_millis() as u64;
 
         let started = Instant::now();
-        let total = pending.len();
-        let valid = std::sync::atomic::AtomicUsize::new(0);
-        self.options
-            .progress
-            .emit(Progress::Validating { valid: 0, total });
-        futures::future::try_join_all(pending.iter().map(|(authz, challenge)| {
-            let valid = &valid;
-            async move {
-                self.account.respond(&challenge.url).await?;
-                let done = self
-                    .account
-                    .wait_authorization(&authz.url, &self.options.poll)
-                    .await?;
-                let n = valid.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                self.options
-                    .progress
-                    .emit(Progress::Validating { valid: n, total });
-                Ok::<_, acme::Error>(done)
-            }
+        futures::future::try_join_all(pending.iter().map(|(authz, challenge)| async move {
+            let name = authz.ordered_name();
+            self.account.respond(&challenge.url).await?;
+            self.step(&name, Step::Validating);
+            let done = self
+                .account
+                .wait_authorization(&authz.url, &self.options.poll)
+                .await?;
+            self.step(&name, Step::Valid);
+            Ok::<_, acme::Error>(done)
         }))
         .await?;
         report.validation_ms = started.elapsed().as_millis() as u64;
@@ -416,6 +434,13 @@ impl Solver<'_> {
             .filter_map(|e| async move { e })
             .collect()
             .await
+    }
+
+    fn step(&self, name: &str, step: Step) {
+        self.options.progress.emit(Progress::Identifier {
+            name: name.to_string(),
+            step,
+        });
     }
 
     async fn with_retries(&self, set: &TxtSet, present: bool) -> Result<(), plugins::Error> {

@@ -99,30 +99,58 @@ pub(crate) async fn connect(directory: &str, ca_certs: &[PathBuf]) -> anyhow::Re
     Ok(Client::connect(directory, config).await?)
 }
 
+/// What registering an account needs, for commands that may create one.
+#[derive(Debug, Clone, Args)]
+pub struct RegistrationArgs {
+    /// Contact email address (repeatable). Default: the config file's `email`.
+    #[arg(long, value_name = "ADDR")]
+    pub email: Vec<String>,
+    /// Agree to the CA's terms of service (needed to create an account).
+    #[arg(long)]
+    pub agree_tos: bool,
+    /// External Account Binding key id, for CAs that require one.
+    #[arg(
+        long,
+        value_name = "ID",
+        env = "WACME_EAB_KID",
+        requires = "eab_hmac_key"
+    )]
+    pub eab_kid: Option<String>,
+    /// External Account Binding HMAC key (base64url), from the CA.
+    #[arg(
+        long,
+        value_name = "B64URL",
+        env = "WACME_EAB_HMAC_KEY",
+        hide_env_values = true,
+        requires = "eab_kid"
+    )]
+    pub eab_hmac_key: Option<String>,
+}
+
+impl RegistrationArgs {
+    /// The config file's `email` and `agree_tos` where none were given.
+    pub fn with_defaults(mut self, defaults: &crate::config::Defaults) -> Self {
+        if self.email.is_empty() {
+            self.email = defaults.email.clone();
+        }
+        self.agree_tos |= defaults.agree_tos.unwrap_or(false);
+        self
+    }
+
+    /// The EAB key id and HMAC key, when both were given.
+    pub fn eab(&self) -> Option<(String, String)> {
+        self.eab_kid.clone().zip(self.eab_hmac_key.clone())
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Register an account with a CA, or refresh the stored one (same key).
     Register {
         #[command(flatten)]
         ca: CaArgs,
-        /// Contact email address (repeatable).
-        #[arg(long, value_name = "ADDR")]
-        email: Vec<String>,
-        /// Agree to the CA's terms of service.
-        #[arg(long)]
-        agree_tos: bool,
-        /// External Account Binding key id, for CAs that require one.
-        #[arg(long, value_name = "ID", requires = "eab_hmac_key")]
-        eab_kid: Option<String>,
-        /// External Account Binding HMAC key (base64url), from the CA.
-        #[arg(
-            long,
-            value_name = "B64URL",
-            env = "WACME_EAB_HMAC_KEY",
-            hide_env_values = true,
-            requires = "eab_kid"
-        )]
-        eab_hmac_key: Option<String>,
+        #[command(flatten)]
+        registration: RegistrationArgs,
         /// Type of a new account key.
         #[arg(long, value_name = "TYPE", default_value = "ec-p256")]
         key_type: String,
@@ -170,22 +198,21 @@ pub async fn run(cmd: AccountCommand, global: &GlobalArgs) -> anyhow::Result<Exi
     match cmd {
         AccountCommand::Register {
             ca,
-            email,
-            agree_tos,
-            eab_kid,
-            eab_hmac_key,
+            registration,
             key_type,
         } => {
+            let config = global.config_file()?;
+            let registration = registration.with_defaults(&config.defaults);
             let request = RegisterRequest {
-                email,
-                agree_tos,
-                eab: match (eab_kid, eab_hmac_key) {
-                    (Some(kid), Some(key)) => Some(ExternalAccountKey::new(kid, &key)?),
-                    _ => None,
+                eab: match registration.eab() {
+                    Some((kid, key)) => Some(ExternalAccountKey::new(kid, &key)?),
+                    None => None,
                 },
+                email: registration.email,
+                agree_tos: registration.agree_tos,
                 key_type: key_type.parse()?,
             };
-            let ca = ca.with_defaults(&global.config_file()?);
+            let ca = ca.with_defaults(&config);
             let _lock = global.lock(&state_dir)?;
             register(&state_dir, &ca, request, global.output).await
         }

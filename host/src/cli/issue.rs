@@ -195,29 +195,8 @@ pub struct IssueArgs {
     pub domains: Vec<String>,
     #[command(flatten)]
     pub ca: CaArgs,
-    /// Contact email for a new account (repeatable).
-    #[arg(long, value_name = "ADDR")]
-    pub email: Vec<String>,
-    /// Agree to the CA's terms of service (needed to create an account).
-    #[arg(long)]
-    pub agree_tos: bool,
-    /// External Account Binding key id, for CAs that require one.
-    #[arg(
-        long,
-        value_name = "ID",
-        env = "WACME_EAB_KID",
-        requires = "eab_hmac_key"
-    )]
-    pub eab_kid: Option<String>,
-    /// External Account Binding HMAC key (base64url).
-    #[arg(
-        long,
-        value_name = "B64URL",
-        env = "WACME_EAB_HMAC_KEY",
-        hide_env_values = true,
-        requires = "eab_kid"
-    )]
-    pub eab_hmac_key: Option<String>,
+    #[command(flatten)]
+    pub registration: super::account::RegistrationArgs,
     /// Certificate key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096. Default: ec-p256.
     #[arg(long, value_name = "TYPE")]
     pub key_type: Option<String>,
@@ -440,6 +419,7 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     }
     let ca = ca.with_defaults(&config);
     ca.url()?;
+    let registration = args.registration.clone().with_defaults(&config.defaults);
     let file_config = config.plugin_config(&cert_name)?;
     let state = state_dir(global)?;
     let job = Job {
@@ -447,13 +427,9 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         domains,
         key_type,
         dns: args.dns.clone().with_defaults(entry, &config.defaults),
-        email: if args.email.is_empty() {
-            config.defaults.email.clone()
-        } else {
-            args.email.clone()
-        },
-        agree_tos: args.agree_tos || config.defaults.agree_tos.unwrap_or(false),
-        eab: args.eab_kid.clone().zip(args.eab_hmac_key.clone()),
+        email: registration.email.clone(),
+        agree_tos: registration.agree_tos,
+        eab: registration.eab(),
         ca_cert: ca.ca_cert.clone(),
         preferred_chain: args
             .preferred_chain

@@ -6,8 +6,10 @@ use crate::exit::Exit;
 use crate::plugins::{self, Limits, Plugin, Runtime, RuntimeOptions, discovery};
 use clap::{Args, Subcommand};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 /// Options for finding, limiting and configuring plugins.
 #[derive(Debug, Args, Clone, Default)]
@@ -30,26 +32,79 @@ pub struct PluginArgs {
     pub no_plugin_cache: bool,
 }
 
+/// What makes two runtimes differ: the cache switch and the limits.
+type RuntimeKey = (bool, u64, usize);
+
+/// Runtimes made in this process, per [`RuntimeKey`]: every certificate of
+/// a run (e.g. `renew --all`) shares one engine, epoch ticker and HTTP
+/// client.
+static RUNTIMES: Mutex<BTreeMap<RuntimeKey, Runtime>> = Mutex::new(BTreeMap::new());
+
+/// Plugins loaded in this process, per runtime and file (path, size,
+/// modification time): a file is read, checked and its compiled form loaded
+/// once, however many certificates use it.
+#[allow(clippy::type_complexity)]
+static LOADED: Mutex<BTreeMap<(RuntimeKey, PathBuf, u64, Option<SystemTime>), Plugin>> =
+    Mutex::new(BTreeMap::new());
+
 impl PluginArgs {
-    /// The runtime configured by these options.
+    fn runtime_key(&self) -> RuntimeKey {
+        (
+            self.no_plugin_cache,
+            self.plugin_timeout.max(1),
+            self.plugin_memory.max(1),
+        )
+    }
+
+    /// The runtime configured by these options (one per process for each
+    /// set of options).
     pub fn runtime(&self) -> Result<Runtime, plugins::Error> {
+        let key = self.runtime_key();
+        let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(runtime) = runtimes.get(&key) {
+            return Ok(runtime.clone());
+        }
         let mut options = if self.no_plugin_cache {
             RuntimeOptions::default()
         } else {
             RuntimeOptions::with_user_cache()
         };
         options.limits = Limits {
-            call_timeout: Duration::from_secs(self.plugin_timeout.max(1)),
-            memory_bytes: self.plugin_memory.max(1) << 20,
+            call_timeout: Duration::from_secs(key.1),
+            memory_bytes: key.2 << 20,
             ..Limits::default()
         };
-        Runtime::new(options)
+        let runtime = Runtime::new(options)?;
+        runtimes.insert(key, runtime.clone());
+        Ok(runtime)
     }
 
-    /// Finds and loads the plugin named (or at the path) `arg`.
+    /// Finds and loads the plugin named (or at the path) `arg`; a file
+    /// this process loaded already into `runtime` is not read again.
     pub async fn load(&self, runtime: &Runtime, arg: &str) -> Result<Plugin, plugins::Error> {
         let path = discovery::find(arg, &discovery::search_dirs(&self.plugin_dirs))?;
-        runtime.load_file(&path).await
+        let shared = RUNTIMES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.runtime_key())
+            .is_some_and(|r| r.same(runtime));
+        let key = std::fs::metadata(&path)
+            .ok()
+            .filter(|_| shared)
+            .map(|m| (self.runtime_key(), path.clone(), m.len(), m.modified().ok()));
+        if let Some(key) = &key
+            && let Some(plugin) = LOADED.lock().unwrap_or_else(|e| e.into_inner()).get(key)
+        {
+            return Ok(plugin.clone());
+        }
+        let plugin = runtime.load_file(&path).await?;
+        if let Some(key) = key {
+            LOADED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, plugin.clone());
+        }
+        Ok(plugin)
     }
 }
 

@@ -206,6 +206,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         output: global.output,
         interrupt: Interrupt::on_ctrl_c(),
         show_progress: super::progress::wanted(global),
+        clients: tokio::sync::Mutex::new(BTreeMap::new()),
     };
     let mut results: Vec<RenewResult> = futures::stream::iter(names.iter())
         .map(|name| ctx.renew_one(name))
@@ -317,6 +318,10 @@ struct Ctx<'a> {
     output: Output,
     interrupt: Interrupt,
     show_progress: bool,
+    /// One client per CA (directory and trusted roots), shared by every
+    /// certificate of the run: one directory fetch, one connection pool,
+    /// one nonce pool.
+    clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
 }
 
 impl Ctx<'_> {
@@ -358,11 +363,7 @@ impl Ctx<'_> {
                 .clone()
                 .ok_or_else(|| InputError(format!("[certificates.{name}]: no directory")))?,
         };
-        let ca = CaArgs {
-            directory: Some(directory),
-            ca_cert: job.ca_cert.clone(),
-        };
-        let client = ca.connect().await?;
+        let client = self.client(directory, job.ca_cert.clone()).await?;
 
         let decision = match &meta {
             None => Decision {
@@ -420,6 +421,22 @@ impl Ctx<'_> {
         result.not_after = Some(issued.issued.not_after);
         result.issued = Some(issued);
         Ok(())
+    }
+
+    /// The client for a CA, connected on first use.
+    async fn client(&self, directory: String, ca_cert: Vec<PathBuf>) -> anyhow::Result<Client> {
+        let mut clients = self.clients.lock().await;
+        let key = (directory, ca_cert);
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let ca = CaArgs {
+            directory: Some(key.0.clone()),
+            ca_cert: key.1.clone(),
+        };
+        let client = ca.connect().await?;
+        clients.insert(key, client.clone());
+        Ok(client)
     }
 
     async fn decide(&self, client: &Client, meta: &CertMeta, der: &[u8]) -> Decision {

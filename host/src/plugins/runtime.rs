@@ -252,6 +252,11 @@ impl Runtime {
         })
     }
 
+    /// Whether `other` is this runtime (a clone of it).
+    pub fn same(&self, other: &Runtime) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
     }

@@ -6,7 +6,7 @@ use super::account::state_dir;
 use super::plugin::PluginArgs;
 use super::{GlobalArgs, Output, print};
 use crate::dns01::journal::{Journal, Stale};
-use crate::dns01::solver::call_with_retries;
+use crate::dns01::solver::{CLEANUP_RETRIES, call_with_retries};
 use crate::exit::Exit;
 use crate::plugins::config::Sources;
 use crate::plugins::{Runtime, TxtSet};
@@ -147,7 +147,7 @@ async fn clean_entry(stale: &Stale, runtime: &Runtime, plugins: &PluginArgs) -> 
     let results = futures::future::join_all(entry.sets.iter().map(|set| {
         let set = TxtSet::from(set);
         let session = session.clone();
-        async move { call_with_retries(&session, &set, false, 3).await }
+        async move { call_with_retries(&session, &set, false, CLEANUP_RETRIES).await }
     }))
     .await;
     let errors: Vec<String> = results

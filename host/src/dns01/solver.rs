@@ -31,7 +31,8 @@ pub struct SolverOptions {
     pub ttl: Option<u32>,
     /// Plugin calls in flight at once.
     pub concurrency: usize,
-    /// Retries of a retryable provider error (transient, rate limited).
+    /// Retries of a retryable provider error (transient, rate limited) when
+    /// publishing; removing always gets at least [`CLEANUP_RETRIES`].
     pub provider_retries: u32,
     /// Polling of authorizations.
     pub poll: PollPolicy,
@@ -46,7 +47,7 @@ impl Default for SolverOptions {
             propagation_timeout: Duration::from_secs(120),
             ttl: None,
             concurrency: 8,
-            provider_retries: 3,
+            provider_retries: 5,
             poll: PollPolicy::default(),
             progress: ProgressSink::default(),
         }
@@ -444,12 +445,24 @@ impl Solver<'_> {
     }
 
     async fn with_retries(&self, set: &TxtSet, present: bool) -> Result<(), plugins::Error> {
-        call_with_retries(self.session, set, present, self.options.provider_retries).await
+        let retries = if present {
+            self.options.provider_retries
+        } else {
+            self.options.provider_retries.max(CLEANUP_RETRIES)
+        };
+        call_with_retries(self.session, set, present, retries).await
     }
 }
 
-/// One plugin call, retried on transient or rate-limited errors with
-/// exponential backoff (or the provider's retry-after, up to 30 s).
+/// Retries a cleanup gets at least: a value left behind outlives the run,
+/// so removing is worth more patience than publishing (about
+/// 10-20 s of backoff in all before leaving it to the journal and
+/// `wacme cleanup`).
+pub const CLEANUP_RETRIES: u32 = 8;
+
+/// One plugin call, retried on transient or rate-limited errors: after the
+/// provider's retry-after (up to 30 s), else after [`retry_delay`]. This is
+/// the only retry layer: plugins report a retryable failure and return.
 pub async fn call_with_retries(
     session: &Session,
     set: &TxtSet,
@@ -465,17 +478,41 @@ pub async fn call_with_retries(
         };
         match result {
             Err(e) if attempt < retries && e.provider_error().is_some_and(|p| p.is_retryable()) => {
-                let backoff = Duration::from_millis(200 << attempt);
                 let wait = e
                     .provider_error()
                     .and_then(|p| p.retry_after)
-                    .unwrap_or(backoff)
-                    .min(Duration::from_secs(30));
+                    .map(|d| d.min(Duration::from_secs(30)))
+                    .unwrap_or_else(|| retry_delay(attempt, rand::random::<f64>()));
                 tracing::info!("{e}; retrying in {wait:?}");
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
             other => return other,
         }
+    }
+}
+
+/// The pause before retry `attempt` (from 0): 50 ms doubling up to 3.2 s,
+/// scaled by `1 + fraction` (`fraction` in `[0, 1)`) so that calls failing
+/// together (e.g. writes colliding on one zone) spread out.
+pub fn retry_delay(attempt: u32, fraction: f64) -> Duration {
+    let base = 50u64 << attempt.min(6);
+    Duration::from_millis((base as f64 * (1.0 + fraction.clamp(0.0, 1.0))) as u64)
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_with_jitter_and_caps() {
+        assert_eq!(retry_delay(0, 0.0), Duration::from_millis(50));
+        assert_eq!(retry_delay(1, 0.0), Duration::from_millis(100));
+        assert_eq!(retry_delay(2, 0.5), Duration::from_millis(300));
+        assert_eq!(retry_delay(1, 7.0), Duration::from_millis(200));
+        assert_eq!(retry_delay(20, 0.0), Duration::from_millis(3200));
+        let cleanup: Duration = (0..CLEANUP_RETRIES).map(|a| retry_delay(a, 1.0)).sum();
+        assert!(cleanup <= Duration::from_secs(25), "{cleanup:?}");
+        assert!(cleanup >= Duration::from_secs(10), "{cleanup:?}");
     }
 }

@@ -64,72 +64,34 @@ impl Provider for PowerDns {
     fn present(config: &Config, set: &TxtSet) -> Result<()> {
         let settings = Settings::from_config(config)?;
         let ttl = settings.ttl.unwrap_or(set.ttl).max(MIN_TTL);
-        with_retries(|| {
-            let current = settings.read_txt(set)?;
-            match plan_present(current.as_ref(), &set.values, ttl) {
-                None => {
-                    log::debug(&format!(
-                        "{}: TXT values already present",
-                        absolute(&set.fqdn)
-                    ));
-                    Ok(())
-                }
-                Some(records) => settings.patch(set, &Change::Replace { ttl, records }),
+        // A 5xx (e.g. sqlite's "database is locked" when writes to one zone
+        // collide) is `Transient`: wacme retries the whole call with a
+        // jittered backoff, and each call re-reads the RRset first, so a
+        // retry never writes stale values.
+        let current = settings.read_txt(set)?;
+        match plan_present(current.as_ref(), &set.values, ttl) {
+            None => {
+                log::debug(&format!(
+                    "{}: TXT values already present",
+                    absolute(&set.fqdn)
+                ));
+                Ok(())
             }
-        })
+            Some(records) => settings.patch(set, &Change::Replace { ttl, records }),
+        }
     }
 
     fn cleanup(config: &Config, set: &TxtSet) -> Result<()> {
         let settings = Settings::from_config(config)?;
-        with_retries(|| {
-            let current = settings.read_txt(set)?;
-            match plan_cleanup(current.as_ref(), &set.values) {
-                None => {
-                    log::debug(&format!("{}: TXT values already gone", absolute(&set.fqdn)));
-                    Ok(())
-                }
-                Some(change) => settings.patch(set, &change),
+        let current = settings.read_txt(set)?;
+        match plan_cleanup(current.as_ref(), &set.values) {
+            None => {
+                log::debug(&format!("{}: TXT values already gone", absolute(&set.fqdn)));
+                Ok(())
             }
-        })
-    }
-}
-
-/// Attempts of one read-merge-write cycle when PowerDNS answers 5xx.
-pub const ATTEMPTS: u32 = 6;
-
-/// Runs `cycle` again, after a jittered, doubling pause, while PowerDNS
-/// answers with a server error. Its sqlite backend fails concurrent writes to
-/// one zone at once ("database is locked", HTTP 500) instead of waiting, so
-/// presents of several names in a zone collide; each cycle re-reads the
-/// RRset, so a retry never writes stale values. Other errors return at once.
-fn with_retries(mut cycle: impl FnMut() -> Result<()>) -> Result<()> {
-    let mut attempt = 1;
-    loop {
-        match cycle() {
-            Err(e) if attempt < ATTEMPTS && is_server_error(&e) => {
-                let pause = backoff(attempt, random_fraction());
-                log::debug(&format!("{e}; retrying in {} ms", pause.as_millis()));
-                std::thread::sleep(pause);
-                attempt += 1;
-            }
-            result => return result,
+            Some(change) => settings.patch(set, &change),
         }
     }
-}
-
-/// Pause before retry `attempt` (from 1): 50 ms doubling each time, scaled
-/// by `1 + fraction` (`fraction` in `[0, 1)`) so colliding writers spread out.
-pub fn backoff(attempt: u32, fraction: f64) -> std::time::Duration {
-    let base = 50u64 << (attempt - 1).min(10);
-    std::time::Duration::from_millis((base as f64 * (1.0 + fraction.clamp(0.0, 1.0))) as u64)
-}
-
-fn random_fraction() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let bits = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Start of the message [`api_error`] gives a 5xx answer.
@@ -709,17 +671,6 @@ mod tests {
         };
         assert_eq!(r.retry_after_secs, Some(7));
         assert!(r.message.contains("slow down"));
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter() {
-        use std::time::Duration;
-        assert_eq!(backoff(1, 0.0), Duration::from_millis(50));
-        assert_eq!(backoff(2, 0.0), Duration::from_millis(100));
-        assert_eq!(backoff(3, 0.5), Duration::from_millis(300));
-        assert_eq!(backoff(2, 7.0), Duration::from_millis(200));
-        let total: Duration = (1..ATTEMPTS).map(|a| backoff(a, 1.0)).sum();
-        assert!(total <= Duration::from_secs(4), "{total:?}");
     }
 
     #[test]

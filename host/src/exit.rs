@@ -50,6 +50,21 @@ impl Exit {
 #[error("{0}")]
 pub struct InputError(pub String);
 
+/// `err` and its causes on one line (`outer: cause: root`), leaving out a
+/// cause whose text the message already holds (errors that name their
+/// source in their own message).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// The exit class of `err`: the first classified error in its chain.
 pub fn classify(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
@@ -80,4 +95,23 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         }
     }
     Exit::Failure
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::*;
+
+    #[test]
+    fn describe_names_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("publishing x: {source}")]
+        struct Outer {
+            source: std::io::Error,
+        }
+        let err = anyhow::Error::new(Outer {
+            source: std::io::Error::other("HTTP 500"),
+        })
+        .context("issuing example");
+        assert_eq!(describe(&err), "issuing example: publishing x: HTTP 500");
+    }
 }

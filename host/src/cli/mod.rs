@@ -192,7 +192,7 @@ fn report_error(output: Output, err: &anyhow::Error, exit: Exit) {
             });
             println!("{value}");
         }
-        Output::Text => eprintln!("error: {err:#}"),
+        Output::Text => eprintln!("error: {}", crate::exit::describe(err)),
     }
 }
 

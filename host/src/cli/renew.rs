@@ -340,7 +340,7 @@ impl Ctx<'_> {
             Err(e) => {
                 result.status = "failed";
                 result.exit_code = Some(classify(&e) as u8);
-                result.error = Some(format!("{e:#}"));
+                result.error = Some(crate::exit::describe(&e));
                 if self.output == Output::Text {
                     tracing::debug!("renewing {name} failed: {e:#}");
                 }

@@ -22,7 +22,11 @@ const ZONE: &str = "example.test";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let pdns = Pdns::start_with(PdnsOptions::default()).await?;
+    let pdns = Pdns::start_with(PdnsOptions {
+        extra_config: std::env::args().skip(1).collect(),
+        ..PdnsOptions::default()
+    })
+    .await?;
     let ns: IpAddr = "127.0.0.1".parse()?;
     pdns.create_zone(ZONE, &[("ns1.example.test", ns)]).await?;
     // No reuse of valid authorizations: every order is validated afresh.

@@ -203,6 +203,26 @@ impl ConfigFile {
     }
 }
 
+/// Plugin config values of `[certificates.<name>]` written literally (not
+/// `env:` / `file:`) in a config file other users may read: the file and
+/// those keys, else `None`. The caller warns when one of them is secret.
+pub fn exposed_literals(config: &ConfigFile, name: &str) -> Option<(PathBuf, Vec<String>)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = config.path.clone()?;
+    let entry = config.certificates.get(name)?;
+    let mode = std::fs::metadata(&path).ok()?.permissions().mode();
+    if mode & 0o077 == 0 {
+        return None;
+    }
+    let keys: Vec<String> = entry
+        .dns_config
+        .iter()
+        .filter(|(_, v)| !v.starts_with("env:") && !v.starts_with("file:"))
+        .map(|(k, _)| k.clone())
+        .collect();
+    (!keys.is_empty()).then_some((path, keys))
+}
+
 /// `env:VAR` → the variable's value; `file:/path` → the file's contents
 /// without a trailing newline; anything else is the value itself.
 pub fn resolve_reference(value: &str) -> Result<String, String> {

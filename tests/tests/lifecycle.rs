@@ -492,6 +492,35 @@ api_key = "env:MY_PDNS_KEY"
     assert_eq!(json(&out)["renewed"], 2);
     assert!(bed.leftover_challenges().await.is_empty());
 
+    // `account register` takes email and agree_tos from the file too.
+    let out = wacme(&["account", "register", "--output", "json"]);
+    assert_eq!(code(&out), OK, "{}", show(&out));
+
+    // A secret written literally in a file others may read: a warning that
+    // names the file and the key, never the value; none once it is 0600.
+    use std::os::unix::fs::PermissionsExt as _;
+    let literal = text.replace(
+        "\"env:MY_PDNS_KEY\"",
+        &format!("\"{}\"", bed.pdns.api_key()),
+    );
+    std::fs::write(&config, &literal).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = wacme(&["renew", "--cert-name", "other", "--force"]);
+    assert_eq!(code(&out), OK, "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("readable by other users") && stderr.contains("api_key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[certificates.other]"), "{stderr}");
+    assert!(!stderr.contains(bed.pdns.api_key()), "{stderr}");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = wacme(&["renew", "--cert-name", "other", "--force"]);
+    assert_eq!(code(&out), OK, "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("readable by other users"), "{stderr}");
+    std::fs::write(&config, &text).unwrap();
+
     // Unknown keys are errors with their line.
     let bad = text.replace(
         "dns = \"pdns\"\ndeploy_hook",

@@ -235,6 +235,9 @@ pub(crate) struct Job {
     pub replaces: Option<String>,
     /// The config file layer of plugin config (references resolved).
     pub file_config: BTreeMap<String, String>,
+    /// The config file, when other users may read it, and the plugin config
+    /// keys it gives literally ([`crate::config::exposed_literals`]).
+    pub exposed_literals: Option<(std::path::PathBuf, Vec<String>)>,
     pub deploy_hook: Option<String>,
     /// Draw live progress (a terminal).
     pub show_progress: bool,
@@ -315,6 +318,37 @@ pub(crate) async fn obtain(
     obtain_with(job, setup, client, state, output, interrupt).await
 }
 
+/// Warns when a secret plugin setting is written literally in a config file
+/// other users can read.
+fn warn_exposed_secrets(job: &Job, setup: &DnsSetup) {
+    let Some((path, literal)) = &job.exposed_literals else {
+        return;
+    };
+    let exposed: Vec<String> = setup
+        .config
+        .describe()
+        .into_iter()
+        .filter(|(key, origin, secret)| {
+            *secret
+                && *origin == crate::plugins::config::Origin::File
+                && literal
+                    .iter()
+                    .any(|l| crate::plugins::config::normalize_key(l) == *key)
+        })
+        .map(|(key, ..)| key)
+        .collect();
+    if !exposed.is_empty() {
+        tracing::warn!(
+            "{} is readable by other users and holds the secret {} of [certificates.{}] in plain text; \
+             write it as \"env:VAR\" or \"file:/path\", or `chmod 600 {}`",
+            path.display(),
+            exposed.join(", "),
+            job.cert_name,
+            path.display()
+        );
+    }
+}
+
 /// [`obtain`] with the DNS side already set up (`wacme issue` sets it up
 /// before contacting the CA, so bad plugin config fails before any network
 /// call).
@@ -326,6 +360,7 @@ pub(crate) async fn obtain_with(
     output: Output,
     interrupt: &Interrupt,
 ) -> anyhow::Result<IssueOutput> {
+    warn_exposed_secrets(job, &setup);
     let line = super::progress::Line::new(job.show_progress, &job.cert_name);
     setup.options.progress = line.sink();
     let journal = Journal::new(state);
@@ -421,6 +456,7 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     ca.url()?;
     let registration = args.registration.clone().with_defaults(&config.defaults);
     let file_config = config.plugin_config(&cert_name)?;
+    let exposed_literals = crate::config::exposed_literals(&config, &cert_name);
     let state = state_dir(global)?;
     let job = Job {
         cert_name,
@@ -441,6 +477,7 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
             .or_else(|| entry.and_then(|e| e.profile.clone())),
         replaces: None,
         file_config,
+        exposed_literals,
         deploy_hook: args
             .deploy_hook
             .clone()

@@ -579,6 +579,7 @@ impl Ctx<'_> {
                 .or_else(|| s(extra::PROFILE)),
             replaces: None,
             file_config,
+            exposed_literals: crate::config::exposed_literals(self.config, name),
             deploy_hook: self
                 .args
                 .deploy_hook

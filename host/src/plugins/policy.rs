@@ -152,7 +152,19 @@ impl OriginPattern {
                 "URLs with user information (`user@host`) are not allowed".into(),
             ));
         }
-        let host = normalized_host(url).ok_or_else(|| Denied("the URL has no host".into()))?;
+        let host = normalized_host(url)
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| Denied("the URL has no host".into()))?;
+        if !host.starts_with('[') && host.split('.').any(str::is_empty) {
+            return Err(Denied(format!("the host name `{host}` has an empty label")));
+        }
+        if host.contains('*') {
+            // `https:/*.example.com` parses to a host literally named
+            // `*.example.com`, which would print like a wildcard.
+            return Err(Denied(
+                "`*` may only stand as the whole leftmost label, written `https://*.domain`".into(),
+            ));
+        }
         let port = url
             .port_or_known_default()
             .ok_or_else(|| Denied("the URL has no port".into()))?;
@@ -190,7 +202,7 @@ impl OriginPattern {
 /// in brackets.
 fn normalized_host(url: &Url) -> Option<String> {
     Some(match url.host()? {
-        Host::Domain(d) => d.trim_end_matches('.').to_ascii_lowercase(),
+        Host::Domain(d) => d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase(),
         Host::Ipv4(ip) => ip.to_string(),
         Host::Ipv6(ip) => format!("[{ip}]"),
     })
@@ -360,6 +372,9 @@ mod tests {
             "too broad"
         );
         assert!(OriginPattern::parse("https://*.127.0.0.1", false).is_err());
+        // A `*` the URL parser takes as part of an exact host name.
+        assert!(OriginPattern::parse("https:/*.example.com", false).is_err());
+        assert!(OriginPattern::parse("https:\\*.example.com", false).is_err());
     }
 
     #[test]
@@ -393,6 +408,14 @@ mod tests {
             "paths are not origins"
         );
         assert!(OriginPattern::parse("api.example.com", false).is_err());
+        // One trailing dot is the same name; more, or none left, is no name.
+        assert_eq!(
+            OriginPattern::parse("https://api.example.com./", false).unwrap(),
+            OriginPattern::parse("https://api.example.com", false).unwrap()
+        );
+        assert!(OriginPattern::parse("https://./", false).is_err());
+        assert!(OriginPattern::parse("https://a.1../", false).is_err());
+        assert!(OriginPattern::parse("https://a..example.com", false).is_err());
         assert!(OriginPattern::parse("https://api.example.com/", false).is_ok());
     }
 

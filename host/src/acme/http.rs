@@ -54,8 +54,9 @@ pub(crate) struct Transport {
 }
 
 /// A complete response: status, headers and the whole (bounded) body.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-pub(crate) struct Response {
+pub struct Response {
     pub method: &'static str,
     pub url: Url,
     pub status: u16,

@@ -211,13 +211,14 @@ impl Issuer<'_> {
         // executor, so other certificates of the run go on meanwhile.
         let store = self.certs.clone();
         let name = request.cert_name.clone();
-        let (paths, meta) =
-            tokio::task::spawn_blocking(move || store.save(&name, &files, &meta).map(|p| (p, meta)))
-                .await
-                .unwrap_or_else(|e| match e.try_into_panic() {
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    Err(e) => panic!("storing the certificate did not finish: {e}"),
-                })?;
+        let (paths, meta) = tokio::task::spawn_blocking(move || {
+            store.save(&name, &files, &meta).map(|p| (p, meta))
+        })
+        .await
+        .unwrap_or_else(|e| match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("storing the certificate did not finish: {e}"),
+        })?;
 
         Ok(Issued {
             cert_name: request.cert_name.clone(),

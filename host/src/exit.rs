@@ -35,7 +35,7 @@ pub enum Exit {
     /// The certificate was issued or renewed and stored, but the deploy hook
     /// failed.
     Hook = 12,
-    /// Stopped by Ctrl-C (after cleaning up).
+    /// Stopped by Ctrl-C or SIGTERM (after cleaning up).
     Interrupted = 130,
 }
 

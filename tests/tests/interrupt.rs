@@ -1,11 +1,21 @@
-//! Ctrl-C during `wacme issue`: the run removes what it published, leaves
-//! no journal entry and no certificate files, and exits with 130.
+//! Ctrl-C (SIGINT) or SIGTERM (systemd, `docker stop`, a cancelled CI job)
+//! during `wacme issue`: the run removes what it published, leaves no
+//! journal entry and no certificate files, and exits with 130.
 
 use std::time::{Duration, Instant};
 use wacme_tests::dns01::{Bed, ZONE, temp_files};
 
 #[tokio::test]
 async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
+    interrupted_while_waiting("-INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_while_waiting_cleans_up_and_exits_130() {
+    interrupted_while_waiting("-TERM").await;
+}
+
+async fn interrupted_while_waiting(signal: &str) {
     let Some(bed) = Bed::start().await else {
         return;
     };
@@ -33,7 +43,7 @@ async fn ctrl_c_while_waiting_cleans_up_and_exits_130() {
     }
 
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

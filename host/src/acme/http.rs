@@ -66,8 +66,14 @@ pub struct Response {
 
 impl Transport {
     pub fn new(config: &TransportConfig) -> Result<Transport> {
+        // HTTP/1.1 only: one client serves every certificate of a run, and
+        // all of its requests multiplexed over one HTTP/2 connection stalled
+        // together under load (seen with Pebble at 32 concurrent orders:
+        // requests never reached the server until they timed out). Separate
+        // keep-alive connections from the pool have no such shared fate.
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
+            .http1_only()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())

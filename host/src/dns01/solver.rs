@@ -123,12 +123,32 @@ impl Interrupt {
         Interrupt(None)
     }
 
-    /// Fires on Ctrl-C. Installing the handler replaces the default one (which
-    /// would kill the process at once), so every phase must watch this.
+    /// Fires on Ctrl-C (SIGINT) or SIGTERM (systemd, `docker stop`, a
+    /// cancelled CI job). Installing the handlers replaces the default ones
+    /// (which would kill the process at once), so every phase must watch
+    /// this.
     pub fn on_ctrl_c() -> Self {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            let terminate = async {
+                #[cfg(unix)]
+                {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    match signal(SignalKind::terminate()) {
+                        Ok(mut s) => {
+                            s.recv().await;
+                        }
+                        Err(_) => std::future::pending::<()>().await,
+                    }
+                }
+                #[cfg(not(unix))]
+                std::future::pending::<()>().await
+            };
+            let fired = tokio::select! {
+                result = tokio::signal::ctrl_c() => result.is_ok(),
+                () = terminate => true,
+            };
+            if fired {
                 let _ = tx.send(true);
                 // Keep the sender alive: a closed channel would read as fired.
                 std::future::pending::<()>().await;

@@ -228,7 +228,11 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
         DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| rt(&e))?;
+        // HTTP/1.1 only, as for the CA: the client is shared by every call
+        // of the process, and one stalled HTTP/2 connection would hold all
+        // of them.
         let mut http = reqwest::Client::builder()
+            .http1_only()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wacme/", env!("CARGO_PKG_VERSION"), " (plugin)"))
             .connect_timeout(Duration::from_secs(10))

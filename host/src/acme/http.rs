@@ -67,10 +67,9 @@ pub struct Response {
 impl Transport {
     pub fn new(config: &TransportConfig) -> Result<Transport> {
         // HTTP/1.1 only: one client serves every certificate of a run, and
-        // all of its requests multiplexed over one HTTP/2 connection stalled
-        // together under load (seen with Pebble at 32 concurrent orders:
-        // requests never reached the server until they timed out). Separate
-        // keep-alive connections from the pool have no such shared fate.
+        // with HTTP/2 all of its requests would share one multiplexed
+        // connection, whose flow-control or GOAWAY trouble would hold every
+        // order at once. Keep-alive connections from the pool fail alone.
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .http1_only()

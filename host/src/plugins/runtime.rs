@@ -229,7 +229,7 @@ impl Runtime {
         DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| rt(&e))?;
         // HTTP/1.1 only, as for the CA: the client is shared by every call
-        // of the process, and one stalled HTTP/2 connection would hold all
+        // of the process, and one troubled HTTP/2 connection would hold all
         // of them.
         let mut http = reqwest::Client::builder()
             .http1_only()

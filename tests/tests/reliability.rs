@@ -246,7 +246,7 @@ async fn server_errors_on_the_first_writes_are_retried() {
     };
     let proxy = Faulty::start(&bed.pdns.api_url()).await;
     // Four 500s on the write that publishes: wacme calls the plugin again
-    // (up to 5 retries, jittered backoff) and the fifth call gets through.
+    // (up to 8 retries, jittered backoff) and the fifth call gets through.
     proxy.add(Rule::fail(present_writes(), 500).times(4));
     proxy.add(Rule::fail(cleanup_writes(), 503).times(2));
     let out = run(issue_via(&bed, &proxy.url(), &[]));
@@ -284,10 +284,10 @@ async fn lasting_server_errors_fail_with_the_status_and_leave_nothing() {
         "{}",
         show(&out)
     );
-    // One call and five retries (the plugin itself does not retry);
+    // One call and eight retries (the plugin itself does not retry);
     // nothing reached PowerDNS.
     let log = proxy.log();
-    assert_eq!(count(&log, any, &Outcome::Injected(500)), 6, "{log:#?}");
+    assert_eq!(count(&log, any, &Outcome::Injected(500)), 9, "{log:#?}");
     assert!(
         !log.iter()
             .any(|r| r.method == "PATCH" && matches!(r.outcome, Outcome::Forwarded(_)))
@@ -318,10 +318,10 @@ async fn rate_limits_are_retried_after_the_time_asked() {
         ],
     )
     .await;
-    // Five retries, each after the second the answer asked for.
-    assert!(started.elapsed() >= Duration::from_secs(5));
+    // Eight retries, each after the second the answer asked for.
+    assert!(started.elapsed() >= Duration::from_secs(8));
     let log = proxy.log();
-    assert_eq!(count(&log, any, &Outcome::Injected(429)), 6, "{log:#?}");
+    assert_eq!(count(&log, any, &Outcome::Injected(429)), 9, "{log:#?}");
 
     // Twice while presenting, once while cleaning up: retried and done.
     let proxy = Faulty::start(&bed.pdns.api_url()).await;
@@ -393,7 +393,7 @@ async fn connection_resets_are_retried() {
     )
     .await;
     let log = proxy.log();
-    assert_eq!(count(&log, any, &Outcome::Reset), 6, "{log:#?}");
+    assert_eq!(count(&log, any, &Outcome::Reset), 9, "{log:#?}");
 
     // A few resets, on reads and on writes of both phases: retried.
     let proxy = Faulty::start(&bed.pdns.api_url()).await;

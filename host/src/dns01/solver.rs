@@ -32,7 +32,9 @@ pub struct SolverOptions {
     /// Plugin calls in flight at once.
     pub concurrency: usize,
     /// Retries of a retryable provider error (transient, rate limited) when
-    /// publishing; removing always gets at least [`CLEANUP_RETRIES`].
+    /// publishing; removing always gets at least [`CLEANUP_RETRIES`]. Eight
+    /// by default: PowerDNS's sqlite backend, syncing each commit, refused
+    /// one of 200 concurrent publishes six times in a row.
     pub provider_retries: u32,
     /// Polling of authorizations.
     pub poll: PollPolicy,
@@ -47,7 +49,7 @@ impl Default for SolverOptions {
             propagation_timeout: Duration::from_secs(120),
             ttl: None,
             concurrency: 8,
-            provider_retries: 5,
+            provider_retries: 8,
             poll: PollPolicy::default(),
             progress: ProgressSink::default(),
         }
@@ -474,8 +476,8 @@ impl Solver<'_> {
     }
 }
 
-/// Retries a cleanup gets at least: a value left behind outlives the run,
-/// so removing is worth more patience than publishing (about
+/// Retries a cleanup gets at least, whatever publishing gets: a value left
+/// behind outlives the run (about
 /// 10-20 s of backoff in all before leaving it to the journal and
 /// `wacme cleanup`).
 pub const CLEANUP_RETRIES: u32 = 8;

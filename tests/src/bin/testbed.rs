@@ -8,6 +8,9 @@
 //! The zone's nameserver is `ns1.example.test` (127.0.0.1, an address
 //! record in the zone itself); PowerDNS answers on a free port, not 53.
 //!
+//! Arguments, if any, are extra `pdns.conf` lines (`setting=value`), e.g.
+//! `testbed gsqlite3-pragma-synchronous=0`.
+//!
 //! Lines printed (then `READY`):
 //! `PEBBLE_DIRECTORY`, `PEBBLE_CA_CERT` (trust this for Pebble's HTTPS),
 //! `PEBBLE_MANAGEMENT`, `PDNS_API_URL`, `PDNS_API_KEY`, `PDNS_DNS`

@@ -490,7 +490,7 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
 
     let _lock = global.lock(&state)?;
     let client = ca.connect().await?;
-    let interrupt = Interrupt::on_ctrl_c();
+    let interrupt = Interrupt::on_signals();
     let out = obtain_with(&job, setup, &client, &state, global.output, &interrupt).await?;
     print(global.output, &out, || {
         let mut text = describe(&out.issued);

@@ -204,7 +204,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         state: &state,
         store: &store,
         output: global.output,
-        interrupt: Interrupt::on_ctrl_c(),
+        interrupt: Interrupt::on_signals(),
         show_progress: super::progress::wanted(global),
         clients: tokio::sync::Mutex::new(BTreeMap::new()),
     };

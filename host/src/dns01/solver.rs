@@ -129,7 +129,7 @@ impl Interrupt {
     /// cancelled CI job). Installing the handlers replaces the default ones
     /// (which would kill the process at once), so every phase must watch
     /// this.
-    pub fn on_ctrl_c() -> Self {
+    pub fn on_signals() -> Self {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             let terminate = async {
@@ -276,33 +276,27 @@ impl Solver<'_> {
             return Ok(report);
         }
 
-        // Values per challenge name, then per effective name after CNAMEs.
-        let mut by_record: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        let mut names_by_record: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Values (and the identifiers they prove) per challenge name, then
+        // per effective name after CNAMEs.
+        let mut by_record: BTreeMap<String, (BTreeSet<String>, Vec<String>)> = BTreeMap::new();
         for (authz, challenge) in &pending {
             let record = format!(
                 "_acme-challenge.{}",
                 authz.identifier.value.to_ascii_lowercase()
             );
-            names_by_record
-                .entry(record.clone())
-                .or_default()
-                .push(authz.ordered_name());
-            by_record.entry(record).or_default().insert(
+            let (values, names) = by_record.entry(record).or_default();
+            values.insert(
                 self.account
                     .dns01_value(challenge.token.as_deref().unwrap_or_default()),
             );
+            names.push(authz.ordered_name());
         }
         let placements =
             futures::future::try_join_all(by_record.keys().map(|record| self.zones.place(record)))
                 .await?;
         let mut by_fqdn: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let mut names_by_fqdn: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for ((placement, values), names) in placements
-            .iter()
-            .zip(by_record.values())
-            .zip(names_by_record.values())
-        {
+        for (placement, (values, names)) in placements.iter().zip(by_record.values()) {
             names_by_fqdn
                 .entry(placement.fqdn.clone())
                 .or_default()

@@ -195,15 +195,10 @@ impl Bed {
         assert!(left.is_empty(), "TXT values left behind: {left:?}");
     }
 
-    /// Asserts that a failed run left nothing: no TXT value, no certificate
-    /// file, no half-written file, no journal entry.
-    pub async fn assert_failed_cleanly(&self) {
+    /// Asserts that a finished run left nothing behind: no TXT value, no
+    /// half-written file, no journal entry.
+    pub async fn assert_clean(&self) {
         self.assert_no_residue().await;
-        assert!(
-            self.local.cert_files().is_empty(),
-            "{:?}",
-            self.local.cert_files()
-        );
         assert!(
             temp_files(self.state()).is_empty(),
             "{:?}",
@@ -213,6 +208,17 @@ impl Bed {
             self.local.journal_files().is_empty(),
             "{:?}",
             self.local.journal_files()
+        );
+    }
+
+    /// Asserts that a failed run left nothing: [`Bed::assert_clean`] and no
+    /// certificate file.
+    pub async fn assert_failed_cleanly(&self) {
+        self.assert_clean().await;
+        assert!(
+            self.local.cert_files().is_empty(),
+            "{:?}",
+            self.local.cert_files()
         );
     }
 

@@ -100,17 +100,7 @@ async fn assert_issued(bed: &Bed, out: &Output) -> Option<serde_json::Value> {
         None
     };
     bed.check_certificate(CERT_NAME, &DOMAINS).await;
-    bed.assert_no_residue().await;
-    assert!(
-        bed.local.journal_files().is_empty(),
-        "{:?}",
-        bed.local.journal_files()
-    );
-    assert!(
-        temp_files(bed.state()).is_empty(),
-        "{:?}",
-        temp_files(bed.state())
-    );
+    bed.assert_clean().await;
     report
 }
 
@@ -129,17 +119,7 @@ async fn assert_failed(bed: &Bed, out: &Output, before: &[(PathBuf, Vec<u8>)], e
     for e in expect {
         assert!(err.contains(e), "expected {e:?} in: {err}");
     }
-    bed.assert_no_residue().await;
-    assert!(
-        bed.local.journal_files().is_empty(),
-        "{:?}",
-        bed.local.journal_files()
-    );
-    assert!(
-        temp_files(bed.state()).is_empty(),
-        "{:?}",
-        temp_files(bed.state())
-    );
+    bed.assert_clean().await;
     assert!(
         cert_snapshot(bed) == before,
         "a failed run changed the stored certificate files"

@@ -1,5 +1,5 @@
 //! Certificate names as the user gives them (`-d`, renewal state, `--zone`):
-//! `wacme::dns01::names::parse_domain` and `parse_domains`.
+//! `wacme::names::parse_domain` and `parse_domains`.
 //!
 //! Input: UTF-8 text (invalid sequences replaced), one name per line. Each
 //! line is parsed alone, and all lines together as one certificate's list.
@@ -25,7 +25,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wacme::acme::{Identifier, NewOrder};
-use wacme::dns01::names::{Domain, MAX_NAMES, parse_domain, parse_domains};
+use wacme::names::{Domain, MAX_NAMES, parse_domain, parse_domains};
 
 fn check_domain(input: &str, d: &Domain) {
     let name = d.name.as_str();

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 use wacme::acme::{Client, ClientConfig, Error};
-use wacme::exit::Exit;
+use wacme::error::ErrorClass;
 
 /// A raw HTTP server answering every connection with `response` (bytes as
 /// given, then the connection is closed). Runs until the test ends.
@@ -80,7 +80,7 @@ async fn unreachable_directory() {
         "{msg}"
     );
     assert!(msg.to_lowercase().contains("refused"), "{msg}");
-    assert_eq!(err.exit(), Exit::Ca);
+    assert_eq!(err.class(), ErrorClass::Ca);
 }
 
 #[tokio::test]
@@ -98,7 +98,7 @@ async fn non_acme_json() {
             .contains("not an ACME directory: missing newNonce, newAccount, newOrder"),
         "{err}"
     );
-    assert_eq!(err.exit(), Exit::Ca);
+    assert_eq!(err.class(), ErrorClass::Ca);
 }
 
 #[tokio::test]
@@ -202,13 +202,13 @@ async fn bad_urls_are_input_errors() {
         let err = Client::connect(url, ClientConfig::default())
             .await
             .unwrap_err();
-        assert_eq!(err.exit(), Exit::Input, "{url}: {err}");
+        assert_eq!(err.class(), ErrorClass::Input, "{url}: {err}");
     }
     let mut config = ClientConfig::default();
     let err = config
         .add_ca_cert_file(std::path::Path::new("/nonexistent/ca.pem"))
         .unwrap_err();
-    assert_eq!(err.exit(), Exit::Input);
+    assert_eq!(err.class(), ErrorClass::Input);
     let tmp = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(tmp.path(), "not a certificate").unwrap();
     let err = config.add_ca_cert_file(tmp.path()).unwrap_err();

@@ -156,7 +156,7 @@ async fn account_lifecycle() {
     assert_eq!(gone.status, AccountStatus::Deactivated);
     let err = rolled.fetch().await.unwrap_err();
     assert!(err.is_problem("unauthorized"), "{err}");
-    assert_eq!(err.exit(), wacme::exit::Exit::Ca);
+    assert_eq!(err.class(), wacme::error::ErrorClass::Ca);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,7 +207,7 @@ async fn external_account_binding() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.exit(), wacme::exit::Exit::Input, "{err}");
+    assert_eq!(err.class(), wacme::error::ErrorClass::Input, "{err}");
     assert_eq!(client.total_request_count(), before);
 
     // A wrong MAC key or an unknown key id: the CA refuses.
@@ -224,7 +224,7 @@ async fn external_account_binding() {
             .await
             .unwrap_err();
         assert!(err.problem().is_some(), "{kid}: {err}");
-        assert_eq!(err.exit(), wacme::exit::Exit::Ca);
+        assert_eq!(err.class(), wacme::error::ErrorClass::Ca);
     }
 
     // The right credentials.
@@ -558,7 +558,7 @@ async fn rejected_identifier_is_a_problem_with_detail() {
     let err = account.new_order(&request).await.unwrap_err();
     let problem = err.problem().unwrap_or_else(|| panic!("{err}"));
     assert!(problem.detail.is_some(), "{problem:?}");
-    assert_eq!(err.exit(), wacme::exit::Exit::Ca);
+    assert_eq!(err.class(), wacme::error::ErrorClass::Ca);
     assert!(err.to_string().contains("the CA refused POST"), "{err}");
 }
 

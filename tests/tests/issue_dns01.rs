@@ -111,7 +111,7 @@ async fn progress_follows_each_identifier() {
     .unwrap();
     let zones = wacme::dns01::zone::ZoneFinder::new(dns.clone(), None, true);
     let journal = wacme::dns01::journal::Journal::new(bed.state());
-    let certs = wacme::certs::CertStore::new(bed.state());
+    let certs = wacme::workspace::certs::CertStore::new(bed.state());
     let account = bed.pebble.new_account().await.unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
@@ -119,7 +119,7 @@ async fn progress_follows_each_identifier() {
         progress: ProgressSink::new(move |p| seen.lock().unwrap().push(p)),
         ..Default::default()
     };
-    let issuer = wacme::issuance::Issuer {
+    let issuer = wacme::engine::issuance::Issuer {
         account: &account,
         session: &session,
         zones: &zones,
@@ -133,8 +133,8 @@ async fn progress_follows_each_identifier() {
         plugin_allow: Vec::new(),
     };
     let names = ["example.test", "*.example.test", "www.example.test"];
-    let request = wacme::issuance::IssueRequest {
-        domains: wacme::dns01::names::parse_domains(&names).unwrap(),
+    let request = wacme::engine::issuance::IssueRequest {
+        domains: wacme::names::parse_domains(&names).unwrap(),
         cert_name: "progress".into(),
         key_type: Default::default(),
         preferred_chain: None,

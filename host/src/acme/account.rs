@@ -94,23 +94,33 @@ pub fn mailto(email: &str) -> Result<String> {
 }
 
 impl Client {
+    /// What the CA requires before an account can be created, checked
+    /// locally: agreement to its terms of service, and an External Account
+    /// Binding where it requires one.
+    pub fn check_new_account(&self, terms_agreed: bool, has_eab: bool) -> Result<()> {
+        let meta = &self.directory().meta;
+        if let Some(tos) = &meta.terms_of_service
+            && !terms_agreed
+        {
+            return Err(Error::Input(format!(
+                "the CA's terms of service must be agreed to: read {tos}, then pass --agree-tos"
+            )));
+        }
+        if meta.external_account_required && !has_eab {
+            return Err(Error::Input(
+                "the CA requires External Account Binding: pass --eab-kid and --eab-hmac-key from the CA".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Registers `key` with the CA (`newAccount`). When the key already has
     /// an account, the CA returns it and [`Registration::created`] is false.
     pub async fn new_account(&self, key: PrivateKey, request: &NewAccount) -> Result<Registration> {
-        let meta = &self.directory().meta;
-        if let Some(tos) = &meta.terms_of_service
-            && !request.terms_of_service_agreed
-        {
-            return Err(Error::Input(format!(
-                "the CA's terms of service must be agreed to before registering: {tos}"
-            )));
-        }
-        if meta.external_account_required && request.external_account.is_none() {
-            return Err(Error::Input(
-                "the CA requires External Account Binding: an EAB key id and HMAC key from the CA are needed"
-                    .into(),
-            ));
-        }
+        self.check_new_account(
+            request.terms_of_service_agreed,
+            request.external_account.is_some(),
+        )?;
         for c in &request.contact {
             Url::parse(c).map_err(|_| Error::Input(format!("the contact {c:?} is not a URL")))?;
         }

@@ -4,7 +4,7 @@
 
 use super::client::Client;
 use super::error::{Error, Result};
-use super::jws::b64;
+use super::jwk::b64;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::OffsetDateTime;

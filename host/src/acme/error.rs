@@ -3,7 +3,7 @@
 //! and keys given to it, and the exit class of each.
 
 use super::problem::Problem;
-use crate::exit::Exit;
+use crate::error::ErrorClass;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -95,12 +95,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit class of this error (see [`crate::exit`]).
-    pub fn exit(&self) -> Exit {
+    /// The class of this failure.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Input(_) | Error::Key(_) => Exit::Input,
-            Error::Storage { .. } | Error::NoAccount { .. } => Exit::State,
-            _ => Exit::Ca,
+            Error::Input(_) | Error::Key(_) => ErrorClass::Input,
+            Error::Storage { .. } | Error::NoAccount { .. } => ErrorClass::State,
+            _ => ErrorClass::Ca,
         }
     }
 
@@ -156,8 +156,8 @@ mod tests {
             "the CA refused POST https://ca/new-order (HTTP 429): rateLimited: slow down (retry after 60s)"
         );
         assert!(e.is_problem("rateLimited"));
-        assert_eq!(e.exit(), Exit::Ca);
-        assert_eq!(Error::Input("x".into()).exit(), Exit::Input);
+        assert_eq!(e.class(), ErrorClass::Ca);
+        assert_eq!(Error::Input("x".into()).class(), ErrorClass::Input);
         let t = Error::Timeout {
             what: "waiting".into(),
             after: Duration::from_millis(1500),

@@ -83,7 +83,7 @@ impl Transport {
         let http = builder.build().map_err(|e| {
             Error::Input(format!(
                 "cannot set up the HTTPS client: {}",
-                error_chain(&e)
+                crate::error::chain(&e)
             ))
         })?;
         Ok(Transport {
@@ -189,7 +189,7 @@ impl Transport {
                 after: self.request_timeout,
             };
         }
-        let mut message = error_chain(e);
+        let mut message = crate::error::chain(e);
         if reading_body {
             message = format!("the response body was cut off ({message})");
         } else if message.to_ascii_lowercase().contains("certificate") {
@@ -244,30 +244,6 @@ async fn read_bounded(mut resp: reqwest::Response) -> Result<Bytes, BodyError> {
                 });
             }
         }
-    }
-}
-
-/// The messages of an error and its sources, without repeats and without
-/// reqwest's own "error sending request for url (…)" preamble.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        let text = err.to_string();
-        let skip = text.starts_with("error sending request")
-            || text.starts_with("error decoding response body")
-            || text.starts_with("request or response body error")
-            || text == "client error (Connect)"
-            || text == "client error (SendRequest)";
-        if !skip && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = err.source();
-    }
-    if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
     }
 }
 

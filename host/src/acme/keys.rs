@@ -4,7 +4,7 @@
 //! public JWK.
 
 use super::error::{Error, Result};
-use super::jws::{Jwk, b64};
+use super::jwk::{Jwk, b64};
 use ring::rand::SystemRandom;
 use ring::signature::{
     self, ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
@@ -389,8 +389,8 @@ mod tests {
         let public = match key.jwk() {
             Jwk::Ec { crv, x, y } => {
                 let mut point = vec![4u8];
-                point.extend(super::super::jws::b64_decode(&x).unwrap());
-                point.extend(super::super::jws::b64_decode(&y).unwrap());
+                point.extend(super::super::jwk::b64_decode(&x).unwrap());
+                point.extend(super::super::jwk::b64_decode(&y).unwrap());
                 let alg: &dyn signature::VerificationAlgorithm = if crv == "P-256" {
                     &signature::ECDSA_P256_SHA256_FIXED
                 } else {
@@ -401,8 +401,8 @@ mod tests {
                     .is_ok();
             }
             Jwk::Rsa { n, e } => signature::RsaPublicKeyComponents {
-                n: super::super::jws::b64_decode(&n).unwrap(),
-                e: super::super::jws::b64_decode(&e).unwrap(),
+                n: super::super::jwk::b64_decode(&n).unwrap(),
+                e: super::super::jwk::b64_decode(&e).unwrap(),
             },
         };
         public

@@ -26,6 +26,7 @@ pub mod csr;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod jwk;
 pub mod jws;
 pub mod keys;
 pub mod nonce;
@@ -43,7 +44,8 @@ pub use csr::Csr;
 pub use directory::{Directory, Meta};
 pub use error::{Error, ProblemResponse, Result};
 pub use http::RequestCounter;
-pub use jws::{ExternalAccountKey, Jwk};
+pub use jwk::Jwk;
+pub use jws::ExternalAccountKey;
 pub use keys::{JwsAlg, KeyType, PrivateKey};
 pub use order::{
     Authorization, AuthorizationStatus, Challenge, ChallengeStatus, Identifier, NewOrder, Order,

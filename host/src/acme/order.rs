@@ -23,14 +23,11 @@ pub struct Identifier {
 }
 
 impl Identifier {
-    /// A DNS identifier, normalized: IDNA to ASCII (punycode), lowercase, no
-    /// trailing dot, checked label by label. `*.` is allowed as the whole
-    /// first label (a wildcard).
+    /// A DNS identifier, validated and normalized as every name is
+    /// ([`crate::names::parse_domain`]).
     pub fn dns(name: &str) -> Result<Identifier> {
-        Ok(Identifier {
-            kind: "dns".into(),
-            value: normalize_dns_name(name)?,
-        })
+        let domain = crate::names::parse_domain(name).map_err(|e| Error::Input(e.0))?;
+        Ok(Identifier::from(&domain))
     }
 
     pub fn is_wildcard(&self) -> bool {
@@ -38,60 +35,19 @@ impl Identifier {
     }
 }
 
+impl From<&crate::names::Domain> for Identifier {
+    fn from(domain: &crate::names::Domain) -> Identifier {
+        Identifier {
+            kind: "dns".into(),
+            value: domain.name.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Identifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.value)
     }
-}
-
-fn normalize_dns_name(name: &str) -> Result<String> {
-    let bad = |why: &str| Error::Input(format!("{name:?} is not a valid DNS name: {why}"));
-    let trimmed = name.trim().trim_end_matches('.');
-    let (wildcard, base) = match trimmed.strip_prefix("*.") {
-        Some(rest) => (true, rest),
-        None => (false, trimmed),
-    };
-    if base.is_empty() {
-        return Err(bad("empty"));
-    }
-    if base.contains('*') {
-        return Err(bad(
-            "a wildcard must be the whole first label (*.example.com)",
-        ));
-    }
-    let ascii =
-        idna::domain_to_ascii(base).map_err(|_| bad("not a valid international domain name"))?;
-    if ascii.len() + if wildcard { 2 } else { 0 } > 253 {
-        return Err(bad("longer than 253 characters"));
-    }
-    if !ascii.contains('.') {
-        return Err(bad("a certificate name needs at least two labels"));
-    }
-    for label in ascii.split('.') {
-        if label.is_empty() {
-            return Err(bad("empty label"));
-        }
-        if label.len() > 63 {
-            return Err(bad("a label is longer than 63 characters"));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(bad("only letters, digits and hyphens are allowed"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(bad("a label starts or ends with a hyphen"));
-        }
-    }
-    if ascii.parse::<std::net::Ipv4Addr>().is_ok() {
-        return Err(bad("an IP address, not a name"));
-    }
-    Ok(if wildcard {
-        format!("*.{ascii}")
-    } else {
-        ascii
-    })
 }
 
 /// The status of an order.
@@ -485,7 +441,7 @@ impl Account {
         order: &Order,
         csr_der: &[u8],
     ) -> Result<(Order, Option<Duration>)> {
-        let payload: Value = json!({ "csr": super::jws::b64(csr_der) });
+        let payload: Value = json!({ "csr": super::jwk::b64(csr_der) });
         let resp = self
             .post(&order.finalize, Payload::Json(&payload), "application/json")
             .await?;

@@ -246,7 +246,7 @@ mod tests {
         assert!(store.load(dir_url).unwrap().is_none());
         assert!(store.list().unwrap().is_empty());
         let missing = store.load_required(dir_url).unwrap_err();
-        assert_eq!(missing.exit(), crate::exit::Exit::State);
+        assert_eq!(missing.class(), crate::error::ErrorClass::State);
         let key = PrivateKey::generate(KeyType::EcP256).unwrap();
         let key_path = store.save_key(dir_url, &key).unwrap();
         // A key without account.json is not an account yet.

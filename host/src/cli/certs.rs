@@ -1,10 +1,8 @@
 //! `wacme certs list`: the stored certificates, their names, expiry and
 //! plugin.
 
-use super::account::state_dir;
+use super::exit::Exit;
 use super::{GlobalArgs, print};
-use crate::certs::CertStore;
-use crate::exit::Exit;
 use clap::Subcommand;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -51,8 +49,9 @@ pub async fn run(cmd: CertsCommand, global: &GlobalArgs) -> anyhow::Result<Exit>
 }
 
 fn list(global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let state = state_dir(global)?;
-    let store = CertStore::new(&state);
+    let workspace = global.workspace()?;
+    let state = workspace.root();
+    let store = workspace.certs();
     let now = OffsetDateTime::now_utc();
     let mut certificates = Vec::new();
     let mut errors = Vec::new();
@@ -81,7 +80,7 @@ fn list(global: &GlobalArgs) -> anyhow::Result<Exit> {
         }
     }
     let view = ListView {
-        state_dir: state.clone(),
+        state_dir: state.to_path_buf(),
         certificates,
         errors,
     };

@@ -1,31 +1,19 @@
 //! `wacme issue`: one certificate for one or more names through a DNS
-//! provider plugin, and the DNS options every command that solves DNS-01
-//! shares (`DnsArgs`).
+//! provider plugin ([`crate::engine::issue`]), and the DNS options every
+//! command that solves DNS-01 shares (`DnsArgs`).
 //!
 //! Everything that can be checked locally (names, key type, plugin, its
 //! config, resolvers) is checked before the first network call.
 
-use super::account::{CaArgs, ensure_account, state_dir};
-use super::hook::{HookOutcome, run_deploy_hook};
+use super::account::CaArgs;
+use super::exit::Exit;
 use super::plugin::PluginArgs;
-use super::{GlobalArgs, Output, print};
-use crate::acme::{Client, KeyType};
-use crate::certs::{self, CertStore};
-use crate::config::{CertEntry, Defaults};
-use crate::dns01::dns::DnsConfig;
-use crate::dns01::journal::Journal;
-use crate::dns01::names::{Domain, parse_domains};
-use crate::dns01::propagation::{Mode, parse_duration};
-use crate::dns01::solver::{Interrupt, SolverOptions};
-use crate::dns01::zone::ZoneFinder;
-use crate::exit::{Exit, InputError};
-use crate::issuance::{IssueRequest, Issued, Issuer};
-use crate::plugins::config::{Sources, parse_pair};
-use crate::plugins::{Plugin, ResolvedConfig, Runtime, Session};
+use super::{GlobalArgs, print};
+use crate::dns01::solver::Interrupt;
+use crate::engine::issuance::Issued;
+use crate::engine::issue::{self, IssueSpec, Job};
+use crate::engine::{CaOptions, DnsOptions, Engine};
 use clap::Args;
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
 /// How challenge records are placed and checked.
 #[derive(Debug, Args, Clone, Default)]
@@ -66,124 +54,22 @@ pub struct DnsArgs {
     pub plugins: PluginArgs,
 }
 
-/// The DNS side of an issuance, checked and loaded.
-pub struct DnsSetup {
-    pub runtime: Runtime,
-    pub plugin: Plugin,
-    pub config: ResolvedConfig,
-    pub session: Session,
-    pub dns: DnsConfig,
-    pub zones: ZoneFinder,
-    pub options: SolverOptions,
-}
-
 impl DnsArgs {
-    /// Loads the plugin, resolves its config and the resolvers: everything
-    /// local, before any network call.
-    pub async fn setup(&self, file_config: &BTreeMap<String, String>) -> anyhow::Result<DnsSetup> {
-        let plugin_arg = self.plugin_arg()?;
-        let propagation: Mode = match &self.propagation {
-            Some(p) => p.parse().map_err(InputError)?,
-            None => Mode::Authoritative,
-        };
-        let propagation_timeout = match &self.propagation_timeout {
-            Some(t) => {
-                parse_duration(t).map_err(|e| InputError(format!("--propagation-timeout: {e}")))?
-            }
-            None => Duration::from_secs(120),
-        };
-        let pairs = self
-            .config
-            .iter()
-            .map(|p| parse_pair(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let dns = DnsConfig::new(&self.resolvers, self.dns_port).map_err(InputError)?;
-        if dns.resolvers.is_empty() {
-            return Err(InputError(
-                "no DNS resolvers: none in /etc/resolv.conf; pass --dns-resolver".into(),
-            )
-            .into());
+    /// The engine's options as given on the command line.
+    pub fn options(&self) -> DnsOptions {
+        DnsOptions {
+            plugin: self.plugin.clone(),
+            config: self.config.clone(),
+            propagation: self.propagation.clone(),
+            propagation_timeout: self.propagation_timeout.clone(),
+            resolvers: self.resolvers.clone(),
+            dns_port: self.dns_port,
+            dns_zone: self.dns_zone.clone(),
+            no_follow_cname: self.no_follow_cname,
+            dns_ttl: self.dns_ttl,
+            dns_concurrency: self.dns_concurrency,
+            plugins: self.plugins.options(),
         }
-        let runtime = self.plugins.runtime()?;
-        let plugin = self.plugins.load(&runtime, plugin_arg).await?;
-        let config = Sources::resolve_with_process_env(plugin.metadata(), &pairs, file_config)?;
-        let session = plugin.session(&config, &self.plugins.plugin_allow)?;
-        let zones = ZoneFinder::new(dns.clone(), self.dns_zone.clone(), !self.no_follow_cname);
-        let options = SolverOptions {
-            propagation,
-            propagation_timeout,
-            ttl: self.dns_ttl,
-            concurrency: self.dns_concurrency.max(1),
-            ..SolverOptions::default()
-        };
-        Ok(DnsSetup {
-            runtime,
-            plugin,
-            config,
-            session,
-            dns,
-            zones,
-            options,
-        })
-    }
-}
-
-impl DnsArgs {
-    /// The plugin argument, required.
-    pub fn plugin_arg(&self) -> anyhow::Result<&str> {
-        self.plugin.as_deref().ok_or_else(|| {
-            InputError(
-                "no DNS provider plugin: pass --dns <plugin> (see `wacme plugin list`) or name the certificate in the config file".into(),
-            )
-            .into()
-        })
-    }
-
-    /// Fills what was not given on the command line from a config file
-    /// entry, then the file's defaults.
-    pub fn with_defaults(mut self, entry: Option<&CertEntry>, defaults: &Defaults) -> DnsArgs {
-        if let Some(e) = entry {
-            self.plugin = self.plugin.or_else(|| Some(e.dns.clone()));
-            self.propagation = self.propagation.or_else(|| e.propagation.clone());
-            self.propagation_timeout = self
-                .propagation_timeout
-                .or_else(|| e.propagation_timeout.clone());
-            if self.resolvers.is_empty() {
-                self.resolvers = e.resolvers.clone();
-            }
-            self.dns_port = self.dns_port.or(e.dns_port);
-            self.dns_zone = self.dns_zone.or_else(|| e.dns_zone.clone());
-            self.dns_ttl = self.dns_ttl.or(e.dns_ttl);
-        }
-        self.propagation = self.propagation.or_else(|| defaults.propagation.clone());
-        self.propagation_timeout = self
-            .propagation_timeout
-            .or_else(|| defaults.propagation_timeout.clone());
-        if self.resolvers.is_empty() {
-            self.resolvers = defaults.resolvers.clone();
-        }
-        self.dns_port = self.dns_port.or(defaults.dns_port);
-        if self.plugins.plugin_dirs.is_empty() {
-            self.plugins.plugin_dirs = defaults.plugin_dirs.clone();
-        }
-        self
-    }
-}
-
-impl DnsSetup {
-    /// Non-secret config values (kept in the journal and certificate
-    /// metadata) and the names of secret ones (resolved again when needed).
-    pub fn config_for_storage(&self) -> (BTreeMap<String, String>, Vec<String>) {
-        let mut values = BTreeMap::new();
-        let mut secrets = Vec::new();
-        for (key, _origin, secret) in self.config.describe() {
-            if secret {
-                secrets.push(key);
-            } else if let Some(v) = self.config.get(&key) {
-                values.insert(key, v.to_string());
-            }
-        }
-        (values, secrets)
     }
 }
 
@@ -218,280 +104,35 @@ pub struct IssueArgs {
     pub dns: DnsArgs,
 }
 
-/// One certificate to obtain, everything resolved: what `issue` and `renew`
-/// hand to [`obtain`].
-#[derive(Debug, Clone)]
-pub(crate) struct Job {
-    pub cert_name: String,
-    pub domains: Vec<Domain>,
-    pub key_type: KeyType,
-    pub dns: DnsArgs,
-    pub email: Vec<String>,
-    pub agree_tos: bool,
-    pub eab: Option<(String, String)>,
-    pub ca_cert: Vec<std::path::PathBuf>,
-    pub preferred_chain: Option<String>,
-    pub profile: Option<String>,
-    pub replaces: Option<String>,
-    /// The config file layer of plugin config (references resolved).
-    pub file_config: BTreeMap<String, String>,
-    /// The config file, when other users may read it, and the plugin config
-    /// keys it gives literally ([`crate::config::exposed_literals`]).
-    pub exposed_literals: Option<(std::path::PathBuf, Vec<String>)>,
-    pub deploy_hook: Option<String>,
-    /// Draw live progress (a terminal).
-    pub show_progress: bool,
-}
-
-/// The `CertMeta.extra` keys `renew` reads back.
-pub(crate) mod extra {
-    pub const PROPAGATION: &str = "propagation";
-    pub const PROPAGATION_TIMEOUT: &str = "propagation_timeout";
-    pub const RESOLVERS: &str = "resolvers";
-    pub const DNS_PORT: &str = "dns_port";
-    pub const DNS_ZONE: &str = "dns_zone";
-    pub const FOLLOW_CNAME: &str = "follow_cname";
-    pub const DNS_TTL: &str = "dns_ttl";
-    pub const DNS_CONCURRENCY: &str = "dns_concurrency";
-    pub const PREFERRED_CHAIN: &str = "preferred_chain";
-    pub const PROFILE: &str = "profile";
-    pub const CA_CERT: &str = "ca_cert";
-    pub const PLUGIN_DIRS: &str = "plugin_dirs";
-    pub const PLUGIN_ALLOW: &str = "plugin_allow";
-    pub const PLUGIN_TIMEOUT: &str = "plugin_timeout";
-    pub const PLUGIN_MEMORY: &str = "plugin_memory";
-    pub const DEPLOY_HOOK: &str = "deploy_hook";
-}
-
-impl Job {
-    /// The issue-time options a renewal repeats (no secrets).
-    fn extra(&self) -> BTreeMap<String, serde_json::Value> {
-        use serde_json::json;
-        let d = &self.dns;
-        let mut m = BTreeMap::new();
-        let mut put = |k: &str, v: serde_json::Value| {
-            if !v.is_null() {
-                m.insert(k.to_string(), v);
-            }
-        };
-        put(extra::PROPAGATION, json!(d.propagation));
-        put(extra::PROPAGATION_TIMEOUT, json!(d.propagation_timeout));
-        put(extra::RESOLVERS, json!(d.resolvers));
-        put(extra::DNS_PORT, json!(d.dns_port));
-        put(extra::DNS_ZONE, json!(d.dns_zone));
-        put(extra::FOLLOW_CNAME, json!(!d.no_follow_cname));
-        put(extra::DNS_TTL, json!(d.dns_ttl));
-        put(extra::DNS_CONCURRENCY, json!(d.dns_concurrency));
-        put(extra::PREFERRED_CHAIN, json!(self.preferred_chain));
-        put(extra::PROFILE, json!(self.profile));
-        put(extra::CA_CERT, json!(self.ca_cert));
-        put(extra::PLUGIN_DIRS, json!(d.plugins.plugin_dirs));
-        put(extra::PLUGIN_ALLOW, json!(d.plugins.plugin_allow));
-        put(extra::PLUGIN_TIMEOUT, json!(d.plugins.plugin_timeout));
-        put(extra::PLUGIN_MEMORY, json!(d.plugins.plugin_memory));
-        put(extra::DEPLOY_HOOK, json!(self.deploy_hook));
-        m
-    }
-}
-
-/// The result of `issue` (and of each renewal): the certificate and what
-/// its deploy hook did.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct IssueOutput {
-    #[serde(flatten)]
-    pub issued: Issued,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy_hook: Option<HookOutcome>,
-}
-
-/// Obtains and stores one certificate from `client`'s CA, then runs its
-/// deploy hook. Plugin, config, and account problems are found before any
-/// record is published.
-pub(crate) async fn obtain(
-    job: &Job,
-    client: &Client,
-    state: &Path,
-    output: Output,
-    interrupt: &Interrupt,
-) -> anyhow::Result<IssueOutput> {
-    let setup = job.dns.setup(&job.file_config).await?;
-    obtain_with(job, setup, client, state, output, interrupt).await
-}
-
-/// Warns when a secret plugin setting is written literally in a config file
-/// other users can read.
-fn warn_exposed_secrets(job: &Job, setup: &DnsSetup) {
-    let Some((path, literal)) = &job.exposed_literals else {
-        return;
+pub async fn run(args: IssueArgs, global: &GlobalArgs, engine: &Engine) -> anyhow::Result<Exit> {
+    // Local checks first: nothing before `lock` touches the network.
+    let spec = IssueSpec {
+        domains: args.domains,
+        cert_name: args.cert_name,
+        key_type: args.key_type,
+        ca: CaOptions {
+            directory: args.ca.directory,
+            ca_cert: args.ca.ca_cert,
+        },
+        registration: args.registration.registration(),
+        preferred_chain: args.preferred_chain,
+        profile: args.profile,
+        deploy_hook: args.deploy_hook,
+        dns: args.dns.options(),
+        warn_stale: global.output == super::Output::Text,
     };
-    let exposed: Vec<String> = setup
-        .config
-        .describe()
-        .into_iter()
-        .filter(|(key, origin, secret)| {
-            *secret
-                && *origin == crate::plugins::config::Origin::File
-                && literal
-                    .iter()
-                    .any(|l| crate::plugins::config::normalize_key(l) == *key)
-        })
-        .map(|(key, ..)| key)
-        .collect();
-    if !exposed.is_empty() {
-        tracing::warn!(
-            "{} is readable by other users and holds the secret {} of [certificates.{}] in plain text; \
-             write it as \"env:VAR\" or \"file:/path\", or `chmod 600 {}`",
-            path.display(),
-            exposed.join(", "),
-            job.cert_name,
-            path.display()
-        );
-    }
-}
+    let (job, directory) = Job::resolve(spec, &global.config_file()?)?;
+    let workspace = global.workspace()?;
+    let setup = issue::prepare(engine, &job).await?;
 
-/// [`obtain`] with the DNS side already set up (`wacme issue` sets it up
-/// before contacting the CA, so bad plugin config fails before any network
-/// call).
-pub(crate) async fn obtain_with(
-    job: &Job,
-    mut setup: DnsSetup,
-    client: &Client,
-    state: &Path,
-    output: Output,
-    interrupt: &Interrupt,
-) -> anyhow::Result<IssueOutput> {
-    warn_exposed_secrets(job, &setup);
-    let line = super::progress::Line::new(job.show_progress, &job.cert_name);
-    setup.options.progress = line.sink();
-    let journal = Journal::new(state);
-    super::cleanup::clean_stale(&journal, &setup.runtime, &job.dns.plugins, output).await;
-    let account = ensure_account(
-        client,
-        state,
-        &job.email,
-        job.agree_tos,
-        job.eab.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
+    let _lock = global.lock(&workspace)?;
+    let client = engine.client(&directory, &job.ca_cert).await?;
+    let progress = super::progress::Terminal::new(global);
+    let interrupt = Interrupt::on_signals();
+    let out = issue::obtain_with(
+        engine, &workspace, &job, setup, &client, &progress, &interrupt,
     )
     .await?;
-
-    let (plugin_config, secret_keys) = setup.config_for_storage();
-    let store = CertStore::new(state);
-    let plugin_arg = job.dns.plugin_arg()?;
-    let issuer = Issuer {
-        account: &account,
-        session: &setup.session,
-        zones: &setup.zones,
-        dns: &setup.dns,
-        journal: &journal,
-        certs: &store,
-        options: &setup.options,
-        plugin_arg,
-        plugin_config,
-        secret_keys,
-        plugin_allow: job.dns.plugins.plugin_allow.clone(),
-    };
-    let request = IssueRequest {
-        domains: job.domains.clone(),
-        cert_name: job.cert_name.clone(),
-        key_type: job.key_type,
-        preferred_chain: job.preferred_chain.clone(),
-        profile: job.profile.clone(),
-        replaces: job.replaces.clone(),
-        extra: job.extra(),
-    };
-    let issued = issuer.issue(&request, interrupt).await?;
-    let deploy_hook = match &job.deploy_hook {
-        Some(cmd) => {
-            line.set("stored; running the deploy hook");
-            Some(run_deploy_hook(cmd, &issued).await)
-        }
-        None => None,
-    };
-    drop(line);
-    Ok(IssueOutput {
-        issued,
-        deploy_hook,
-    })
-}
-
-pub async fn run(args: IssueArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    // Local checks first: nothing below touches the network.
-    let config = global.config_file()?;
-    let entry = args
-        .cert_name
-        .as_deref()
-        .and_then(|n| config.certificate(n));
-    let domain_args = if args.domains.is_empty() {
-        match entry {
-            Some(e) => e.domains.clone(),
-            None => {
-                return Err(InputError(
-                    "no domains: pass -d <name> (repeatable), or --cert-name <n> naming a [certificates.<n>] entry of the config file".into(),
-                )
-                .into());
-            }
-        }
-    } else {
-        args.domains.clone()
-    };
-    let domains = parse_domains(&domain_args)?;
-    let cert_name = args
-        .cert_name
-        .clone()
-        .unwrap_or_else(|| certs::default_name(&domains[0].name));
-    certs::validate_name(&cert_name).map_err(|e| InputError(e.to_string()))?;
-    let key_type: KeyType = args
-        .key_type
-        .clone()
-        .or_else(|| entry.and_then(|e| e.key_type.clone()))
-        .or_else(|| config.defaults.key_type.clone())
-        .unwrap_or_else(|| "ec-p256".into())
-        .parse()
-        .map_err(|e: crate::acme::Error| InputError(e.to_string()))?;
-    let mut ca = args.ca.clone();
-    if ca.directory.is_none() {
-        ca.directory = entry.and_then(|e| e.directory.clone());
-    }
-    let ca = ca.with_defaults(&config);
-    ca.url()?;
-    let registration = args.registration.clone().with_defaults(&config.defaults);
-    let file_config = config.plugin_config(&cert_name)?;
-    let exposed_literals = crate::config::exposed_literals(&config, &cert_name);
-    let state = state_dir(global)?;
-    let job = Job {
-        cert_name,
-        domains,
-        key_type,
-        dns: args.dns.clone().with_defaults(entry, &config.defaults),
-        email: registration.email.clone(),
-        agree_tos: registration.agree_tos,
-        eab: registration.eab(),
-        ca_cert: ca.ca_cert.clone(),
-        preferred_chain: args
-            .preferred_chain
-            .clone()
-            .or_else(|| entry.and_then(|e| e.preferred_chain.clone())),
-        profile: args
-            .profile
-            .clone()
-            .or_else(|| entry.and_then(|e| e.profile.clone())),
-        replaces: None,
-        file_config,
-        exposed_literals,
-        deploy_hook: args
-            .deploy_hook
-            .clone()
-            .or_else(|| entry.and_then(|e| e.deploy_hook.clone()))
-            .or_else(|| config.defaults.deploy_hook.clone()),
-        show_progress: super::progress::wanted(global),
-    };
-    job.dns.plugin_arg()?;
-    let setup = job.dns.setup(&job.file_config).await?;
-
-    let _lock = global.lock(&state)?;
-    let client = ca.connect().await?;
-    let interrupt = Interrupt::on_signals();
-    let out = obtain_with(&job, setup, &client, &state, global.output, &interrupt).await?;
     print(global.output, &out, || {
         let mut text = describe(&out.issued);
         if let Some(h) = &out.deploy_hook {

@@ -1,21 +1,26 @@
 //! The `wacme` command line: argument parsing, output format and dispatch.
 //!
-//! Each subcommand lives in its own module and returns `anyhow::Result<Exit>`;
-//! `run` turns errors into a message on stderr (or a JSON object with
-//! `--output json`) and a class-specific exit code (see [`crate::exit`]).
+//! Each subcommand lives in its own module: it turns its arguments into the
+//! engine's options, calls one [`crate::engine`] operation, prints the
+//! report as text or JSON and returns `anyhow::Result<Exit>`; `run` turns
+//! errors into a message on stderr (or a JSON object with `--output json`)
+//! and the exit code of their class ([`exit`]).
 
 mod account;
 mod certs;
 mod cleanup;
-mod hook;
+pub mod exit;
 mod issue;
 mod plugin;
 mod progress;
 mod renew;
 mod revoke;
 
-use crate::exit::{Exit, classify};
+use crate::engine::Engine;
+use crate::workspace::Workspace;
+use crate::workspace::config::ConfigFile;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use exit::{Exit, classify};
 use std::path::PathBuf;
 
 /// ACME DNS-01 certificates through sandboxed WebAssembly DNS provider plugins.
@@ -54,24 +59,27 @@ pub struct GlobalArgs {
     pub config_path: Option<PathBuf>,
     /// How long to wait for another wacme run to release the state directory.
     #[arg(long, global = true, value_name = "DURATION", default_value = "60s",
-          value_parser = crate::dns01::propagation::parse_duration)]
+          value_parser = crate::duration::parse)]
     pub lock_wait: std::time::Duration,
 }
 
 impl GlobalArgs {
     /// The config file (`--config`, or the platform default when it exists).
-    pub fn config_file(&self) -> anyhow::Result<crate::config::ConfigFile> {
-        Ok(crate::config::ConfigFile::load(
-            self.config_path.as_deref(),
-        )?)
+    pub fn config_file(&self) -> anyhow::Result<ConfigFile> {
+        Ok(ConfigFile::load(self.config_path.as_deref())?)
     }
 
-    /// Takes the state directory's lock (see [`crate::lock`]).
-    pub fn lock(&self, state: &std::path::Path) -> anyhow::Result<crate::lock::StateLock> {
-        let wait = self.lock_wait;
-        Ok(tokio::task::block_in_place(|| {
-            crate::lock::StateLock::acquire(state, wait)
-        })?)
+    /// The workspace (`--state-dir`, else the config file's, else the
+    /// platform's). A broken config file is an error here even when it is
+    /// not otherwise needed, so every command reports it.
+    pub fn workspace(&self) -> anyhow::Result<Workspace> {
+        let config = self.config_file()?;
+        Ok(Workspace::locate(self.state_dir.as_deref(), &config)?)
+    }
+
+    /// Takes the workspace's lock, waiting `--lock-wait`.
+    pub fn lock(&self, workspace: &Workspace) -> anyhow::Result<crate::workspace::lock::StateLock> {
+        Ok(workspace.lock_blocking_in_place(self.lock_wait)?)
     }
 }
 
@@ -107,7 +115,7 @@ pub enum Command {
     },
     /// Print the man page (roff), or write one per command into --dir.
     Manpage {
-        /// Write wacme.1 and wacme-<command>.1 into this directory.
+        /// Write `wacme.1` and `wacme-<command>.1` into this directory.
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
@@ -149,14 +157,16 @@ pub fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let engine = Engine::new();
+    let global = &cli.global;
     match cli.command {
-        Command::Issue(args) => issue::run(*args, &cli.global).await,
-        Command::Cleanup(args) => cleanup::run(args, &cli.global).await,
-        Command::Account(cmd) => account::run(cmd, &cli.global).await,
-        Command::Plugin(cmd) => plugin::run(cmd, &cli.global).await,
-        Command::Renew(args) => renew::run(args, &cli.global).await,
-        Command::Revoke(args) => revoke::run(args, &cli.global).await,
-        Command::Certs(cmd) => certs::run(cmd, &cli.global).await,
+        Command::Issue(args) => issue::run(*args, global, &engine).await,
+        Command::Cleanup(args) => cleanup::run(args, global, &engine).await,
+        Command::Account(cmd) => account::run(cmd, global, &engine).await,
+        Command::Plugin(cmd) => plugin::run(cmd, global, &engine).await,
+        Command::Renew(args) => renew::run(args, global, &engine).await,
+        Command::Revoke(args) => revoke::run(args, global, &engine).await,
+        Command::Certs(cmd) => certs::run(cmd, global).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "wacme", &mut std::io::stdout());
@@ -192,7 +202,7 @@ fn report_error(output: Output, err: &anyhow::Error, exit: Exit) {
             });
             println!("{value}");
         }
-        Output::Text => eprintln!("error: {}", crate::exit::describe(err)),
+        Output::Text => eprintln!("error: {}", crate::error::describe(err)),
     }
 }
 

@@ -1,15 +1,15 @@
 //! `wacme plugin …`: list and inspect DNS provider plugins, and the plugin
 //! options shared by every command that runs one (`PluginArgs`).
 
+use super::exit::Exit;
 use super::{GlobalArgs, Output, print};
-use crate::exit::Exit;
-use crate::plugins::{self, Limits, Plugin, Runtime, RuntimeOptions, discovery};
+use crate::engine::{Engine, PluginOptions};
+use crate::error::InputError;
+use crate::plugins::{self, discovery};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Options for finding, limiting and configuring plugins.
 #[derive(Debug, Args, Clone, Default)]
@@ -32,79 +32,16 @@ pub struct PluginArgs {
     pub no_plugin_cache: bool,
 }
 
-/// What makes two runtimes differ: the cache switch and the limits.
-type RuntimeKey = (bool, u64, usize);
-
-/// Runtimes made in this process, per [`RuntimeKey`]: every certificate of
-/// a run (e.g. `renew --all`) shares one engine, epoch ticker and HTTP
-/// client.
-static RUNTIMES: Mutex<BTreeMap<RuntimeKey, Runtime>> = Mutex::new(BTreeMap::new());
-
-/// Plugins loaded in this process, per runtime and file (path, size,
-/// modification time): a file is read, checked and its compiled form loaded
-/// once, however many certificates use it.
-#[allow(clippy::type_complexity)]
-static LOADED: Mutex<BTreeMap<(RuntimeKey, PathBuf, u64, Option<SystemTime>), Plugin>> =
-    Mutex::new(BTreeMap::new());
-
 impl PluginArgs {
-    fn runtime_key(&self) -> RuntimeKey {
-        (
-            self.no_plugin_cache,
-            self.plugin_timeout.max(1),
-            self.plugin_memory.max(1),
-        )
-    }
-
-    /// The runtime configured by these options (one per process for each
-    /// set of options).
-    pub fn runtime(&self) -> Result<Runtime, plugins::Error> {
-        let key = self.runtime_key();
-        let mut runtimes = RUNTIMES.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(runtime) = runtimes.get(&key) {
-            return Ok(runtime.clone());
+    /// The engine's options.
+    pub fn options(&self) -> PluginOptions {
+        PluginOptions {
+            plugin_dirs: self.plugin_dirs.clone(),
+            plugin_allow: self.plugin_allow.clone(),
+            plugin_timeout: self.plugin_timeout,
+            plugin_memory: self.plugin_memory,
+            no_plugin_cache: self.no_plugin_cache,
         }
-        let mut options = if self.no_plugin_cache {
-            RuntimeOptions::default()
-        } else {
-            RuntimeOptions::with_user_cache()
-        };
-        options.limits = Limits {
-            call_timeout: Duration::from_secs(key.1),
-            memory_bytes: key.2 << 20,
-            ..Limits::default()
-        };
-        let runtime = Runtime::new(options)?;
-        runtimes.insert(key, runtime.clone());
-        Ok(runtime)
-    }
-
-    /// Finds and loads the plugin named (or at the path) `arg`; a file
-    /// this process loaded already into `runtime` is not read again.
-    pub async fn load(&self, runtime: &Runtime, arg: &str) -> Result<Plugin, plugins::Error> {
-        let path = discovery::find(arg, &discovery::search_dirs(&self.plugin_dirs))?;
-        let shared = RUNTIMES
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&self.runtime_key())
-            .is_some_and(|r| r.same(runtime));
-        let key = std::fs::metadata(&path)
-            .ok()
-            .filter(|_| shared)
-            .map(|m| (self.runtime_key(), path.clone(), m.len(), m.modified().ok()));
-        if let Some(key) = &key
-            && let Some(plugin) = LOADED.lock().unwrap_or_else(|e| e.into_inner()).get(key)
-        {
-            return Ok(plugin.clone());
-        }
-        let plugin = runtime.load_file(&path).await?;
-        if let Some(key) = key {
-            LOADED
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, plugin.clone());
-        }
-        Ok(plugin)
     }
 }
 
@@ -144,7 +81,7 @@ pub struct TestArgs {
     #[arg(long, value_name = "MODE", default_value = "authoritative", value_parser = ["authoritative", "recursive"])]
     pub propagation: String,
     /// How long each DNS expectation may take to hold (e.g. 30s, 2m).
-    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::dns01::propagation::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = crate::duration::parse)]
     pub propagation_timeout: Duration,
     /// Recursive resolver to use (repeatable; `ip` or `ip:port`). Default: /etc/resolv.conf.
     #[arg(long = "dns-resolver", value_name = "IP[:PORT]")]
@@ -173,49 +110,29 @@ pub struct NewArgs {
     pub sdk_path: Option<PathBuf>,
 }
 
-pub async fn run(cmd: PluginCommand, global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub async fn run(cmd: PluginCommand, global: &GlobalArgs, engine: &Engine) -> anyhow::Result<Exit> {
     match cmd {
-        PluginCommand::List { plugins } => list(&plugins, global.output).await,
+        PluginCommand::List { plugins } => list(engine, &plugins.options(), global.output).await,
         PluginCommand::Inspect { plugin, plugins } => {
-            inspect(&plugin, &plugins, global.output).await
+            inspect(engine, &plugin, &plugins.options(), global.output).await
         }
-        PluginCommand::Test(args) => test(&args, global.output).await,
+        PluginCommand::Test(args) => test(engine, &args, global.output).await,
         PluginCommand::New(args) => new(&args, global.output),
     }
 }
 
-async fn test(args: &TestArgs, output: Output) -> anyhow::Result<Exit> {
-    use crate::conformance::{CheckMode, Options};
-    use crate::dns01::dns::DnsConfig;
-    use crate::exit::InputError;
-    use crate::plugins::config::{Sources, parse_pair};
-
-    let pairs = args
-        .config
-        .iter()
-        .map(|p| parse_pair(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let dns = DnsConfig::new(&args.resolvers, args.dns_port).map_err(InputError)?;
-    if dns.resolvers.is_empty() {
-        return Err(InputError(
-            "no DNS resolvers: none in /etc/resolv.conf; pass --dns-resolver".into(),
-        )
-        .into());
-    }
-    let zone = crate::dns01::names::parse_domain(&args.zone)?;
-    if zone.is_wildcard() {
-        return Err(InputError(format!("--zone {} must not be a wildcard", args.zone)).into());
-    }
-    let runtime = args.plugins.runtime()?;
-    let plugin = args.plugins.load(&runtime, &args.plugin).await?;
-    let config = Sources::resolve_with_process_env(
-        plugin.metadata(),
-        &pairs,
-        &std::collections::BTreeMap::new(),
-    )?;
-    let session = plugin.session(&config, &args.plugins.plugin_allow)?;
+async fn test(engine: &Engine, args: &TestArgs, output: Output) -> anyhow::Result<Exit> {
+    use crate::engine::conformance::{self, CheckMode, Options};
+    let dns = crate::engine::DnsOptions {
+        plugin: Some(args.plugin.clone()),
+        config: args.config.clone(),
+        resolvers: args.resolvers.clone(),
+        dns_port: args.dns_port,
+        plugins: args.plugins.options(),
+        ..Default::default()
+    };
     let options = Options {
-        zone: zone.name.clone(),
+        zone: args.zone.clone(),
         ttl: args.dns_ttl,
         mode: if args.propagation == "recursive" {
             CheckMode::Recursive
@@ -225,7 +142,7 @@ async fn test(args: &TestArgs, output: Output) -> anyhow::Result<Exit> {
         timeout: args.propagation_timeout,
         retries: 3,
     };
-    let report = crate::conformance::run(&session, &dns, &options).await;
+    let report = conformance::test_plugin(engine, &dns, &options).await?;
     print(output, &report, || report.text());
     Ok(if report.success() {
         Exit::Success
@@ -263,7 +180,6 @@ struct Created {
 }
 
 fn new(args: &NewArgs, output: Output) -> anyhow::Result<Exit> {
-    use crate::exit::InputError;
     let name = args.name.as_str();
     let valid = !name.is_empty()
         && name.len() <= 32
@@ -378,8 +294,8 @@ struct ListEntry {
     error: Option<String>,
 }
 
-async fn list(args: &PluginArgs, output: Output) -> anyhow::Result<Exit> {
-    let runtime = args.runtime()?;
+async fn list(engine: &Engine, args: &PluginOptions, output: Output) -> anyhow::Result<Exit> {
+    let runtime = engine.runtime(args)?;
     let dirs = discovery::search_dirs(&args.plugin_dirs);
     let mut entries: Vec<ListEntry> = Vec::new();
     for path in discovery::list(&dirs) {
@@ -448,9 +364,13 @@ struct Inspection<'a> {
     size_bytes: usize,
 }
 
-async fn inspect(arg: &str, args: &PluginArgs, output: Output) -> anyhow::Result<Exit> {
-    let runtime = args.runtime()?;
-    let plugin = args.load(&runtime, arg).await?;
+async fn inspect(
+    engine: &Engine,
+    arg: &str,
+    args: &PluginOptions,
+    output: Output,
+) -> anyhow::Result<Exit> {
+    let plugin = engine.load_plugin(args, arg).await?;
     let m = plugin.metadata();
     let report = Inspection {
         metadata: m,

@@ -6,6 +6,7 @@
 //! disappear when the certificate is done; results are printed instead.
 
 use crate::dns01::solver::{Progress, ProgressSink, Step};
+use crate::engine::issue::{CertificateProgress, Progress as Observer};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -14,6 +15,35 @@ use std::time::Duration;
 pub fn wanted(global: &super::GlobalArgs) -> bool {
     use std::io::IsTerminal;
     !global.quiet && global.output == super::Output::Text && std::io::stderr().is_terminal()
+}
+
+/// What the engine reports progress to: lines on the terminal, when
+/// [`wanted`].
+pub struct Terminal {
+    show: bool,
+}
+
+impl Terminal {
+    pub fn new(global: &super::GlobalArgs) -> Terminal {
+        Terminal {
+            show: wanted(global),
+        }
+    }
+}
+
+impl Observer for Terminal {
+    fn certificate(&self, cert_name: &str) -> Box<dyn CertificateProgress> {
+        Box::new(Line::new(self.show, cert_name))
+    }
+}
+
+impl CertificateProgress for Line {
+    fn sink(&self) -> ProgressSink {
+        Line::sink(self)
+    }
+    fn set(&self, phase: &str) {
+        Line::set(self, phase)
+    }
 }
 
 fn bars() -> &'static MultiProgress {

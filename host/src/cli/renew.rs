@@ -1,44 +1,20 @@
-//! `wacme renew`: renews stored certificates that are due, with the
-//! parameters stored at issue time (plugin, non-secret config, DNS options,
-//! key type, directory, account); secrets are resolved again from the
-//! environment and the config file, never stored.
-//!
-//! A certificate is due when
-//! 1. `--force` is given, or it was revoked by `wacme revoke`, or it has
-//!    expired;
-//! 2. else with `--days N`: when at most N days are left;
-//! 3. else when the CA offers ACME Renewal Information and the time it picks
-//!    in the suggested window has come (the new order then names the old
-//!    certificate in `replaces`);
-//! 4. else (or when the ARI lookup fails) when at most a third of its
-//!    lifetime is left.
-//!
-//! `--all` processes every stored certificate and every `[certificates.*]`
-//! entry of the config file not yet issued, concurrently (`--jobs`). A
-//! failed renewal never touches the working certificate: the store only
-//! switches to a version that is complete.
+//! `wacme renew`: renews stored certificates that are due
+//! ([`crate::engine::renew`] says when that is), and reports each.
 //!
 //! Exit codes: 0 renewed (≥ 1, none failed), 10 nothing due, 11 some failed
 //! (with `--all`), 12 a deploy hook failed; one certificate that fails with
 //! `--cert-name` exits with its failure class (3–7).
 
-use super::account::{CaArgs, state_dir};
-use super::issue::{IssueOutput, Job, describe, extra, obtain};
+use super::exit::Exit;
+use super::issue::describe;
 use super::{GlobalArgs, Output, print};
-use crate::acme::{self, Client, KeyType};
-use crate::certs::{CertMeta, CertStore};
-use crate::config::{CertEntry, ConfigFile};
-use crate::dns01::names::parse_domains;
-use crate::dns01::propagation::parse_duration;
 use crate::dns01::solver::Interrupt;
-use crate::exit::{Exit, InputError, classify};
+use crate::engine::Engine;
+use crate::engine::renew::{self, RenewOptions, RenewResult};
 use clap::Args;
-use futures::StreamExt as _;
 use serde::Serialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-use time::OffsetDateTime;
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["cert_name", "all"])))]
@@ -59,7 +35,7 @@ pub struct RenewArgs {
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
     /// Wait a random time up to this long before starting (for cron), e.g. 30m.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub jitter: Option<Duration>,
     /// Run this deploy hook after each renewal instead of the stored one.
     #[arg(long, value_name = "CMD")]
@@ -69,200 +45,76 @@ pub struct RenewArgs {
     pub ca_cert: Vec<PathBuf>,
 }
 
-/// Whether a certificate is due, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
-    pub due: bool,
-    pub reason: String,
-    /// When it becomes due (if known and not yet).
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub due_at: Option<OffsetDateTime>,
+/// One certificate's result as printed: the engine's, with its exit code.
+#[derive(Serialize)]
+struct ResultView<'a> {
+    #[serde(flatten)]
+    result: &'a RenewResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
 }
 
-/// The decision without ARI (`ari` = the time ARI picked, if any).
-pub fn decide(
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
-    now: OffsetDateTime,
-    force: bool,
-    days: Option<u32>,
-    ari: Option<OffsetDateTime>,
-) -> Decision {
-    let left = not_after - now;
-    let days_left = left.whole_days();
-    if force {
-        return Decision {
-            due: true,
-            reason: "forced".into(),
-            due_at: None,
-        };
-    }
-    if not_after <= now {
-        return Decision {
-            due: true,
-            reason: "expired".into(),
-            due_at: None,
-        };
-    }
-    if let Some(n) = days {
-        let at = not_after - time::Duration::days(n.into());
-        return Decision {
-            due: at <= now,
-            reason: format!("{days_left} days left, renewing at {n} or fewer (--days)"),
-            due_at: (at > now).then_some(at),
-        };
-    }
-    if let Some(at) = ari {
-        return Decision {
-            due: at <= now,
-            reason: "the CA's renewal window (ARI)".into(),
-            due_at: (at > now).then_some(at),
-        };
-    }
-    let at = not_after - (not_after - not_before) / 3;
-    Decision {
-        due: at <= now,
-        reason: format!("{days_left} days left, renewing with a third of the lifetime left"),
-        due_at: (at > now).then_some(at),
-    }
+/// The whole run as printed.
+#[derive(Serialize)]
+struct RenewReport<'a> {
+    renewed: usize,
+    not_due: usize,
+    failed: usize,
+    hook_failed: usize,
+    exit_code: u8,
+    certificates: Vec<ResultView<'a>>,
 }
 
-/// What happened to one certificate.
-#[derive(Debug, Serialize)]
-pub struct RenewResult {
-    pub cert_name: String,
-    /// `renewed`, `not_due` or `failed`.
-    pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub not_after: Option<OffsetDateTime>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued: Option<IssueOutput>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The exit class of the failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<u8>,
-}
-
-/// The whole run.
-#[derive(Debug, Serialize)]
-pub struct RenewReport {
-    pub renewed: usize,
-    pub not_due: usize,
-    pub failed: usize,
-    pub hook_failed: usize,
-    pub exit_code: u8,
-    pub certificates: Vec<RenewResult>,
-}
-
-pub async fn run(args: RenewArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyhow::Result<Exit> {
     let config = global.config_file()?;
-    let state = state_dir(global)?;
-    let store = CertStore::new(&state);
-    let mut names: Vec<String> = match &args.cert_name {
-        Some(n) => {
-            crate::certs::validate_name(n).map_err(|e| InputError(e.to_string()))?;
-            if store.load_meta(n)?.is_none() && config.certificate(n).is_none() {
-                return Err(InputError(format!(
-                    "no stored certificate {n:?} in {} (see `wacme certs list`)",
-                    state.display()
-                ))
-                .into());
-            }
-            vec![n.clone()]
-        }
-        None => store.names(),
+    let workspace = global.workspace()?;
+    let names = renew::plan(&workspace, &config, args.cert_name.as_deref(), args.all)?;
+    renew::jitter(args.jitter).await;
+    let _lock = global.lock(&workspace)?;
+    let options = RenewOptions {
+        force: args.force,
+        days: args.days,
+        jobs: args.jobs,
+        deploy_hook: args.deploy_hook.clone(),
+        ca_cert: args.ca_cert.clone(),
+        warn: global.output == Output::Text,
     };
-    if args.all {
-        for name in config.certificates.keys() {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-    }
-    if let Some(jitter) = args.jitter
-        && !jitter.is_zero()
-    {
-        let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 0..jitter.as_millis().max(1));
-        tracing::info!("waiting {ms} ms (--jitter) before renewing");
-        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
-    }
-    let _lock = global.lock(&state)?;
-
-    let jobs = args.jobs.max(1);
-    let ctx = Ctx {
-        args: &args,
-        config: &config,
-        state: &state,
-        store: &store,
-        output: global.output,
-        interrupt: Interrupt::on_signals(),
-        show_progress: super::progress::wanted(global),
-        clients: tokio::sync::Mutex::new(BTreeMap::new()),
-    };
-    let mut results: Vec<RenewResult> = futures::stream::iter(names.iter())
-        .map(|name| ctx.renew_one(name))
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
-    results.sort_by(|a, b| a.cert_name.cmp(&b.cert_name));
-
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
-    let (renewed, not_due, failed) = (count("renewed"), count("not_due"), count("failed"));
-    let hook_failed = results
-        .iter()
-        .filter(|r| {
-            r.issued
-                .as_ref()
-                .and_then(|i| i.deploy_hook.as_ref())
-                .is_some_and(|h| !h.ok)
-        })
-        .count();
-    let exit = if failed > 0 {
-        match (&args.cert_name, results.iter().find_map(|r| r.exit_code)) {
-            (Some(_), Some(code)) if results.len() == 1 => exit_from_code(code),
+    let progress = super::progress::Terminal::new(global);
+    let interrupt = Interrupt::on_signals();
+    let done = renew::renew(
+        engine, &workspace, &config, &names, &options, &progress, &interrupt,
+    )
+    .await;
+    let exit = if done.failed > 0 {
+        let class = done.certificates.iter().find_map(|r| r.class);
+        match (&args.cert_name, class) {
+            (Some(_), Some(class)) if done.certificates.len() == 1 => Exit::from(class),
             _ => Exit::SomeFailed,
         }
-    } else if hook_failed > 0 {
+    } else if done.hook_failed > 0 {
         Exit::Hook
-    } else if renewed > 0 {
+    } else if done.renewed > 0 {
         Exit::Success
     } else {
         Exit::NothingDue
     };
     let report = RenewReport {
-        renewed,
-        not_due,
-        failed,
-        hook_failed,
+        renewed: done.renewed,
+        not_due: done.not_due,
+        failed: done.failed,
+        hook_failed: done.hook_failed,
         exit_code: exit as u8,
-        certificates: results,
+        certificates: done
+            .certificates
+            .iter()
+            .map(|result| ResultView {
+                result,
+                exit_code: result.class.map(|c| Exit::from(c) as u8),
+            })
+            .collect(),
     };
     print(global.output, &report, || text(&report));
     Ok(exit)
-}
-
-fn exit_from_code(code: u8) -> Exit {
-    [
-        Exit::Failure,
-        Exit::Input,
-        Exit::Plugin,
-        Exit::Ca,
-        Exit::Dns,
-        Exit::State,
-        Exit::Interrupted,
-    ]
-    .into_iter()
-    .find(|e| *e as u8 == code)
-    .unwrap_or(Exit::Failure)
 }
 
 fn text(report: &RenewReport) -> String {
@@ -270,7 +122,7 @@ fn text(report: &RenewReport) -> String {
     if report.certificates.is_empty() {
         out.push_str("No certificates to renew.\n");
     }
-    for r in &report.certificates {
+    for r in report.certificates.iter().map(|v| v.result) {
         match r.status {
             "renewed" => {
                 let reason = r.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("");
@@ -308,335 +160,4 @@ fn text(report: &RenewReport) -> String {
         report.renewed, report.not_due, report.failed
     ));
     out
-}
-
-struct Ctx<'a> {
-    args: &'a RenewArgs,
-    config: &'a ConfigFile,
-    state: &'a Path,
-    store: &'a CertStore,
-    output: Output,
-    interrupt: Interrupt,
-    show_progress: bool,
-    /// One client per CA (directory and trusted roots), shared by every
-    /// certificate of the run: one directory fetch, one connection pool,
-    /// one nonce pool.
-    clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
-}
-
-impl Ctx<'_> {
-    async fn renew_one(&self, name: &str) -> RenewResult {
-        let mut result = RenewResult {
-            cert_name: name.to_string(),
-            status: "failed",
-            decision: None,
-            not_after: None,
-            issued: None,
-            error: None,
-            exit_code: None,
-        };
-        match self.try_renew(name, &mut result).await {
-            Ok(()) => {}
-            Err(e) => {
-                result.status = "failed";
-                result.exit_code = Some(classify(&e) as u8);
-                result.error = Some(crate::exit::describe(&e));
-                if self.output == Output::Text {
-                    tracing::debug!("renewing {name} failed: {e:#}");
-                }
-            }
-        }
-        result
-    }
-
-    async fn try_renew(&self, name: &str, result: &mut RenewResult) -> anyhow::Result<()> {
-        let meta = self.store.load_meta(name)?;
-        let entry = self.config.certificate(name);
-        let mut job = self.job(name, meta.as_ref(), entry)?;
-        let directory = match (&meta, entry.and_then(|e| e.directory.clone())) {
-            (Some(m), _) => m.directory.clone(),
-            (None, Some(d)) => d,
-            (None, None) => self
-                .config
-                .defaults
-                .directory
-                .clone()
-                .ok_or_else(|| InputError(format!("[certificates.{name}]: no directory")))?,
-        };
-        let client = self.client(directory, job.ca_cert.clone()).await?;
-
-        let decision = match &meta {
-            None => Decision {
-                due: true,
-                reason: "not issued yet (config file entry)".into(),
-                due_at: None,
-            },
-            Some(meta) => {
-                let domains_changed = {
-                    let mut a: Vec<&String> = meta.domains.iter().collect();
-                    let mut b: Vec<String> = job.domains.iter().map(|d| d.name.clone()).collect();
-                    a.sort();
-                    b.sort();
-                    a.into_iter().cloned().collect::<Vec<_>>() != b
-                };
-                result.not_after = Some(meta.not_after);
-                let der = self.store.current_cert_der(name)?;
-                if client.directory().renewal_info.is_some() {
-                    job.replaces = acme::cert_id(&der).ok();
-                }
-                if domains_changed {
-                    Decision {
-                        due: true,
-                        reason: "the config file's domains changed".into(),
-                        due_at: None,
-                    }
-                } else if self.store.is_revoked(name) {
-                    Decision {
-                        due: true,
-                        reason: "revoked".into(),
-                        due_at: None,
-                    }
-                } else {
-                    self.decide(&client, meta, &der).await
-                }
-            }
-        };
-        result.decision = Some(decision.clone());
-        if !decision.due {
-            result.status = "not_due";
-            return Ok(());
-        }
-        tracing::info!("renewing {name}: {}", decision.reason);
-        let issued = match obtain(&job, &client, self.state, self.output, &self.interrupt).await {
-            Err(e) if job.replaces.is_some() && mentions_replaces(&e) => {
-                // The CA will not take this order as the old certificate's
-                // replacement (e.g. it was replaced already): renew anyway.
-                tracing::info!("renewing {name} without `replaces`: {e:#}");
-                job.replaces = None;
-                obtain(&job, &client, self.state, self.output, &self.interrupt).await?
-            }
-            other => other?,
-        };
-        result.status = "renewed";
-        result.not_after = Some(issued.issued.not_after);
-        result.issued = Some(issued);
-        Ok(())
-    }
-
-    /// The client for a CA, connected on first use.
-    async fn client(&self, directory: String, ca_cert: Vec<PathBuf>) -> anyhow::Result<Client> {
-        let mut clients = self.clients.lock().await;
-        let key = (directory, ca_cert);
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
-        }
-        let ca = CaArgs {
-            directory: Some(key.0.clone()),
-            ca_cert: key.1.clone(),
-        };
-        let client = ca.connect().await?;
-        clients.insert(key, client.clone());
-        Ok(client)
-    }
-
-    async fn decide(&self, client: &Client, meta: &CertMeta, der: &[u8]) -> Decision {
-        let now = OffsetDateTime::now_utc();
-        let ari = if self.args.force || self.args.days.is_some() {
-            None
-        } else if client.directory().renewal_info.is_some() {
-            match client.renewal_info(der).await {
-                Ok(info) => Some(info.renewal_time(now)),
-                Err(e) => {
-                    tracing::warn!(
-                        "renewal information for {} unavailable ({e}); using a third of the lifetime",
-                        meta.name
-                    );
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        decide(
-            meta.not_before,
-            meta.not_after,
-            now,
-            self.args.force,
-            self.args.days,
-            ari,
-        )
-    }
-
-    /// The job for `name`: the stored parameters, with the config file's
-    /// entry (if any) on top of them and the command line on top of both.
-    fn job(
-        &self,
-        name: &str,
-        meta: Option<&CertMeta>,
-        entry: Option<&CertEntry>,
-    ) -> anyhow::Result<Job> {
-        let empty = BTreeMap::new();
-        let x = meta.map(|m| &m.extra).unwrap_or(&empty);
-        let s = |k: &str| x.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let list = |k: &str| -> Vec<String> {
-            x.get(k)
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default()
-        };
-        let num = |k: &str| x.get(k).and_then(|v| v.as_u64());
-
-        let mut dns = super::issue::DnsArgs {
-            plugin: meta.map(|m| m.plugin.clone()),
-            config: meta
-                .map(|m| {
-                    m.plugin_config
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            propagation: s(extra::PROPAGATION),
-            propagation_timeout: s(extra::PROPAGATION_TIMEOUT),
-            resolvers: list(extra::RESOLVERS),
-            dns_port: num(extra::DNS_PORT).and_then(|p| u16::try_from(p).ok()),
-            dns_zone: s(extra::DNS_ZONE),
-            no_follow_cname: x.get(extra::FOLLOW_CNAME).and_then(|v| v.as_bool()) == Some(false),
-            dns_ttl: num(extra::DNS_TTL).and_then(|t| u32::try_from(t).ok()),
-            dns_concurrency: num(extra::DNS_CONCURRENCY).unwrap_or(8) as usize,
-            plugins: super::plugin::PluginArgs {
-                plugin_dirs: list(extra::PLUGIN_DIRS)
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .collect(),
-                plugin_allow: list(extra::PLUGIN_ALLOW),
-                plugin_timeout: num(extra::PLUGIN_TIMEOUT).unwrap_or(60),
-                plugin_memory: num(extra::PLUGIN_MEMORY).unwrap_or(64) as usize,
-                no_plugin_cache: false,
-            },
-        };
-        let mut domains = meta.map(|m| m.domains.clone()).unwrap_or_default();
-        let mut key_type = meta.map(|m| m.key_type.clone());
-        if let Some(e) = entry {
-            // The config file describes what the certificate should be.
-            if dns.plugin.as_deref() != Some(e.dns.as_str()) {
-                dns.plugin = Some(e.dns.clone());
-                dns.config.clear();
-            }
-            dns.propagation = e.propagation.clone().or(dns.propagation);
-            dns.propagation_timeout = e.propagation_timeout.clone().or(dns.propagation_timeout);
-            if !e.resolvers.is_empty() {
-                dns.resolvers = e.resolvers.clone();
-            }
-            dns.dns_port = e.dns_port.or(dns.dns_port);
-            dns.dns_zone = e.dns_zone.clone().or(dns.dns_zone);
-            dns.dns_ttl = e.dns_ttl.or(dns.dns_ttl);
-            domains = e.domains.clone();
-            key_type = e.key_type.clone().or(key_type);
-        }
-        let dns = dns.with_defaults(None, &self.config.defaults);
-        // Values in the config file's entry replace the stored non-secret
-        // ones for the same keys.
-        let file_config = self.config.plugin_config(name)?;
-        let dns = super::issue::DnsArgs {
-            config: dns
-                .config
-                .iter()
-                .filter(|pair| {
-                    let key = pair.split('=').next().unwrap_or_default();
-                    !file_config.contains_key(key)
-                })
-                .cloned()
-                .collect(),
-            ..dns
-        };
-        let key_type: KeyType = key_type
-            .or_else(|| self.config.defaults.key_type.clone())
-            .unwrap_or_else(|| "ec-p256".into())
-            .parse()
-            .map_err(|e: acme::Error| InputError(e.to_string()))?;
-        let mut ca_cert: Vec<PathBuf> = list(extra::CA_CERT)
-            .into_iter()
-            .map(PathBuf::from)
-            .collect();
-        if ca_cert.is_empty() {
-            ca_cert = self.config.defaults.ca_cert.clone();
-        }
-        ca_cert.extend(self.args.ca_cert.iter().cloned());
-        Ok(Job {
-            cert_name: name.to_string(),
-            domains: parse_domains(&domains)?,
-            key_type,
-            dns,
-            email: self.config.defaults.email.clone(),
-            agree_tos: self.config.defaults.agree_tos.unwrap_or(false),
-            eab: None,
-            ca_cert,
-            preferred_chain: entry
-                .and_then(|e| e.preferred_chain.clone())
-                .or_else(|| s(extra::PREFERRED_CHAIN)),
-            profile: entry
-                .and_then(|e| e.profile.clone())
-                .or_else(|| s(extra::PROFILE)),
-            replaces: None,
-            file_config,
-            exposed_literals: crate::config::exposed_literals(self.config, name),
-            deploy_hook: self
-                .args
-                .deploy_hook
-                .clone()
-                .or_else(|| entry.and_then(|e| e.deploy_hook.clone()))
-                .or_else(|| s(extra::DEPLOY_HOOK))
-                .or_else(|| self.config.defaults.deploy_hook.clone()),
-            show_progress: self.show_progress,
-        })
-    }
-}
-
-fn mentions_replaces(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<acme::Error>().is_some_and(|e| {
-            e.problem().is_some() && e.to_string().to_lowercase().contains("replace")
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    const NB: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
-    const NA: OffsetDateTime = datetime!(2026-04-01 0:00 UTC); // 90 days
-
-    #[test]
-    fn a_third_of_the_lifetime() {
-        let d = decide(NB, NA, datetime!(2026-03-01 0:00 UTC), false, None, None);
-        assert!(!d.due, "{d:?}");
-        assert_eq!(d.due_at, Some(datetime!(2026-03-02 0:00 UTC)));
-        let d = decide(NB, NA, datetime!(2026-03-02 0:00 UTC), false, None, None);
-        assert!(d.due, "{d:?}");
-    }
-
-    #[test]
-    fn days_force_expiry_and_ari() {
-        let now = datetime!(2026-03-20 0:00 UTC);
-        assert!(!decide(NB, NA, now, false, Some(7), None).due);
-        assert!(decide(NB, NA, now, false, Some(12), None).due);
-        assert!(decide(NB, NA, datetime!(2026-01-02 0:00 UTC), true, None, None).due);
-        assert!(decide(NB, NA, datetime!(2026-05-01 0:00 UTC), false, Some(0), None).due);
-        // ARI wins over the lifetime rule, both ways.
-        let early = datetime!(2026-01-10 0:00 UTC);
-        assert!(decide(NB, NA, early, false, None, Some(early)).due);
-        assert!(
-            !decide(
-                NB,
-                NA,
-                now,
-                false,
-                None,
-                Some(datetime!(2026-03-25 0:00 UTC))
-            )
-            .due
-        );
-    }
 }

@@ -2,7 +2,6 @@
 //!
 //! - [`dns`]: one question to one server (recursion on or off), no cache.
 //! - [`journal`]: what a run presented, for cleanup after a crash.
-//! - [`names`]: validating the names a certificate is for.
 //! - [`zone`]: CNAME following and zone discovery.
 //! - [`propagation`]: waiting until every authoritative server (or resolver)
 //!   serves every value.
@@ -10,7 +9,6 @@
 
 pub mod dns;
 pub mod journal;
-pub mod names;
 pub mod propagation;
 pub mod solver;
 pub mod zone;

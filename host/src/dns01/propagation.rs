@@ -38,7 +38,7 @@ impl FromStr for Mode {
             "recursive" => Ok(Mode::Recursive),
             "none" => Ok(Mode::None),
             _ => match s.strip_prefix("wait:") {
-                Some(d) => parse_duration(d).map(Mode::Wait),
+                Some(d) => crate::duration::parse(d).map(Mode::Wait),
                 None => Err(format!(
                     "`{s}` is not a propagation mode: use authoritative, recursive, wait:<duration> (e.g. wait:30s) or none"
                 )),
@@ -47,35 +47,41 @@ impl FromStr for Mode {
     }
 }
 
-/// `500ms`, `30s`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 30s, 2m)"))?;
-    let secs = match unit {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("`{s}` is not a duration (e.g. 500ms, 30s, 2m)")),
-    };
-    if !(0.0..=86_400.0).contains(&secs) {
-        return Err(format!("`{s}` is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Values one name must show.
-#[derive(Debug, Clone)]
+/// What one name must (and must not) show.
+#[derive(Debug, Clone, Default)]
 pub struct Expectation {
     pub fqdn: String,
     pub zone: String,
+    /// Values the name must serve.
     pub values: Vec<String>,
+    /// Values the name must not serve.
+    pub absent: Vec<String>,
+    /// Each of `values` exactly once (no duplicate records).
+    pub once: bool,
+}
+
+impl Expectation {
+    /// Whether `served` (the name's TXT values) meets the expectation.
+    pub fn holds(&self, served: &[String]) -> bool {
+        let count = |v: &String| served.iter().filter(|s| *s == v).count();
+        self.values.iter().all(|v| {
+            if self.once {
+                count(v) == 1
+            } else {
+                count(v) >= 1
+            }
+        }) && !self.absent.iter().any(|a| served.contains(a))
+    }
+}
+
+/// A server the check asks: a nameserver address (recursion off) or a
+/// resolver (recursion on), with a label for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// `ns1.example.com (192.0.2.1:53)` or `resolver 192.0.2.53:53`.
+    pub label: String,
+    pub addr: SocketAddr,
+    pub recursion: bool,
 }
 
 /// What a server last said about a name.
@@ -170,12 +176,9 @@ pub struct Report {
     pub checked: Vec<String>,
 }
 
-struct Target {
-    server: SocketAddr,
-    label: String,
-    recursion: bool,
-    fqdn: String,
-    expected: BTreeSet<String>,
+struct Target<'e> {
+    server: Server,
+    expectation: &'e Expectation,
     last: Observation,
     done: bool,
 }
@@ -201,37 +204,129 @@ pub async fn wait(
     progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
 ) -> Result<Report, PropagationError> {
     let started = Instant::now();
-    let mut targets = match mode {
+    let targets = match mode {
         Mode::None => return Ok(Report::default()),
         Mode::Wait(d) => {
             tokio::time::sleep(d).await;
             return Ok(Report::default());
         }
-        Mode::Recursive => dns
-            .resolvers
-            .iter()
-            .flat_map(|&server| {
-                expectations
-                    .iter()
-                    .map(move |e| target(server, format!("resolver {server}"), true, e))
-            })
-            .collect::<Vec<_>>(),
-        Mode::Authoritative => authoritative_targets(dns, zones, expectations).await?,
+        Mode::Recursive => targets(&resolvers(dns), expectations),
+        Mode::Authoritative => {
+            let zone_names: BTreeSet<&str> = expectations.iter().map(|e| e.zone.as_str()).collect();
+            let per_zone = futures::future::join_all(
+                zone_names
+                    .into_iter()
+                    .map(|zone| async move { Ok((zone, nameservers(dns, zones, zone).await?)) }),
+            )
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, PropagationError>>()?;
+            per_zone
+                .into_iter()
+                .flat_map(|(zone, servers)| {
+                    let of_zone: Vec<&Expectation> =
+                        expectations.iter().filter(|e| e.zone == zone).collect();
+                    servers.into_iter().flat_map(move |server| {
+                        of_zone.clone().into_iter().map(move |e| Target {
+                            server: server.clone(),
+                            expectation: e,
+                            last: Observation::NotAsked,
+                            done: false,
+                        })
+                    })
+                })
+                .collect()
+        }
     };
+    poll_targets(
+        targets,
+        dns.query_timeout,
+        started + timeout,
+        started,
+        progress,
+    )
+    .await
+}
+
+/// The servers `mode` asks about names in `zone`: its nameservers'
+/// addresses (`Authoritative`), the resolvers (`Recursive`), none otherwise.
+pub async fn servers(
+    dns: &DnsConfig,
+    zones: &ZoneFinder,
+    zone: &str,
+    mode: Mode,
+) -> Result<Vec<Server>, PropagationError> {
+    match mode {
+        Mode::Authoritative => nameservers(dns, zones, zone).await,
+        Mode::Recursive => Ok(resolvers(dns)),
+        Mode::Wait(_) | Mode::None => Ok(Vec::new()),
+    }
+}
+
+/// Waits until every one of `servers` meets every expectation, or `timeout`
+/// passes.
+pub async fn check(
+    dns: &DnsConfig,
+    servers: &[Server],
+    expectations: &[Expectation],
+    timeout: Duration,
+) -> Result<Report, PropagationError> {
+    let started = Instant::now();
+    poll_targets(
+        targets(servers, expectations),
+        dns.query_timeout,
+        started + timeout,
+        started,
+        &|_, _, _| {},
+    )
+    .await
+}
+
+fn resolvers(dns: &DnsConfig) -> Vec<Server> {
+    dns.resolvers
+        .iter()
+        .map(|&addr| Server {
+            label: format!("resolver {addr}"),
+            addr,
+            recursion: true,
+        })
+        .collect()
+}
+
+fn targets<'e>(servers: &[Server], expectations: &'e [Expectation]) -> Vec<Target<'e>> {
+    servers
+        .iter()
+        .flat_map(|server| {
+            expectations.iter().map(move |e| Target {
+                server: server.clone(),
+                expectation: e,
+                last: Observation::NotAsked,
+                done: false,
+            })
+        })
+        .collect()
+}
+
+async fn poll_targets(
+    mut targets: Vec<Target<'_>>,
+    query_timeout: Duration,
+    deadline: Instant,
+    started: Instant,
+    progress: &(dyn Fn(&str, usize, usize) + Send + Sync),
+) -> Result<Report, PropagationError> {
     let servers = targets
         .iter()
-        .map(|t| t.server)
+        .map(|t| t.server.addr)
         .collect::<BTreeSet<_>>()
         .len();
     let checked: Vec<String> = targets
         .iter()
-        .map(|t| t.label.clone())
+        .map(|t| t.server.label.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let total = targets.len();
     let mut queries = 0u64;
-    let deadline = started + timeout;
     for round in 0.. {
         let delay = backoff(round);
         if Instant::now() + delay > deadline {
@@ -240,15 +335,15 @@ pub async fn wait(
         tokio::time::sleep(delay).await;
         let pending: Vec<&mut Target> = targets.iter_mut().filter(|t| !t.done).collect();
         queries += pending.len() as u64;
-        let polled: BTreeSet<String> = pending.iter().map(|t| t.fqdn.clone()).collect();
-        let per_query = dns.query_timeout.min(
+        let polled: BTreeSet<String> = pending.iter().map(|t| t.expectation.fqdn.clone()).collect();
+        let per_query = query_timeout.min(
             deadline
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(50)),
         );
         futures::future::join_all(pending.into_iter().map(|t| poll(t, per_query))).await;
         for fqdn in &polled {
-            let of_name = targets.iter().filter(|t| &t.fqdn == fqdn);
+            let of_name = targets.iter().filter(|t| &t.expectation.fqdn == fqdn);
             let (done, all) = of_name.fold((0, 0), |(d, a), t| (d + usize::from(t.done), a + 1));
             progress(fqdn, done, all);
         }
@@ -270,9 +365,14 @@ pub async fn wait(
                 _ => BTreeSet::new(),
             };
             Lagging {
-                server: t.label,
-                fqdn: t.fqdn,
-                missing: t.expected.difference(&seen).count(),
+                server: t.server.label,
+                fqdn: t.expectation.fqdn.clone(),
+                missing: t
+                    .expectation
+                    .values
+                    .iter()
+                    .filter(|v| !seen.contains(*v))
+                    .count(),
                 answered: t.last,
             }
         })
@@ -283,88 +383,81 @@ pub async fn wait(
     })
 }
 
-fn target(server: SocketAddr, label: String, recursion: bool, e: &Expectation) -> Target {
-    Target {
-        server,
-        label,
-        recursion,
-        fqdn: e.fqdn.clone(),
-        expected: e.values.iter().cloned().collect(),
-        last: Observation::NotAsked,
-        done: false,
-    }
-}
-
-async fn authoritative_targets(
+/// Every address of every nameserver of `zone`.
+async fn nameservers(
     dns: &DnsConfig,
     zones: &ZoneFinder,
-    expectations: &[Expectation],
-) -> Result<Vec<Target>, PropagationError> {
-    let zone_names: BTreeSet<&str> = expectations.iter().map(|e| e.zone.as_str()).collect();
-    let resolved = futures::future::join_all(zone_names.into_iter().map(|zone| async move {
-        let nameservers = zones.nameservers(zone).await?;
-        if nameservers.is_empty() {
-            return Err(PropagationError::NoNameservers {
+    zone: &str,
+) -> Result<Vec<Server>, PropagationError> {
+    let nameservers = zones.nameservers(zone).await?;
+    if nameservers.is_empty() {
+        return Err(PropagationError::NoNameservers {
+            zone: zone.to_string(),
+            resolvers: dns
+                .resolvers
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let addresses = futures::future::join_all(nameservers.iter().map(|ns| async move {
+        let ns_text = dns::text(ns);
+        match dns.addresses(ns).await {
+            Ok(ips) if !ips.is_empty() => Ok((ns_text, ips)),
+            Ok(_) => Err(PropagationError::NameserverAddress {
                 zone: zone.to_string(),
-                resolvers: dns
-                    .resolvers
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
+                nameserver: ns_text,
+                reason: "no A or AAAA records".into(),
+            }),
+            Err(e) => Err(PropagationError::NameserverAddress {
+                zone: zone.to_string(),
+                nameserver: ns_text,
+                reason: e.to_string(),
+            }),
         }
-        let addresses = futures::future::join_all(nameservers.iter().map(|ns| async move {
-            let ns_text = dns::text(ns);
-            match dns.addresses(ns).await {
-                Ok(ips) if !ips.is_empty() => Ok((ns_text, ips)),
-                Ok(_) => Err(PropagationError::NameserverAddress {
-                    zone: zone.to_string(),
-                    nameserver: ns_text,
-                    reason: "no A or AAAA records".into(),
-                }),
-                Err(e) => Err(PropagationError::NameserverAddress {
-                    zone: zone.to_string(),
-                    nameserver: ns_text,
-                    reason: e.to_string(),
-                }),
-            }
-        }))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, PropagationError>((zone, addresses))
     }))
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
-
-    let mut targets = Vec::new();
-    for (zone, nameservers) in resolved {
-        for (ns, ips) in nameservers {
-            for ip in ips {
-                let server = SocketAddr::new(ip, dns.authoritative_port);
-                for e in expectations.iter().filter(|e| e.zone == zone) {
-                    targets.push(target(server, format!("{ns} ({server})"), false, e));
+    Ok(addresses
+        .into_iter()
+        .flat_map(|(ns, ips)| {
+            ips.into_iter().map(move |ip| {
+                let addr = SocketAddr::new(ip, dns.authoritative_port);
+                Server {
+                    label: format!("{ns} ({addr})"),
+                    addr,
+                    recursion: false,
                 }
-            }
-        }
-    }
-    Ok(targets)
+            })
+        })
+        .collect())
 }
 
-async fn poll(t: &mut Target, timeout: Duration) {
-    let Ok(qname) = dns::name(&t.fqdn) else {
+async fn poll(t: &mut Target<'_>, timeout: Duration) {
+    let Ok(qname) = dns::name(&t.expectation.fqdn) else {
         t.last = Observation::Failed("invalid name".into());
         return;
     };
-    t.last = match dns::query(t.server, &qname, RecordType::TXT, t.recursion, timeout).await {
+    let server = &t.server;
+    t.last = match dns::query(
+        server.addr,
+        &qname,
+        RecordType::TXT,
+        server.recursion,
+        timeout,
+    )
+    .await
+    {
         Ok(answer) => observe(&answer, &qname),
         Err(e) => Observation::Failed(e.to_string()),
     };
-    if let Observation::Values(values) = &t.last {
-        t.done = t.expected.iter().all(|v| values.contains(v));
-    }
+    t.done = match &t.last {
+        Observation::Values(values) => t.expectation.holds(values),
+        Observation::NxDomain => t.expectation.holds(&[]),
+        _ => false,
+    };
 }
 
 fn observe(answer: &Answer, qname: &hickory_resolver::proto::rr::Name) -> Observation {
@@ -405,6 +498,26 @@ mod tests {
             "{err}"
         );
         assert!("wait:soon".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn expectations_hold_on_what_is_served() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = |values: &[&str], absent: &[&str], once: bool| Expectation {
+            values: v(values),
+            absent: v(absent),
+            once,
+            ..Expectation::default()
+        };
+        assert!(e(&["a"], &["c"], true).holds(&v(&["a", "b"])));
+        assert!(!e(&["a"], &["b"], true).holds(&v(&["a", "b"])));
+        assert!(
+            !e(&["a"], &[], true).holds(&v(&["a", "a"])),
+            "duplicates fail"
+        );
+        assert!(e(&["a"], &[], false).holds(&v(&["a", "a"])));
+        assert!(!e(&["a"], &[], false).holds(&v(&[])));
+        assert!(e(&[], &["a"], true).holds(&v(&[])));
     }
 
     #[test]

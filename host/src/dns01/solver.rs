@@ -16,6 +16,7 @@ use super::journal::{Entry, Journal, JournalSet};
 use super::propagation::{self, Expectation, Mode, PropagationError};
 use super::zone::{ZoneError, ZoneFinder};
 use crate::acme::{self, Account, Authorization, AuthorizationStatus, PollPolicy};
+use crate::error::ErrorClass;
 use crate::plugins::{self, Session, TxtSet};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,17 +100,16 @@ pub enum SolveError {
 }
 
 impl SolveError {
-    /// The process exit class.
-    pub fn exit(&self) -> crate::exit::Exit {
-        use crate::exit::Exit;
+    /// The class of this failure.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            SolveError::Zone(_) | SolveError::Propagation(_) => Exit::Dns,
-            SolveError::Plugin(e) => e.exit(),
-            SolveError::Present { source, .. } => source.exit(),
-            SolveError::Acme(e) => e.exit(),
-            SolveError::NoDns01(_) | SolveError::Unusable { .. } => Exit::Ca,
-            SolveError::Journal { .. } => Exit::State,
-            SolveError::Interrupted => Exit::Interrupted,
+            SolveError::Zone(_) | SolveError::Propagation(_) => ErrorClass::Dns,
+            SolveError::Plugin(e) => e.class(),
+            SolveError::Present { source, .. } => source.class(),
+            SolveError::Acme(e) => e.class(),
+            SolveError::NoDns01(_) | SolveError::Unusable { .. } => ErrorClass::Ca,
+            SolveError::Journal { .. } => ErrorClass::State,
+            SolveError::Interrupted => ErrorClass::Interrupted,
         }
     }
 }
@@ -402,6 +402,7 @@ impl Solver<'_> {
                 fqdn: s.fqdn.clone(),
                 zone: s.zone.clone(),
                 values: s.values.clone(),
+                ..Expectation::default()
             })
             .collect();
         let progress = |fqdn: &str, done: usize, total: usize| {

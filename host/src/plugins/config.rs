@@ -13,6 +13,7 @@
 //! network call. A plugin receives only its own declared keys.
 
 use super::metadata::PluginMetadata;
+pub use super::metadata::normalize_key;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -51,6 +52,16 @@ struct Value {
 #[derive(Debug, Clone, Default)]
 pub struct ResolvedConfig {
     values: BTreeMap<String, Value>,
+}
+
+impl super::policy::TemplateValues for ResolvedConfig {
+    fn template_value(&self, key: &str) -> Option<(&str, bool)> {
+        let value = self.get(key)?;
+        Some((
+            value,
+            self.origin(key).is_some_and(|o| o != Origin::Default),
+        ))
+    }
 }
 
 impl ResolvedConfig {
@@ -299,11 +310,6 @@ impl Sources<'_> {
         }
         Ok(None)
     }
-}
-
-/// Config keys compare with `-` and `_` as the same character.
-pub fn normalize_key(key: &str) -> String {
-    key.trim().to_ascii_lowercase().replace('-', "_")
 }
 
 /// `WACME_<PLUGIN>_<KEY>` followed by the field's aliases.

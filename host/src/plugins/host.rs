@@ -8,10 +8,10 @@
 //! what is logged about a request (method, origin, path, status) passes
 //! through the session's [`Redactor`].
 
-use super::bindings::wacme::dns::{http, log, types};
+use super::bindings::wacme::dns::{http, log};
+use super::limits::Limits;
 use super::policy::{AllowList, origin_of};
 use super::redact::{Redactor, truncate};
-use super::runtime::{Limits, State};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -53,7 +53,10 @@ impl CallCtx {
         }
     }
 
-    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+    pub(crate) async fn send(
+        &mut self,
+        request: http::Request,
+    ) -> Result<http::Response, http::HttpError> {
         use http::HttpError::{Connection, Denied, Timeout, TooLarge};
         self.requests += 1;
         if self.requests > self.limits.max_requests_per_call {
@@ -141,7 +144,7 @@ impl CallCtx {
                     )));
                 }
                 Err(e) => {
-                    let reason = self.redactor.redact(&error_chain(&e));
+                    let reason = self.redactor.redact(&crate::error::chain(&e));
                     tracing::debug!(plugin = %self.plugin, "{method} {shown} failed: {reason}");
                     return Err(Connection(reason));
                 }
@@ -215,7 +218,9 @@ impl CallCtx {
                             origin_of(&url)
                         )));
                     }
-                    Err(e) => return Err(Connection(self.redactor.redact(&error_chain(&e)))),
+                    Err(e) => {
+                        return Err(Connection(self.redactor.redact(&crate::error::chain(&e))));
+                    }
                 }
             }
             return Ok(http::Response {
@@ -245,7 +250,7 @@ impl CallCtx {
         }
     }
 
-    fn log(&mut self, level: log::Level, message: String) {
+    pub(crate) fn log(&mut self, level: log::Level, message: String) {
         self.log_lines += 1;
         let max_lines = self.limits.max_log_lines_per_call;
         if self.log_lines > max_lines {
@@ -269,33 +274,3 @@ impl CallCtx {
         }
     }
 }
-
-/// An error and its causes on one line (reqwest's top-level message alone
-/// hides the useful part, e.g. "connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
-
-impl http::Host for State {
-    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
-        self.call.send(request).await
-    }
-}
-
-impl log::Host for State {
-    async fn log(&mut self, level: log::Level, message: String) {
-        self.call.log(level, message)
-    }
-}
-
-impl types::Host for State {}

@@ -80,10 +80,10 @@ impl PluginMetadata {
                     field.name
                 ));
             }
-            if !seen.insert(super::config::normalize_key(&field.name)) {
+            if !seen.insert(normalize_key(&field.name)) {
                 return Err(format!("config key `{}` is declared twice", field.name));
             }
-            if field.name != super::config::normalize_key(&field.name) {
+            if field.name != normalize_key(&field.name) {
                 return Err(format!("config key `{}` must use `_`, not `-`", field.name));
             }
             if field.required && field.default.is_some() {
@@ -140,6 +140,11 @@ impl PluginMetadata {
             .filter(|f| f.secret)
             .map(|f| f.name.as_str())
     }
+}
+
+/// Config keys compare with `-` and `_` as the same character.
+pub fn normalize_key(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace('-', "_")
 }
 
 #[cfg(test)]

@@ -19,16 +19,18 @@ mod cache;
 pub mod config;
 pub mod discovery;
 mod host;
+pub mod limits;
 pub mod metadata;
 pub mod policy;
 pub mod redact;
 mod runtime;
 
 pub use config::{ConfigError, ResolvedConfig};
+pub use limits::Limits;
 pub use metadata::{ConfigField, PluginMetadata};
-pub use runtime::{Limits, Plugin, Runtime, RuntimeOptions, Session};
+pub use runtime::{Plugin, Runtime, RuntimeOptions, Session};
 
-use crate::exit::Exit;
+use crate::error::ErrorClass;
 use std::time::Duration;
 
 /// The WIT package version this host implements.
@@ -153,14 +155,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit class of this error.
-    pub fn exit(&self) -> Exit {
+    /// The class of this failure.
+    pub fn class(&self) -> ErrorClass {
         match self {
-            Error::NotFound { .. } | Error::Config(_) | Error::Policy { .. } => Exit::Input,
+            Error::NotFound { .. } | Error::Config(_) | Error::Policy { .. } => ErrorClass::Input,
             Error::Provider { error, .. } if error.kind == ProviderErrorKind::InvalidConfig => {
-                Exit::Input
+                ErrorClass::Input
             }
-            _ => Exit::Plugin,
+            _ => ErrorClass::Plugin,
         }
     }
 

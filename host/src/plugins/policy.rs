@@ -18,7 +18,6 @@
 //! `0x7f.1` or userinfo tricks (`https://api.example.com@evil.test/`) cannot
 //! slip through.
 
-use super::config::{Origin as ValueOrigin, ResolvedConfig};
 use std::fmt;
 use url::{Host, Url};
 
@@ -208,6 +207,13 @@ fn normalized_host(url: &Url) -> Option<String> {
     })
 }
 
+/// Where template values (`{key}` in an allowed-hosts entry) come from: a
+/// key's value, and whether the operator gave it (rather than a plugin
+/// default). Implemented by the resolved plugin config.
+pub trait TemplateValues {
+    fn template_value(&self, key: &str) -> Option<(&str, bool)>;
+}
+
 /// The checked list for one plugin with one configuration.
 #[derive(Debug, Clone, Default)]
 pub struct AllowList {
@@ -223,18 +229,15 @@ impl AllowList {
     /// value that is not a usable URL is a config error naming the key.
     pub fn build(
         declared: &[String],
-        config: &ResolvedConfig,
+        config: &impl TemplateValues,
         operator: &[String],
     ) -> Result<Self, PatternError> {
         let mut plugin = Vec::new();
         for entry in declared {
             if let Some(key) = template_key(entry) {
-                let Some(value) = config.get(key) else {
+                let Some((value, operator_given)) = config.template_value(key) else {
                     continue;
                 };
-                let operator_given = config
-                    .origin(key)
-                    .is_some_and(|o| o != ValueOrigin::Default);
                 let pattern = OriginPattern::from_configured_url(value, operator_given).map_err(
                     |Denied(reason)| PatternError {
                         entry: format!("{entry} (config `{key}` = {value})"),
@@ -307,7 +310,7 @@ pub fn template_key(entry: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::config::ResolvedConfig;
+    use crate::plugins::config::{Origin as ValueOrigin, ResolvedConfig};
 
     fn list(entries: &[&str]) -> AllowList {
         let entries: Vec<String> = entries.iter().map(|s| s.to_string()).collect();

@@ -10,10 +10,12 @@
 //! Memory: a [`Limiter`] caps linear memory and tables per store and remembers
 //! that the cap was hit, so the error can say so.
 
+use super::bindings::wacme::dns::{http, log, types};
 use super::bindings::{DnsProvider, DnsProviderPre};
 use super::cache::CompileCache;
 use super::config::ResolvedConfig;
 use super::host::CallCtx;
+use super::limits::{Limits, TICK};
 use super::metadata::PluginMetadata;
 use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
@@ -27,51 +29,6 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-/// How often the epoch advances: the granularity of CPU deadlines.
-pub const TICK: Duration = Duration::from_millis(10);
-
-/// Bounds on what one plugin call may use.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Linear memory per store.
-    pub memory_bytes: usize,
-    /// Wall-clock time per `present`/`cleanup` call.
-    pub call_timeout: Duration,
-    /// Wall-clock time for the `metadata` call at load.
-    pub metadata_timeout: Duration,
-    /// Time per HTTP request (also bounded by what is left of the call).
-    pub http_timeout: Duration,
-    /// Largest HTTP response body.
-    pub max_response_bytes: usize,
-    /// Largest HTTP request body.
-    pub max_request_bytes: usize,
-    /// HTTP requests per call.
-    pub max_requests_per_call: u32,
-    /// Redirects followed per request.
-    pub max_redirects: u32,
-    /// Log lines per call (further lines are dropped, with one warning).
-    pub max_log_lines_per_call: u32,
-    /// Longest log line or error message shown.
-    pub max_message_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: 64 << 20,
-            call_timeout: Duration::from_secs(60),
-            metadata_timeout: Duration::from_secs(5),
-            http_timeout: Duration::from_secs(30),
-            max_response_bytes: 4 << 20,
-            max_request_bytes: 1 << 20,
-            max_requests_per_call: 1000,
-            max_redirects: 5,
-            max_log_lines_per_call: 1000,
-            max_message_bytes: 4096,
-        }
-    }
-}
 
 /// How to build a [`Runtime`].
 #[derive(Debug, Clone, Default)]
@@ -619,3 +576,17 @@ impl Session {
         }
     }
 }
+
+impl http::Host for State {
+    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+        self.call.send(request).await
+    }
+}
+
+impl log::Host for State {
+    async fn log(&mut self, level: log::Level, message: String) {
+        self.call.log(level, message)
+    }
+}
+
+impl types::Host for State {}

@@ -1,17 +1,17 @@
 //! One certificate, from a new order to stored files: order → DNS-01
 //! ([`crate::dns01::solver`]) → new key and CSR → finalize → download (with
-//! the preferred chain) → atomic store ([`crate::certs`]).
+//! the preferred chain) → atomic store ([`crate::workspace::certs`]).
 //!
 //! Shared by `wacme issue` and `wacme renew`.
 
 use crate::acme::{self, Account, Csr, KeyType, NewOrder, PrivateKey, select_chain};
-use crate::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
 use crate::dns01::dns::DnsConfig;
 use crate::dns01::journal::{Entry, Journal};
-use crate::dns01::names::Domain;
 use crate::dns01::solver::{Interrupt, SolveError, SolveReport, Solver, SolverOptions};
 use crate::dns01::zone::ZoneFinder;
+use crate::names::Domain;
 use crate::plugins::Session;
+use crate::workspace::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -80,14 +80,14 @@ pub enum IssueError {
 }
 
 impl IssueError {
-    /// The process exit class.
-    pub fn exit(&self) -> crate::exit::Exit {
-        use crate::exit::Exit;
+    /// The class of this failure.
+    pub fn class(&self) -> crate::error::ErrorClass {
+        use crate::error::ErrorClass;
         match self {
-            IssueError::Solve(e) => e.exit(),
-            IssueError::Acme(e) => e.exit(),
-            IssueError::Store(_) => Exit::State,
-            IssueError::BadCertificate(_) | IssueError::NoChain => Exit::Ca,
+            IssueError::Solve(e) => e.class(),
+            IssueError::Acme(e) => e.class(),
+            IssueError::Store(_) => ErrorClass::State,
+            IssueError::BadCertificate(_) | IssueError::NoChain => ErrorClass::Ca,
         }
     }
 }

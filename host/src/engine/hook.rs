@@ -3,9 +3,9 @@
 //!
 //! The hook's own output goes to stderr, so `--output json` on stdout stays
 //! one document. A failing hook never touches the stored certificate; the
-//! command reports it and exits with [`crate::exit::Exit::Hook`].
+//! command reports it (`wacme` exits with code 12).
 
-use crate::issuance::Issued;
+use super::issuance::Issued;
 use serde::Serialize;
 use std::process::Stdio;
 

@@ -156,7 +156,7 @@ impl ConfigFile {
             }
         })?;
         for (name, entry) in &config.certificates {
-            crate::certs::validate_name(name).map_err(|e| ConfigFileError::Entry {
+            super::certs::validate_name(name).map_err(|e| ConfigFileError::Entry {
                 path: path.to_path_buf(),
                 cert: name.clone(),
                 reason: e.to_string(),

@@ -6,7 +6,7 @@
 //! refused with a message naming the name and the problem. Duplicates are
 //! dropped (keeping the first), and an order holds at most [`MAX_NAMES`].
 
-use crate::exit::InputError;
+use crate::error::InputError;
 
 /// Most names in one certificate (Let's Encrypt's limit).
 pub const MAX_NAMES: usize = 100;

@@ -23,16 +23,15 @@
 //! `recursive` mode, and poll until the expectation holds or the timeout
 //! passes.
 
-use crate::dns01::dns::{self, DnsConfig};
-use crate::dns01::propagation::backoff;
+use crate::dns01::dns::DnsConfig;
+use crate::dns01::propagation::{self, Expectation, Mode, PropagationError, Server};
 use crate::dns01::solver::call_with_retries;
 use crate::dns01::zone::ZoneFinder;
+use crate::error::InputError;
+use crate::plugins::config::Sources;
 use crate::plugins::{self, ProviderErrorKind, Session, TxtSet};
 use base64::Engine as _;
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::RecordType;
 use serde::Serialize;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Where the DNS checks look.
@@ -154,7 +153,7 @@ struct Runner<'a> {
     session: &'a Session,
     dns: &'a DnsConfig,
     options: &'a Options,
-    servers: Result<Vec<(String, SocketAddr)>, String>,
+    servers: Result<Vec<Server>, String>,
     ttl: u32,
 }
 
@@ -163,7 +162,14 @@ pub async fn run(session: &Session, dns: &DnsConfig, options: &Options) -> Repor
     let meta = session.plugin().metadata();
     let zone = options.zone.trim_end_matches('.').to_ascii_lowercase();
     let ttl = options.ttl.unwrap_or(meta.default_ttl).max(meta.min_ttl);
-    let servers = servers(dns, &zone, options.mode).await;
+    let mode = match options.mode {
+        CheckMode::Authoritative => Mode::Authoritative,
+        CheckMode::Recursive => Mode::Recursive,
+    };
+    let finder = ZoneFinder::new(dns.clone(), None, false);
+    let servers = propagation::servers(dns, &finder, &zone, mode)
+        .await
+        .map_err(|e| format!("cannot find the servers to ask about {zone}: {e}"));
     let runner = Runner {
         session,
         dns,
@@ -290,7 +296,7 @@ pub async fn run(session: &Session, dns: &DnsConfig, options: &Options) -> Repor
         zone,
         check: options.mode,
         servers: match &runner.servers {
-            Ok(s) => s.iter().map(|(label, _)| label.clone()).collect(),
+            Ok(s) => s.iter().map(|server| server.label.clone()).collect(),
             Err(_) => Vec::new(),
         },
         names: vec![n1, n2],
@@ -301,45 +307,37 @@ pub async fn run(session: &Session, dns: &DnsConfig, options: &Options) -> Repor
     }
 }
 
-/// The servers the checks ask, labelled for messages.
-async fn servers(
-    dns: &DnsConfig,
-    zone: &str,
-    mode: CheckMode,
-) -> Result<Vec<(String, SocketAddr)>, String> {
-    if mode == CheckMode::Recursive {
-        return Ok(dns
-            .resolvers
-            .iter()
-            .map(|r| (format!("resolver {r}"), *r))
-            .collect());
-    }
-    let finder = ZoneFinder::new(dns.clone(), None, false);
-    let nameservers = finder
-        .nameservers(zone)
-        .await
-        .map_err(|e| format!("cannot find the nameservers of {zone}: {e}"))?;
-    if nameservers.is_empty() {
-        return Err(format!(
-            "{zone} has no NS records through the resolvers; is it the zone apex? (or use \
-             --propagation recursive)"
-        ));
-    }
-    let mut out = Vec::new();
-    for ns in nameservers {
-        let ips = dns
-            .addresses(&ns)
-            .await
-            .map_err(|e| format!("cannot find the address of {}: {e}", dns::text(&ns)))?;
-        for ip in ips {
-            let addr = SocketAddr::new(ip, dns.authoritative_port);
-            out.push((format!("{} ({addr})", dns::text(&ns)), addr));
+/// Loads the plugin `dns.plugin` with its config (`dns.config` pairs, then
+/// the environment) and runs the battery in `options.zone`.
+pub async fn test_plugin(
+    engine: &super::Engine,
+    dns: &super::DnsOptions,
+    options: &Options,
+) -> Result<Report, super::Error> {
+    async {
+        let pairs = dns.config_pairs()?;
+        let resolvers = dns.dns_config()?;
+        let zone = crate::names::parse_domain(&options.zone)?;
+        if zone.is_wildcard() {
+            return Err(
+                InputError(format!("--zone {} must not be a wildcard", options.zone)).into(),
+            );
         }
+        let plugin = engine.load_plugin(&dns.plugins, dns.plugin_arg()?).await?;
+        let config = Sources::resolve_with_process_env(
+            plugin.metadata(),
+            &pairs,
+            &std::collections::BTreeMap::new(),
+        )?;
+        let session = plugin.session(&config, &dns.plugins.plugin_allow)?;
+        let options = Options {
+            zone: zone.name.clone(),
+            ..options.clone()
+        };
+        anyhow::Ok(run(&session, &resolvers, &options).await)
     }
-    if out.is_empty() {
-        return Err(format!("the nameservers of {zone} have no addresses"));
-    }
-    Ok(out)
+    .await
+    .map_err(super::Error::from)
 }
 
 impl Runner<'_> {
@@ -400,66 +398,40 @@ impl Runner<'_> {
 
     async fn expect(&self, fqdn: &str, shown: &[&str], absent: &[&str]) -> Result<String, String> {
         let servers = self.servers.as_ref().map_err(Clone::clone)?;
-        let qname = dns::name(fqdn).map_err(|e| e.to_string())?;
-        let recursion = self.options.mode == CheckMode::Recursive;
-        let deadline = Instant::now() + self.options.timeout;
-        let mut pending: Vec<(&String, SocketAddr, String)> = servers
-            .iter()
-            .map(|(label, addr)| (label, *addr, "not asked".to_string()))
-            .collect();
-        for round in 0u32.. {
-            tokio::time::sleep(backoff(round)).await;
-            let mut still = Vec::new();
-            for (label, addr, _) in pending {
-                let seen = match dns::query(
-                    addr,
-                    &qname,
-                    RecordType::TXT,
-                    recursion,
-                    self.dns.query_timeout,
-                )
-                .await
-                {
-                    Ok(a) if matches!(a.rcode, ResponseCode::NoError | ResponseCode::NXDomain) => {
-                        Ok(a.txt_values(&qname))
-                    }
-                    Ok(a) => Err(format!("answered {}", a.rcode)),
-                    Err(e) => Err(e.to_string()),
-                };
-                match seen {
-                    Ok(values) if holds(&values, shown, absent) => {}
-                    Ok(values) => still.push((label, addr, describe(&values))),
-                    Err(e) => still.push((label, addr, e)),
-                }
-            }
-            pending = still;
-            if pending.is_empty() {
-                return Ok(String::new());
-            }
-            if Instant::now() + backoff(round + 1) > deadline {
-                break;
-            }
-        }
-        let want = |v: &[&str]| {
-            if v.is_empty() {
-                "nothing".to_string()
-            } else {
-                v.iter()
-                    .map(|x| format!("\"{x}\""))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
+        let strings = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let expectation = Expectation {
+            fqdn: fqdn.to_string(),
+            zone: self.options.zone.clone(),
+            values: strings(shown),
+            absent: strings(absent),
+            once: true,
         };
-        let mut msg = format!(
-            "{fqdn} TXT should show {} and not {} (each once); after {:.1} s:",
-            want(shown),
-            want(absent),
-            self.options.timeout.as_secs_f64()
-        );
-        for (label, _, seen) in pending {
-            msg.push_str(&format!("\n{label} answered {seen}"));
+        match propagation::check(self.dns, servers, &[expectation], self.options.timeout).await {
+            Ok(_) => Ok(String::new()),
+            Err(PropagationError::Timeout { lagging, .. }) => {
+                let want = |v: &[&str]| {
+                    if v.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        v.iter()
+                            .map(|x| format!("\"{x}\""))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                };
+                let mut msg = format!(
+                    "{fqdn} TXT should show {} and not {} (each once); after {:.1} s:",
+                    want(shown),
+                    want(absent),
+                    self.options.timeout.as_secs_f64()
+                );
+                for l in lagging {
+                    msg.push_str(&format!("\n{} answered {}", l.server, l.answered));
+                }
+                Err(msg)
+            }
+            Err(e) => Err(e.to_string()),
         }
-        Err(msg)
     }
 
     async fn unowned(&self, id: &str) -> Result<String, String> {
@@ -491,25 +463,6 @@ impl Runner<'_> {
     }
 }
 
-fn holds(values: &[String], shown: &[&str], absent: &[&str]) -> bool {
-    shown
-        .iter()
-        .all(|s| values.iter().filter(|v| v == s).count() == 1)
-        && !absent.iter().any(|a| values.iter().any(|v| v == a))
-}
-
-fn describe(values: &[String]) -> String {
-    if values.is_empty() {
-        "no TXT records".into()
-    } else {
-        values
-            .iter()
-            .map(|v| format!("\"{v}\""))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,16 +488,6 @@ mod tests {
         ] {
             assert!(!looks_secret(s), "{s}");
         }
-    }
-
-    #[test]
-    fn expectations() {
-        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(holds(&v(&["a", "b"]), &["a"], &["c"]));
-        assert!(!holds(&v(&["a", "b"]), &["a"], &["b"]));
-        assert!(!holds(&v(&["a", "a"]), &["a"], &[]), "duplicates fail");
-        assert!(!holds(&v(&[]), &["a"], &[]));
-        assert!(holds(&v(&[]), &[], &["a"]));
     }
 
     #[test]

@@ -1,0 +1,157 @@
+//! The engine: the operations wacme performs, callable the same way by the
+//! command line, the conformance suite, tests and a long-running service.
+//!
+//! An [`Engine`] owns what a process shares between operations: one ACME
+//! client per CA (directory, connection pool, nonce pool), one plugin
+//! runtime per set of sandbox limits (engine, epoch ticker, compile cache)
+//! and every plugin it loaded. Operations take a
+//! [`Workspace`](crate::workspace::Workspace) (state directory, stores,
+//! journal), typed options, and return a typed report or an [`Error`]
+//! carrying its [`ErrorClass`](crate::error::ErrorClass):
+//!
+//! - [`account`]: register, find, update, roll over, deactivate;
+//! - [`issue`]: one certificate end to end ([`issuance`]) and its deploy
+//!   [`hook`];
+//! - [`renew`]: which stored certificates are due, and renewing them;
+//! - [`revoke`]: revoking a stored certificate;
+//! - [`recovery`]: removing what crashed runs left in the journal;
+//! - [`conformance`]: the plugin test battery.
+
+pub mod account;
+pub mod conformance;
+mod error;
+pub mod hook;
+pub mod issuance;
+pub mod issue;
+pub mod options;
+pub mod recovery;
+pub mod renew;
+pub mod revoke;
+
+pub use error::{Error, classify};
+pub use options::{CaOptions, DnsOptions, DnsSetup, PluginOptions};
+
+use crate::acme::{Client, ClientConfig};
+use crate::plugins::{self, Limits, Plugin, Runtime, RuntimeOptions, discovery};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// What makes two runtimes differ: the cache switch and the limits.
+type RuntimeKey = (bool, u64, usize);
+
+/// A plugin file as loaded: runtime, path, size, modification time.
+type LoadedKey = (RuntimeKey, PathBuf, u64, Option<SystemTime>);
+
+/// Shared state of the operations of one process. Create one and keep it
+/// for the process's life; cheap to share by reference.
+#[derive(Default)]
+pub struct Engine {
+    /// Every certificate of a run (e.g. `renew --all`) shares one engine,
+    /// epoch ticker and HTTP client per set of limits.
+    runtimes: Mutex<BTreeMap<RuntimeKey, Runtime>>,
+    /// A plugin file is read, checked and its compiled form loaded once,
+    /// however many certificates use it.
+    loaded: Mutex<BTreeMap<LoadedKey, Plugin>>,
+    /// One client per CA (directory and trusted roots): one directory
+    /// fetch, one connection pool, one nonce pool.
+    clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
+}
+
+fn runtime_key(options: &PluginOptions) -> RuntimeKey {
+    (
+        options.no_plugin_cache,
+        options.plugin_timeout.max(1),
+        options.plugin_memory.max(1),
+    )
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// The plugin runtime for these options (one per set of limits).
+    pub fn runtime(&self, options: &PluginOptions) -> Result<Runtime, plugins::Error> {
+        let key = runtime_key(options);
+        let mut runtimes = self.runtimes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(runtime) = runtimes.get(&key) {
+            return Ok(runtime.clone());
+        }
+        let mut runtime_options = if options.no_plugin_cache {
+            RuntimeOptions::default()
+        } else {
+            RuntimeOptions::with_user_cache()
+        };
+        runtime_options.limits = Limits {
+            call_timeout: Duration::from_secs(key.1),
+            memory_bytes: key.2 << 20,
+            ..Limits::default()
+        };
+        let runtime = Runtime::new(runtime_options)?;
+        runtimes.insert(key, runtime.clone());
+        Ok(runtime)
+    }
+
+    /// Finds the plugin named (or at the path) `arg` and loads it into the
+    /// runtime for `options`; a file loaded before is not read again.
+    pub async fn load_plugin(
+        &self,
+        options: &PluginOptions,
+        arg: &str,
+    ) -> Result<Plugin, plugins::Error> {
+        let runtime = self.runtime(options)?;
+        let path = discovery::find(arg, &discovery::search_dirs(&options.plugin_dirs))?;
+        let key = std::fs::metadata(&path).ok().map(|m| {
+            (
+                runtime_key(options),
+                path.clone(),
+                m.len(),
+                m.modified().ok(),
+            )
+        });
+        if let Some(key) = &key
+            && let Some(plugin) = self
+                .loaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key)
+        {
+            return Ok(plugin.clone());
+        }
+        let plugin = runtime.load_file(&path).await?;
+        if let Some(key) = key {
+            self.loaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, plugin.clone());
+        }
+        Ok(plugin)
+    }
+
+    /// The client for a CA, connected (its directory fetched) on first use.
+    pub async fn client(
+        &self,
+        directory: &str,
+        ca_certs: &[PathBuf],
+    ) -> Result<Client, crate::acme::Error> {
+        let mut clients = self.clients.lock().await;
+        let key = (directory.to_string(), ca_certs.to_vec());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = connect(directory, ca_certs).await?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
+/// A new client for a CA (no sharing).
+pub async fn connect(directory: &str, ca_certs: &[PathBuf]) -> Result<Client, crate::acme::Error> {
+    let mut config = ClientConfig::default();
+    for path in ca_certs {
+        config.add_ca_cert_file(path)?;
+    }
+    Client::connect(directory, config).await
+}

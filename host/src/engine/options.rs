@@ -1,0 +1,324 @@
+//! What an operation is configured with, as plain data: how to reach a CA
+//! ([`CaOptions`]), which plugin to run under which limits
+//! ([`PluginOptions`]), and how challenge records are placed and checked
+//! ([`DnsOptions`]). The command line fills these from flags; the config
+//! file's entries and defaults fill in what flags leave open
+//! (`with_defaults`).
+
+use crate::dns01::dns::DnsConfig;
+use crate::dns01::propagation::Mode;
+use crate::dns01::solver::SolverOptions;
+use crate::dns01::zone::ZoneFinder;
+use crate::error::InputError;
+use crate::plugins::config::{Sources, parse_pair};
+use crate::plugins::{Plugin, ResolvedConfig, Runtime, Session};
+use crate::workspace::config::{CertEntry, ConfigFile, Defaults};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Well-known ACME directories by short name.
+pub const DIRECTORY_SHORTCUTS: [(&str, &str); 5] = [
+    (
+        "letsencrypt",
+        "https://acme-v02.api.letsencrypt.org/directory",
+    ),
+    (
+        "letsencrypt-staging",
+        "https://acme-staging-v02.api.letsencrypt.org/directory",
+    ),
+    ("zerossl", "https://acme.zerossl.com/v2/DV90"),
+    ("google", "https://dv.acme-v02.api.pki.goog/directory"),
+    (
+        "google-staging",
+        "https://dv.acme-v02.test-api.pki.goog/directory",
+    ),
+];
+
+/// The directory URL for a shortcut name, or `text` itself.
+pub fn directory_url(text: &str) -> Result<String, InputError> {
+    let text = text.trim();
+    if let Some((_, url)) = DIRECTORY_SHORTCUTS.iter().find(|(n, _)| *n == text) {
+        return Ok(url.to_string());
+    }
+    if text.contains("://") {
+        return Ok(text.to_string());
+    }
+    let names: Vec<&str> = DIRECTORY_SHORTCUTS.iter().map(|(n, _)| *n).collect();
+    Err(InputError(format!(
+        "--directory {text:?} is neither a URL nor one of {}",
+        names.join(", ")
+    )))
+}
+
+/// How to reach a CA.
+#[derive(Debug, Clone, Default)]
+pub struct CaOptions {
+    /// A directory URL or shortcut name ([`DIRECTORY_SHORTCUTS`]).
+    pub directory: Option<String>,
+    /// Extra trust roots (PEM files) for the CA's HTTPS endpoint.
+    pub ca_cert: Vec<PathBuf>,
+}
+
+impl CaOptions {
+    /// Fills what was not given from the config file's defaults.
+    pub fn with_defaults(mut self, config: &ConfigFile) -> CaOptions {
+        if self.directory.is_none() {
+            self.directory = config.defaults.directory.clone();
+        }
+        if self.ca_cert.is_empty() {
+            self.ca_cert = config.defaults.ca_cert.clone();
+        }
+        self
+    }
+
+    /// The directory URL (shortcuts expanded).
+    pub fn url(&self) -> Result<String, InputError> {
+        match &self.directory {
+            Some(d) => directory_url(d),
+            None => Err(InputError(
+                "no ACME directory: pass --directory (e.g. letsencrypt-staging) or set it in the config file".into(),
+            )),
+        }
+    }
+}
+
+/// Finding, limiting and configuring plugins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginOptions {
+    /// Searched first for plugins by name.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// Narrows the origins a plugin may reach.
+    pub plugin_allow: Vec<String>,
+    /// Wall-clock limit for one plugin call, in seconds.
+    pub plugin_timeout: u64,
+    /// Memory limit for a plugin instance, in MiB.
+    pub plugin_memory: usize,
+    /// Compile plugins in memory every time.
+    pub no_plugin_cache: bool,
+}
+
+impl Default for PluginOptions {
+    fn default() -> Self {
+        PluginOptions {
+            plugin_dirs: Vec::new(),
+            plugin_allow: Vec::new(),
+            plugin_timeout: 60,
+            plugin_memory: 64,
+            no_plugin_cache: false,
+        }
+    }
+}
+
+/// How challenge records are placed and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsOptions {
+    /// The plugin: a name or a path to a .wasm file.
+    pub plugin: Option<String>,
+    /// `key=value` plugin config pairs.
+    pub config: Vec<String>,
+    /// `authoritative` (default), `recursive`, `wait:<duration>`, `none`.
+    pub propagation: Option<String>,
+    /// Deadline of the propagation check (default 120 s).
+    pub propagation_timeout: Option<String>,
+    /// Recursive resolvers (`ip` or `ip:port`); default /etc/resolv.conf.
+    pub resolvers: Vec<String>,
+    /// Port the zone's nameservers answer on.
+    pub dns_port: Option<u16>,
+    /// The zone, instead of finding it by SOA.
+    pub dns_zone: Option<String>,
+    /// Do not follow a CNAME on `_acme-challenge.<name>`.
+    pub no_follow_cname: bool,
+    /// TTL of the challenge records (default: the plugin's).
+    pub dns_ttl: Option<u32>,
+    /// Plugin calls in flight at once.
+    pub dns_concurrency: usize,
+    pub plugins: PluginOptions,
+}
+
+impl Default for DnsOptions {
+    fn default() -> Self {
+        DnsOptions {
+            plugin: None,
+            config: Vec::new(),
+            propagation: None,
+            propagation_timeout: None,
+            resolvers: Vec::new(),
+            dns_port: None,
+            dns_zone: None,
+            no_follow_cname: false,
+            dns_ttl: None,
+            dns_concurrency: 8,
+            plugins: PluginOptions::default(),
+        }
+    }
+}
+
+/// The DNS side of an issuance, checked and loaded.
+pub struct DnsSetup {
+    pub runtime: Runtime,
+    pub plugin: Plugin,
+    pub config: ResolvedConfig,
+    pub session: Session,
+    pub dns: DnsConfig,
+    pub zones: ZoneFinder,
+    pub options: SolverOptions,
+}
+
+impl DnsOptions {
+    /// The plugin argument, required.
+    pub fn plugin_arg(&self) -> Result<&str, InputError> {
+        self.plugin.as_deref().ok_or_else(|| {
+            InputError(
+                "no DNS provider plugin: pass --dns <plugin> (see `wacme plugin list`) or name the certificate in the config file".into(),
+            )
+        })
+    }
+
+    /// Fills what was not given from a config file entry, then the file's
+    /// defaults.
+    pub fn with_defaults(mut self, entry: Option<&CertEntry>, defaults: &Defaults) -> DnsOptions {
+        if let Some(e) = entry {
+            self.plugin = self.plugin.or_else(|| Some(e.dns.clone()));
+            self.propagation = self.propagation.or_else(|| e.propagation.clone());
+            self.propagation_timeout = self
+                .propagation_timeout
+                .or_else(|| e.propagation_timeout.clone());
+            if self.resolvers.is_empty() {
+                self.resolvers = e.resolvers.clone();
+            }
+            self.dns_port = self.dns_port.or(e.dns_port);
+            self.dns_zone = self.dns_zone.or_else(|| e.dns_zone.clone());
+            self.dns_ttl = self.dns_ttl.or(e.dns_ttl);
+        }
+        self.propagation = self.propagation.or_else(|| defaults.propagation.clone());
+        self.propagation_timeout = self
+            .propagation_timeout
+            .or_else(|| defaults.propagation_timeout.clone());
+        if self.resolvers.is_empty() {
+            self.resolvers = defaults.resolvers.clone();
+        }
+        self.dns_port = self.dns_port.or(defaults.dns_port);
+        if self.plugins.plugin_dirs.is_empty() {
+            self.plugins.plugin_dirs = defaults.plugin_dirs.clone();
+        }
+        self
+    }
+
+    /// The propagation mode and deadline.
+    pub fn propagation(&self) -> Result<(Mode, Duration), InputError> {
+        let mode: Mode = match &self.propagation {
+            Some(p) => p.parse().map_err(InputError)?,
+            None => Mode::Authoritative,
+        };
+        let timeout = match &self.propagation_timeout {
+            Some(t) => crate::duration::parse(t)
+                .map_err(|e| InputError(format!("--propagation-timeout: {e}")))?,
+            None => Duration::from_secs(120),
+        };
+        Ok((mode, timeout))
+    }
+
+    /// The resolvers and nameserver port, checked.
+    pub fn dns_config(&self) -> Result<DnsConfig, InputError> {
+        let dns = DnsConfig::new(&self.resolvers, self.dns_port).map_err(InputError)?;
+        if dns.resolvers.is_empty() {
+            return Err(InputError(
+                "no DNS resolvers: none in /etc/resolv.conf; pass --dns-resolver".into(),
+            ));
+        }
+        Ok(dns)
+    }
+
+    /// The `key=value` config pairs, parsed.
+    pub fn config_pairs(&self) -> Result<Vec<(String, String)>, crate::plugins::ConfigError> {
+        self.config.iter().map(|p| parse_pair(p)).collect()
+    }
+}
+
+impl DnsSetup {
+    /// Loads the plugin, resolves its config (`file_config` is the config
+    /// file's layer) and the resolvers: everything local, before any
+    /// network call.
+    pub async fn new(
+        engine: &super::Engine,
+        options: &DnsOptions,
+        file_config: &BTreeMap<String, String>,
+    ) -> anyhow::Result<DnsSetup> {
+        let plugin_arg = options.plugin_arg()?;
+        let (propagation, propagation_timeout) = options.propagation()?;
+        let pairs = options.config_pairs()?;
+        let dns = options.dns_config()?;
+        let runtime = engine.runtime(&options.plugins)?;
+        let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
+        let config = Sources::resolve_with_process_env(plugin.metadata(), &pairs, file_config)?;
+        let session = plugin.session(&config, &options.plugins.plugin_allow)?;
+        let zones = ZoneFinder::new(
+            dns.clone(),
+            options.dns_zone.clone(),
+            !options.no_follow_cname,
+        );
+        let solver = SolverOptions {
+            propagation,
+            propagation_timeout,
+            ttl: options.dns_ttl,
+            concurrency: options.dns_concurrency.max(1),
+            ..SolverOptions::default()
+        };
+        Ok(DnsSetup {
+            runtime,
+            plugin,
+            config,
+            session,
+            dns,
+            zones,
+            options: solver,
+        })
+    }
+
+    /// Non-secret config values (kept in the journal and certificate
+    /// metadata) and the names of secret ones (resolved again when needed).
+    pub fn config_for_storage(&self) -> (BTreeMap<String, String>, Vec<String>) {
+        let mut values = BTreeMap::new();
+        let mut secrets = Vec::new();
+        for (key, _origin, secret) in self.config.describe() {
+            if secret {
+                secrets.push(key);
+            } else if let Some(v) = self.config.get(&key) {
+                values.insert(key, v.to_string());
+            }
+        }
+        (values, secrets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_shortcuts_expand_and_urls_pass_through() {
+        assert_eq!(
+            directory_url("letsencrypt").unwrap(),
+            "https://acme-v02.api.letsencrypt.org/directory"
+        );
+        assert_eq!(
+            directory_url(" letsencrypt-staging ").unwrap(),
+            "https://acme-staging-v02.api.letsencrypt.org/directory"
+        );
+        assert_eq!(
+            directory_url("zerossl").unwrap(),
+            "https://acme.zerossl.com/v2/DV90"
+        );
+        assert_eq!(
+            directory_url("google").unwrap(),
+            "https://dv.acme-v02.api.pki.goog/directory"
+        );
+        assert_eq!(
+            directory_url("https://ca.test/dir").unwrap(),
+            "https://ca.test/dir"
+        );
+        let err = directory_url("letsencrpyt").unwrap_err();
+        assert!(err.to_string().contains("letsencrypt-staging"), "{err}");
+    }
+}

@@ -1,0 +1,565 @@
+//! Renewing stored certificates that are due, with the parameters stored at
+//! issue time (plugin, non-secret config, DNS options, key type, directory,
+//! account); secrets are resolved again from the environment and the config
+//! file, never stored.
+//!
+//! A certificate is due when
+//! 1. `force` is set, or it was revoked, or it has expired;
+//! 2. else with `days: Some(n)`: when at most n days are left;
+//! 3. else when the CA offers ACME Renewal Information and the time it picks
+//!    in the suggested window has come (the new order then names the old
+//!    certificate in `replaces`);
+//! 4. else (or when the ARI lookup fails) when at most a third of its
+//!    lifetime is left.
+//!
+//! With `all`, every stored certificate and every `[certificates.*]` entry
+//! of the config file not yet issued is processed, concurrently (`jobs`). A
+//! failed renewal never touches the working certificate: the store only
+//! switches to a version that is complete.
+
+use super::issue::{IssueOutput, Job, Progress, extra, obtain};
+use super::options::{DnsOptions, PluginOptions};
+use super::{Engine, Error};
+use crate::acme::{self, Client, KeyType};
+use crate::dns01::solver::Interrupt;
+use crate::error::{ErrorClass, InputError};
+use crate::names::parse_domains;
+use crate::workspace::Workspace;
+use crate::workspace::certs::{CertMeta, CertStore};
+use crate::workspace::config::{CertEntry, ConfigFile};
+use futures::StreamExt as _;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How to renew.
+#[derive(Debug, Clone, Default)]
+pub struct RenewOptions {
+    /// Renew even when not due.
+    pub force: bool,
+    /// Due when at most this many days are left.
+    pub days: Option<u32>,
+    /// Certificates renewed at once.
+    pub jobs: usize,
+    /// Run this deploy hook instead of the stored one.
+    pub deploy_hook: Option<String>,
+    /// Trusted besides the stored roots of each certificate's CA.
+    pub ca_cert: Vec<PathBuf>,
+    /// Log failures and stale records as they happen (text output).
+    pub warn: bool,
+}
+
+/// Whether a certificate is due, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub due: bool,
+    pub reason: String,
+    /// When it becomes due (if known and not yet).
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub due_at: Option<OffsetDateTime>,
+}
+
+/// The decision without ARI (`ari` = the time ARI picked, if any).
+pub fn decide(
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+    force: bool,
+    days: Option<u32>,
+    ari: Option<OffsetDateTime>,
+) -> Decision {
+    let left = not_after - now;
+    let days_left = left.whole_days();
+    if force {
+        return Decision {
+            due: true,
+            reason: "forced".into(),
+            due_at: None,
+        };
+    }
+    if not_after <= now {
+        return Decision {
+            due: true,
+            reason: "expired".into(),
+            due_at: None,
+        };
+    }
+    if let Some(n) = days {
+        let at = not_after - time::Duration::days(n.into());
+        return Decision {
+            due: at <= now,
+            reason: format!("{days_left} days left, renewing at {n} or fewer (--days)"),
+            due_at: (at > now).then_some(at),
+        };
+    }
+    if let Some(at) = ari {
+        return Decision {
+            due: at <= now,
+            reason: "the CA's renewal window (ARI)".into(),
+            due_at: (at > now).then_some(at),
+        };
+    }
+    let at = not_after - (not_after - not_before) / 3;
+    Decision {
+        due: at <= now,
+        reason: format!("{days_left} days left, renewing with a third of the lifetime left"),
+        due_at: (at > now).then_some(at),
+    }
+}
+
+/// What happened to one certificate.
+#[derive(Debug, Serialize)]
+pub struct RenewResult {
+    pub cert_name: String,
+    /// `renewed`, `not_due` or `failed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_after: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued: Option<IssueOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The class of the failure.
+    #[serde(skip)]
+    pub class: Option<ErrorClass>,
+}
+
+/// The whole run.
+#[derive(Debug)]
+pub struct RenewReport {
+    pub renewed: usize,
+    pub not_due: usize,
+    pub failed: usize,
+    /// Renewed, but the deploy hook failed.
+    pub hook_failed: usize,
+    /// By certificate name.
+    pub certificates: Vec<RenewResult>,
+}
+
+/// The certificates a run considers: `cert_name` (which must be stored or
+/// named in the config file), or every stored one; with `all`, also every
+/// config file entry not issued yet.
+pub fn plan(
+    workspace: &Workspace,
+    config: &ConfigFile,
+    cert_name: Option<&str>,
+    all: bool,
+) -> Result<Vec<String>, Error> {
+    let store = workspace.certs();
+    let mut names: Vec<String> = match cert_name {
+        Some(n) => {
+            crate::workspace::certs::validate_name(n)
+                .map_err(|e| Error::from(anyhow::Error::new(InputError(e.to_string()))))?;
+            let stored = store
+                .load_meta(n)
+                .map_err(|e| Error::from(anyhow::Error::new(e)))?;
+            if stored.is_none() && config.certificate(n).is_none() {
+                return Err(Error::from(anyhow::Error::new(InputError(format!(
+                    "no stored certificate {n:?} in {} (see `wacme certs list`)",
+                    workspace.root().display()
+                )))));
+            }
+            vec![n.to_string()]
+        }
+        None => store.names(),
+    };
+    if all {
+        for name in config.certificates.keys() {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// Waits a random time up to `jitter` (spreading cron-started runs).
+pub async fn jitter(jitter: Option<Duration>) {
+    if let Some(jitter) = jitter
+        && !jitter.is_zero()
+    {
+        let ms = rand::Rng::gen_range(&mut rand::thread_rng(), 0..jitter.as_millis().max(1));
+        tracing::info!("waiting {ms} ms (--jitter) before renewing");
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+    }
+}
+
+/// Renews those of `names` that are due, `options.jobs` at a time.
+pub async fn renew(
+    engine: &Engine,
+    workspace: &Workspace,
+    config: &ConfigFile,
+    names: &[String],
+    options: &RenewOptions,
+    progress: &dyn Progress,
+    interrupt: &Interrupt,
+) -> RenewReport {
+    let store = workspace.certs();
+    let ctx = Ctx {
+        engine,
+        options,
+        config,
+        workspace,
+        store: &store,
+        progress,
+        interrupt,
+    };
+    let mut results: Vec<RenewResult> = futures::stream::iter(names.iter())
+        .map(|name| ctx.renew_one(name))
+        .buffer_unordered(options.jobs.max(1))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.cert_name.cmp(&b.cert_name));
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let hook_failed = results
+        .iter()
+        .filter(|r| {
+            r.issued
+                .as_ref()
+                .and_then(|i| i.deploy_hook.as_ref())
+                .is_some_and(|h| !h.ok)
+        })
+        .count();
+    RenewReport {
+        renewed: count("renewed"),
+        not_due: count("not_due"),
+        failed: count("failed"),
+        hook_failed,
+        certificates: results,
+    }
+}
+
+struct Ctx<'a> {
+    engine: &'a Engine,
+    options: &'a RenewOptions,
+    config: &'a ConfigFile,
+    workspace: &'a Workspace,
+    store: &'a CertStore,
+    progress: &'a dyn Progress,
+    interrupt: &'a Interrupt,
+}
+
+impl Ctx<'_> {
+    async fn renew_one(&self, name: &str) -> RenewResult {
+        let mut result = RenewResult {
+            cert_name: name.to_string(),
+            status: "failed",
+            decision: None,
+            not_after: None,
+            issued: None,
+            error: None,
+            class: None,
+        };
+        match self.try_renew(name, &mut result).await {
+            Ok(()) => {}
+            Err(e) => {
+                let e = Error::from(e);
+                result.status = "failed";
+                result.class = Some(e.class());
+                result.error = Some(e.describe());
+                if self.options.warn {
+                    tracing::debug!("renewing {name} failed: {e:#}");
+                }
+            }
+        }
+        result
+    }
+
+    async fn try_renew(&self, name: &str, result: &mut RenewResult) -> anyhow::Result<()> {
+        let meta = self.store.load_meta(name)?;
+        let entry = self.config.certificate(name);
+        let mut job = self.job(name, meta.as_ref(), entry)?;
+        let directory = match (&meta, entry.and_then(|e| e.directory.clone())) {
+            (Some(m), _) => m.directory.clone(),
+            (None, Some(d)) => d,
+            (None, None) => self
+                .config
+                .defaults
+                .directory
+                .clone()
+                .ok_or_else(|| InputError(format!("[certificates.{name}]: no directory")))?,
+        };
+        let directory = super::options::directory_url(&directory)?;
+        let client = self.engine.client(&directory, &job.ca_cert).await?;
+
+        let decision = match &meta {
+            None => Decision {
+                due: true,
+                reason: "not issued yet (config file entry)".into(),
+                due_at: None,
+            },
+            Some(meta) => {
+                let domains_changed = {
+                    let mut a: Vec<&String> = meta.domains.iter().collect();
+                    let mut b: Vec<String> = job.domains.iter().map(|d| d.name.clone()).collect();
+                    a.sort();
+                    b.sort();
+                    a.into_iter().cloned().collect::<Vec<_>>() != b
+                };
+                result.not_after = Some(meta.not_after);
+                let der = self.store.current_cert_der(name)?;
+                if client.directory().renewal_info.is_some() {
+                    job.replaces = acme::cert_id(&der).ok();
+                }
+                if domains_changed {
+                    Decision {
+                        due: true,
+                        reason: "the config file's domains changed".into(),
+                        due_at: None,
+                    }
+                } else if self.store.is_revoked(name) {
+                    Decision {
+                        due: true,
+                        reason: "revoked".into(),
+                        due_at: None,
+                    }
+                } else {
+                    self.decide(&client, meta, &der).await
+                }
+            }
+        };
+        result.decision = Some(decision.clone());
+        if !decision.due {
+            result.status = "not_due";
+            return Ok(());
+        }
+        tracing::info!("renewing {name}: {}", decision.reason);
+        let issued = match self.obtain(&job, &client).await {
+            Err(e) if job.replaces.is_some() && mentions_replaces(&e) => {
+                // The CA will not take this order as the old certificate's
+                // replacement (e.g. it was replaced already): renew anyway.
+                tracing::info!("renewing {name} without `replaces`: {e:#}");
+                job.replaces = None;
+                self.obtain(&job, &client).await?
+            }
+            other => other?,
+        };
+        result.status = "renewed";
+        result.not_after = Some(issued.issued.not_after);
+        result.issued = Some(issued);
+        Ok(())
+    }
+
+    async fn obtain(&self, job: &Job, client: &Client) -> Result<IssueOutput, Error> {
+        obtain(
+            self.engine,
+            self.workspace,
+            job,
+            client,
+            self.progress,
+            self.interrupt,
+        )
+        .await
+    }
+
+    async fn decide(&self, client: &Client, meta: &CertMeta, der: &[u8]) -> Decision {
+        let now = OffsetDateTime::now_utc();
+        let ari = if self.options.force || self.options.days.is_some() {
+            None
+        } else if client.directory().renewal_info.is_some() {
+            match client.renewal_info(der).await {
+                Ok(info) => Some(info.renewal_time(now)),
+                Err(e) => {
+                    tracing::warn!(
+                        "renewal information for {} unavailable ({e}); using a third of the lifetime",
+                        meta.name
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        decide(
+            meta.not_before,
+            meta.not_after,
+            now,
+            self.options.force,
+            self.options.days,
+            ari,
+        )
+    }
+
+    /// The job for `name`: the stored parameters, with the config file's
+    /// entry (if any) on top of them and the command line on top of both.
+    fn job(
+        &self,
+        name: &str,
+        meta: Option<&CertMeta>,
+        entry: Option<&CertEntry>,
+    ) -> anyhow::Result<Job> {
+        let empty = BTreeMap::new();
+        let x = meta.map(|m| &m.extra).unwrap_or(&empty);
+        let s = |k: &str| x.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let list = |k: &str| -> Vec<String> {
+            x.get(k)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default()
+        };
+        let num = |k: &str| x.get(k).and_then(|v| v.as_u64());
+
+        let mut dns = DnsOptions {
+            plugin: meta.map(|m| m.plugin.clone()),
+            config: meta
+                .map(|m| {
+                    m.plugin_config
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            propagation: s(extra::PROPAGATION),
+            propagation_timeout: s(extra::PROPAGATION_TIMEOUT),
+            resolvers: list(extra::RESOLVERS),
+            dns_port: num(extra::DNS_PORT).and_then(|p| u16::try_from(p).ok()),
+            dns_zone: s(extra::DNS_ZONE),
+            no_follow_cname: x.get(extra::FOLLOW_CNAME).and_then(|v| v.as_bool()) == Some(false),
+            dns_ttl: num(extra::DNS_TTL).and_then(|t| u32::try_from(t).ok()),
+            dns_concurrency: num(extra::DNS_CONCURRENCY).unwrap_or(8) as usize,
+            plugins: PluginOptions {
+                plugin_dirs: list(extra::PLUGIN_DIRS)
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .collect(),
+                plugin_allow: list(extra::PLUGIN_ALLOW),
+                plugin_timeout: num(extra::PLUGIN_TIMEOUT).unwrap_or(60),
+                plugin_memory: num(extra::PLUGIN_MEMORY).unwrap_or(64) as usize,
+                no_plugin_cache: false,
+            },
+        };
+        let mut domains = meta.map(|m| m.domains.clone()).unwrap_or_default();
+        let mut key_type = meta.map(|m| m.key_type.clone());
+        if let Some(e) = entry {
+            // The config file describes what the certificate should be.
+            if dns.plugin.as_deref() != Some(e.dns.as_str()) {
+                dns.plugin = Some(e.dns.clone());
+                dns.config.clear();
+            }
+            dns.propagation = e.propagation.clone().or(dns.propagation);
+            dns.propagation_timeout = e.propagation_timeout.clone().or(dns.propagation_timeout);
+            if !e.resolvers.is_empty() {
+                dns.resolvers = e.resolvers.clone();
+            }
+            dns.dns_port = e.dns_port.or(dns.dns_port);
+            dns.dns_zone = e.dns_zone.clone().or(dns.dns_zone);
+            dns.dns_ttl = e.dns_ttl.or(dns.dns_ttl);
+            domains = e.domains.clone();
+            key_type = e.key_type.clone().or(key_type);
+        }
+        let dns = dns.with_defaults(None, &self.config.defaults);
+        // Values in the config file's entry replace the stored non-secret
+        // ones for the same keys.
+        let file_config = self.config.plugin_config(name)?;
+        let dns = DnsOptions {
+            config: dns
+                .config
+                .iter()
+                .filter(|pair| {
+                    let key = pair.split('=').next().unwrap_or_default();
+                    !file_config.contains_key(key)
+                })
+                .cloned()
+                .collect(),
+            ..dns
+        };
+        let key_type: KeyType = key_type
+            .or_else(|| self.config.defaults.key_type.clone())
+            .unwrap_or_else(|| "ec-p256".into())
+            .parse()
+            .map_err(|e: acme::Error| InputError(e.to_string()))?;
+        let mut ca_cert: Vec<PathBuf> = list(extra::CA_CERT)
+            .into_iter()
+            .map(PathBuf::from)
+            .collect();
+        if ca_cert.is_empty() {
+            ca_cert = self.config.defaults.ca_cert.clone();
+        }
+        ca_cert.extend(self.options.ca_cert.iter().cloned());
+        Ok(Job {
+            cert_name: name.to_string(),
+            domains: parse_domains(&domains)?,
+            key_type,
+            dns,
+            email: self.config.defaults.email.clone(),
+            agree_tos: self.config.defaults.agree_tos.unwrap_or(false),
+            eab: None,
+            ca_cert,
+            preferred_chain: entry
+                .and_then(|e| e.preferred_chain.clone())
+                .or_else(|| s(extra::PREFERRED_CHAIN)),
+            profile: entry
+                .and_then(|e| e.profile.clone())
+                .or_else(|| s(extra::PROFILE)),
+            replaces: None,
+            file_config,
+            exposed_literals: crate::workspace::config::exposed_literals(self.config, name),
+            deploy_hook: self
+                .options
+                .deploy_hook
+                .clone()
+                .or_else(|| entry.and_then(|e| e.deploy_hook.clone()))
+                .or_else(|| s(extra::DEPLOY_HOOK))
+                .or_else(|| self.config.defaults.deploy_hook.clone()),
+            warn_stale: self.options.warn,
+        })
+    }
+}
+
+fn mentions_replaces(err: &Error) -> bool {
+    err.inner().chain().any(|c| {
+        c.downcast_ref::<acme::Error>().is_some_and(|e| {
+            e.problem().is_some() && e.to_string().to_lowercase().contains("replace")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NB: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+    const NA: OffsetDateTime = datetime!(2026-04-01 0:00 UTC); // 90 days
+
+    #[test]
+    fn a_third_of_the_lifetime() {
+        let d = decide(NB, NA, datetime!(2026-03-01 0:00 UTC), false, None, None);
+        assert!(!d.due, "{d:?}");
+        assert_eq!(d.due_at, Some(datetime!(2026-03-02 0:00 UTC)));
+        let d = decide(NB, NA, datetime!(2026-03-02 0:00 UTC), false, None, None);
+        assert!(d.due, "{d:?}");
+    }
+
+    #[test]
+    fn days_force_expiry_and_ari() {
+        let now = datetime!(2026-03-20 0:00 UTC);
+        assert!(!decide(NB, NA, now, false, Some(7), None).due);
+        assert!(decide(NB, NA, now, false, Some(12), None).due);
+        assert!(decide(NB, NA, datetime!(2026-01-02 0:00 UTC), true, None, None).due);
+        assert!(decide(NB, NA, datetime!(2026-05-01 0:00 UTC), false, Some(0), None).due);
+        // ARI wins over the lifetime rule, both ways.
+        let early = datetime!(2026-01-10 0:00 UTC);
+        assert!(decide(NB, NA, early, false, None, Some(early)).due);
+        assert!(
+            !decide(
+                NB,
+                NA,
+                now,
+                false,
+                None,
+                Some(datetime!(2026-03-25 0:00 UTC))
+            )
+            .due
+        );
+    }
+}

@@ -4,7 +4,12 @@
 # them with no extra flags.
 #
 #   ./scripts/build.sh            release build: target/release/wacme
-#   ./scripts/build.sh --debug    debug build:   target/debug/wacme
+#   ./scripts/build.sh --debug    debug build:   target/debug/wacme, and the
+#                                 test bed helper target/debug/testbed
+#
+# The debug build compiles every binary of the workspace in one cargo
+# invocation, with the features `cargo test --workspace` resolves too, so
+# the demo and the tests compile each dependency once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +25,7 @@ esac
 if [ "$profile" = release ]; then
   cargo build --release -p wacme
 else
-  cargo build -p wacme
+  cargo build --workspace --bins
 fi
 
 target="${CARGO_TARGET_DIR:-target}"

@@ -5,8 +5,8 @@
 #
 # 1. installs Pebble (a test ACME CA) and PowerDNS if they are missing
 #    (Debian/Ubuntu, apt-get; as root or through sudo);
-# 2. builds wacme and its plugins (./scripts/build.sh --debug) and the test
-#    bed helper (`testbed`, from the wacme-tests crate);
+# 2. builds wacme, its plugins and the test bed helper (`testbed`, from the
+#    wacme-tests crate) in one go (./scripts/build.sh --debug);
 # 3. starts Pebble and PowerDNS on loopback, on free ports, with a zone
 #    example.test;
 # 4. issues a certificate for example.test and *.example.test through the
@@ -74,7 +74,6 @@ fi
 # --- 2. build ----------------------------------------------------------------
 say "Building wacme, its plugins and the test bed helper"
 ./scripts/build.sh --debug
-cargo build --quiet -p wacme-tests --bin testbed
 target="${CARGO_TARGET_DIR:-target}"
 wacme="$target/debug/wacme"
 testbed="$target/debug/testbed"

@@ -14,6 +14,7 @@ pub mod faulty;
 pub mod httpd;
 pub mod pdns;
 pub mod pebble;
+pub mod provider_suite;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

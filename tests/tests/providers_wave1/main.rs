@@ -2,3 +2,4 @@
 //! (`wacme_tests::provider_suite`) against its fake API.
 
 mod cloudflare;
+mod digitalocean;

@@ -10,6 +10,7 @@ pub mod dns01;
 pub mod fake_alidns;
 pub mod fake_cloudflare;
 pub mod fake_digitalocean;
+pub mod fake_linode;
 pub mod fake_store;
 pub mod faulty;
 pub mod httpd;

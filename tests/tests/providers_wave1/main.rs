@@ -3,3 +3,4 @@
 
 mod cloudflare;
 mod digitalocean;
+mod linode;

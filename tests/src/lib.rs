@@ -12,6 +12,7 @@ pub mod fake_cloudflare;
 pub mod fake_digitalocean;
 pub mod fake_linode;
 pub mod fake_store;
+pub mod fake_vultr;
 pub mod faulty;
 pub mod httpd;
 pub mod pdns;

@@ -4,3 +4,4 @@
 mod cloudflare;
 mod digitalocean;
 mod linode;
+mod vultr;

@@ -21,12 +21,13 @@
 //! What the SDK owns: the generated bindings of the `wacme:dns` WIT package
 //! ([`bindings`]), the [`Provider`] trait and its adapter, [`Config`] access,
 //! the [`http`] client over the host's HTTP import, [`log`], and small helpers
-//! every provider needs ([`txt`], [`url`]).
+//! every provider needs ([`txt`], [`url`], [`zone`]).
 
 pub mod http;
 pub mod log;
 pub mod txt;
 pub mod url;
+pub mod zone;
 
 /// Bindings generated from `wit/` (world `wacme:dns/dns-provider`).
 pub mod bindings {

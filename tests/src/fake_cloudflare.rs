@@ -6,8 +6,9 @@
 //! with `type`, `name`, `content`, `page`, `per_page` and a `result_info`,
 //! `POST` with TTL validation (9021) and identical-record rejection (81058),
 //! `DELETE` (81044 when missing), an unknown zone id (7003), 429 with
-//! `retry-after` on demand, and the `{success, errors, messages, result}`
-//! envelope throughout. TXT records are mirrored into a real PowerDNS.
+//! `retry-after` on demand (any request, or only writes through its
+//! [`Throttle`]), and the `{success, errors, messages, result}` envelope
+//! throughout. TXT records are mirrored into a real PowerDNS.
 
 // Checks return the finished error response as their `Err`; boxing it would
 // buy nothing in a test server.
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
+use crate::provider_suite::{Fake, Throttle};
 
 /// What the fake account holds.
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ struct Inner {
     records: tokio::sync::Mutex<Vec<CfRecord>>,
     mirror: PdnsMirror,
     rate_limited: AtomicU32,
+    throttle: Throttle,
     requests: std::sync::Mutex<Vec<String>>,
 }
 
@@ -92,6 +95,7 @@ impl FakeCloudflare {
             records: tokio::sync::Mutex::new(Vec::new()),
             mirror: PdnsMirror::new(pdns),
             rate_limited: AtomicU32::new(0),
+            throttle: Throttle::new(),
             requests: std::sync::Mutex::new(Vec::new()),
         });
         let app = Router::new()
@@ -157,12 +161,40 @@ impl FakeCloudflare {
     }
 }
 
+impl Fake for FakeCloudflare {
+    fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
+    }
+
+    async fn add_foreign(&self, fqdn: &str, value: &str) {
+        FakeCloudflare::add_foreign(self, fqdn, &crate::fake_store::quote(value)).await;
+    }
+
+    async fn txt_records(&self) -> Vec<(String, String)> {
+        self.records()
+            .await
+            .into_iter()
+            .map(|r| (r.name, unquote(&r.content)))
+            .collect()
+    }
+}
+
 fn envelope(result: Value, info: Option<Value>) -> Value {
     let mut body = json!({"success": true, "errors": [], "messages": [], "result": result});
     if let Some(info) = info {
         body["result_info"] = info;
     }
     body
+}
+
+/// Cloudflare's answer to too many requests (its `retry-after` is added by
+/// the caller).
+fn too_many_requests() -> Response {
+    failure(
+        StatusCode::TOO_MANY_REQUESTS,
+        971,
+        "Please wait and consider throttling your request speed",
+    )
 }
 
 fn failure(status: StatusCode, code: i64, message: &str) -> Response {
@@ -183,11 +215,7 @@ fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Respons
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
     {
-        let mut response = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            971,
-            "Please wait and consider throttling your request speed",
-        );
+        let mut response = too_many_requests();
         response
             .headers_mut()
             .insert("retry-after", "1".parse().unwrap());
@@ -347,6 +375,9 @@ async fn create_record(
     if let Err(r) = admit(&inner, &headers, line) {
         return r;
     }
+    if let Some(r) = inner.throttle.intercept(too_many_requests) {
+        return r;
+    }
     let zone = match zone_name(&inner, &zone_id) {
         Ok(z) => z.to_string(),
         Err(r) => return r,
@@ -417,6 +448,9 @@ async fn delete_record(
 ) -> Response {
     let line = format!("DELETE /zones/{zone_id}/dns_records/{record_id}");
     if let Err(r) = admit(&inner, &headers, line) {
+        return r;
+    }
+    if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
     let zone = match zone_name(&inner, &zone_id) {

@@ -41,9 +41,11 @@ impl RsaKey {
             rsa::RsaPrivateKey::from_pkcs1_pem(pem)
                 .map_err(|e| format!("the PKCS#1 private key does not parse ({e})"))?
         } else {
-            return Err("the private key is not a PEM RSA key (`-----BEGIN PRIVATE KEY-----` \
+            return Err(
+                "the private key is not a PEM RSA key (`-----BEGIN PRIVATE KEY-----` \
                         or `-----BEGIN RSA PRIVATE KEY-----`)"
-                .into());
+                    .into(),
+            );
         };
         Ok(RsaKey::from_key(key))
     }
@@ -106,7 +108,8 @@ mod tests {
     /// `{"alg":"RS256"}`
     const HEADER: &str = "{\"alg\":\"RS256\"}";
     /// The payload of A.2.1, with its CRLFs.
-    const PAYLOAD: &str = "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
+    const PAYLOAD: &str =
+        "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
     const SIGNING_INPUT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
     const SIGNATURE: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
 
@@ -143,8 +146,9 @@ mod tests {
 
     #[test]
     fn bad_pem_is_named_without_content() {
-        let err = RsaKey::from_pem("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----")
-            .unwrap_err();
+        let err =
+            RsaKey::from_pem("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----")
+                .unwrap_err();
         assert!(err.contains("PKCS#8"), "{err}");
         assert!(!err.contains("c2VjcmV0"), "{err}");
         let err = RsaKey::from_pem("secret").unwrap_err();

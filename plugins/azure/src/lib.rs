@@ -50,9 +50,12 @@ impl Provider for AzureDns {
                 ConfigField::new("tenant_id", "Microsoft Entra tenant (directory) id")
                     .required()
                     .env(&["AZURE_TENANT_ID", "AZUREDNS_TENANTID"]),
-                ConfigField::new("client_id", "Application (client) id of the service principal")
-                    .required()
-                    .env(&["AZURE_CLIENT_ID", "AZUREDNS_APPID"]),
+                ConfigField::new(
+                    "client_id",
+                    "Application (client) id of the service principal",
+                )
+                .required()
+                .env(&["AZURE_CLIENT_ID", "AZUREDNS_APPID"]),
                 ConfigField::new("client_secret", "Client secret of the service principal")
                     .required()
                     .secret()

@@ -74,7 +74,10 @@ fn urls_for_the_public_and_sovereign_clouds() {
         format!("{zone}/TXT/@?api-version=2018-05-01")
     );
     assert_eq!(s.scope(), "https://management.usgovcloudapi.net/.default");
-    assert!(s.token_url().starts_with("https://login.microsoftonline.us/"));
+    assert!(
+        s.token_url()
+            .starts_with("https://login.microsoftonline.us/")
+    );
     let mut pairs = base();
     pairs.push(("endpoint", "management.azure.com"));
     assert!(matches!(
@@ -179,7 +182,8 @@ fn errors_map_to_wit_cases() {
         api_error(403, None, forbidden, "example.com"),
         Error::Authentication(m) if m.contains("AuthorizationFailed")
     ));
-    let throttled = br#"{"error":{"code":"TooManyRequests","message":"The request is being throttled."}}"#;
+    let throttled =
+        br#"{"error":{"code":"TooManyRequests","message":"The request is being throttled."}}"#;
     match api_error(429, Some("17"), throttled, "example.com") {
         Error::RateLimited(r) => assert_eq!(r.retry_after_secs, Some(17)),
         e => panic!("{e:?}"),

@@ -596,9 +596,7 @@ pub fn api_error(
             retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
         }),
         401 | 403 => Error::Authentication(message),
-        404 => Error::ZoneNotFound(format!(
-            "{message} (zone `{zone}` in project `{project}`)"
-        )),
+        404 => Error::ZoneNotFound(format!("{message} (zone `{zone}` in project `{project}`)")),
         // alreadyExists / conditionNotMet: another change to the same set
         // came first; the next call re-reads it.
         409 | 412 => Error::Transient(message),

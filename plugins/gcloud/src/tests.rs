@@ -95,8 +95,11 @@ fn settings_take_project_and_token_uri_from_the_key_unless_configured() {
     let json = key_json(None, None);
     let err = Settings::from_config(&config(&[("service_account_json", &json)])).unwrap_err();
     assert!(matches!(err, Error::InvalidConfig(m) if m.contains("GCE_PROJECT")));
-    let s = Settings::from_config(&config(&[("service_account_json", &json), ("project", "p")]))
-        .unwrap();
+    let s = Settings::from_config(&config(&[
+        ("service_account_json", &json),
+        ("project", "p"),
+    ]))
+    .unwrap();
     assert_eq!(s.token_uri, GOOGLE_TOKEN_URI);
 }
 
@@ -202,7 +205,7 @@ fn present_adds_missing_values_to_the_whole_set() {
     // A foreign value: the set is replaced by the union.
     let current = rrset(300, &["foreign"]);
     let change = plan_present(Some(&current), fqdn, &strings(&["a"]), 60).unwrap();
-    assert_eq!(change.deletions, [current.clone()]);
+    assert_eq!(change.deletions, std::slice::from_ref(&current));
     assert_eq!(change.additions, [rrset(60, &["foreign", "a"])]);
     // Already there: nothing to do.
     assert_eq!(
@@ -221,12 +224,15 @@ fn present_adds_missing_values_to_the_whole_set() {
 fn cleanup_removes_only_its_values() {
     let current = rrset(60, &["foreign", "a", "b"]);
     let change = plan_cleanup(Some(&current), &strings(&["a", "x"])).unwrap();
-    assert_eq!(change.deletions, [current.clone()]);
+    assert_eq!(change.deletions, std::slice::from_ref(&current));
     assert_eq!(change.additions, [rrset(60, &["foreign", "b"])]);
     // The last values: a deletion only.
     let change = plan_cleanup(Some(&rrset(60, &["a"])), &strings(&["a"])).unwrap();
     assert!(change.additions.is_empty());
-    assert_eq!(serde_json::to_value(&change).unwrap().get("additions"), None);
+    assert_eq!(
+        serde_json::to_value(&change).unwrap().get("additions"),
+        None
+    );
     // Gone already.
     assert_eq!(plan_cleanup(Some(&current), &strings(&["x"])), None);
     assert_eq!(plan_cleanup(None, &strings(&["a"])), None);
@@ -251,7 +257,8 @@ fn errors_map_to_wit_cases() {
         api_error(403, None, rate, "example.com", "p"),
         Error::RateLimited(_)
     ));
-    let quota = br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
+    let quota =
+        br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
     match api_error(429, Some("1"), quota, "example.com", "p") {
         Error::RateLimited(r) => assert_eq!(r.retry_after_secs, Some(1)),
         e => panic!("{e:?}"),

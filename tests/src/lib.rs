@@ -8,12 +8,15 @@
 
 pub mod dns01;
 pub mod fake_alidns;
+pub mod fake_azure;
 pub mod fake_cloudflare;
+pub mod fake_gcloud;
 pub mod fake_store;
 pub mod faulty;
 pub mod httpd;
 pub mod pdns;
 pub mod pebble;
+pub mod provider_suite;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

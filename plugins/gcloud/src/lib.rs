@@ -74,14 +74,14 @@ impl Provider for GoogleCloudDns {
                 .env(&["GCE_ZONE_ID"]),
                 ConfigField::new("endpoint", "Cloud DNS API root").default(DEFAULT_ENDPOINT),
                 ConfigField::new(
-                    "token_uri",
+                    "oauth_url",
                     "OAuth 2.0 token endpoint; default: the key's token_uri",
                 ),
             ],
             allowed_hosts: vec![
                 "{endpoint}".into(),
                 "https://oauth2.googleapis.com".into(),
-                "{token_uri}".into(),
+                "{oauth_url}".into(),
             ],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
@@ -192,11 +192,11 @@ impl Settings {
             })?;
         let endpoint = url::trim_base(config.get("endpoint").unwrap_or(DEFAULT_ENDPOINT));
         let token_uri = config
-            .get("token_uri")
+            .get("oauth_url")
             .map(str::to_string)
             .or_else(|| key.token_uri.clone().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| GOOGLE_TOKEN_URI.to_string());
-        for (name, value) in [("endpoint", endpoint), ("token_uri", token_uri.as_str())] {
+        for (name, value) in [("endpoint", endpoint), ("oauth_url", token_uri.as_str())] {
             if !(value.starts_with("https://") || value.starts_with("http://")) {
                 return Err(Error::InvalidConfig(format!(
                     "`{name}` must be an https:// URL, not {value:?}"

@@ -82,7 +82,7 @@ fn settings_take_project_and_token_uri_from_the_key_unless_configured() {
     let s = Settings::from_config(&config(&[
         ("service_account_json", &json),
         ("project", "other"),
-        ("token_uri", "http://127.0.0.1:9/token"),
+        ("oauth_url", "http://127.0.0.1:9/token"),
         ("endpoint", "http://127.0.0.1:9/dns/v1/"),
     ]))
     .unwrap();

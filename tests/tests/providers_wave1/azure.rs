@@ -5,6 +5,7 @@
 //! variable names and a resource group, and with acme.sh's names and the
 //! zone found by listing the subscription.
 
+use wacme::plugins::ProviderErrorKind;
 use wacme_tests::dns01::{Bed, ZONE, show};
 use wacme_tests::fake_azure::{AzureOptions, FakeAzure};
 use wacme_tests::provider_suite::{self as suite, Case, Fake};
@@ -130,4 +131,42 @@ async fn azure_rate_limited_writes_are_retried() {
     let fake = start(&bed.pdns).await;
     suite::rate_limited_then_retried(&bed, &lego_case(&fake), &fake, 2).await;
     assert_eq!(fake.throttle().served(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_wrong_place_is_zone_not_found() {
+    let Some(pdns) = suite::pdns_with_zone().await else {
+        return;
+    };
+    let fake = start(&pdns).await;
+    let set = suite::txt_set(suite::CHALLENGE, &["v1"], 30);
+    let mut case = lego_case(&fake);
+    for (k, v) in case.env.iter_mut() {
+        if k == "AZURE_RESOURCE_GROUP" {
+            *v = "not-the-rg".into();
+        }
+    }
+    let loaded = suite::load(&case).await;
+    let err = loaded.session.present(&set).await.unwrap_err();
+    assert_eq!(
+        err.provider_error().map(|p| p.kind),
+        Some(ProviderErrorKind::ZoneNotFound),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ResourceGroupNotFound"), "{err}");
+    // A value long enough to need several TXT strings round-trips.
+    let long = "x".repeat(300);
+    let set = suite::txt_set(suite::CHALLENGE, &[&long], 30);
+    let loaded = suite::load(&lego_case(&fake)).await;
+    loaded.session.present(&set).await.unwrap();
+    let sets = fake.record_sets().await;
+    let held = &sets[&(ZONE.to_string(), "_acme-challenge".to_string())];
+    assert_eq!(
+        held.records[0].iter().map(String::len).collect::<Vec<_>>(),
+        [255, 45]
+    );
+    loaded.session.present(&set).await.unwrap();
+    loaded.session.cleanup(&set).await.unwrap();
+    assert!(fake.txt_records().await.is_empty());
+    assert!(pdns.txt_values(suite::CHALLENGE).await.unwrap().is_empty());
 }

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use wacme::plugins::ProviderErrorKind;
 use wacme_tests::dns01::{Bed, ZONE, show};
 use wacme_tests::fake_gcloud::{ACCOUNT_KEY, FakeGcloud, GcloudOptions, OTHER_KEY};
 use wacme_tests::provider_suite::{self as suite, Case, Fake};
@@ -163,4 +164,43 @@ async fn gcloud_rate_limited_writes_are_retried() {
     let keys = key_files(&fake);
     suite::rate_limited_then_retried(&bed, &file_case(&fake, &keys), &fake, 2).await;
     assert_eq!(fake.throttle().served(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcloud_other_project_and_unknown_zone() {
+    let Some(pdns) = suite::pdns_with_zone().await else {
+        return;
+    };
+    let fake = start(&pdns).await;
+    let set = suite::txt_set(suite::CHALLENGE, &["v1"], 30);
+    // A project the service account may not use: Cloud DNS's 403.
+    let loaded = suite::load(&json_case(&fake).config("project", "someone-else")).await;
+    let err = loaded.session.present(&set).await.unwrap_err();
+    assert_eq!(
+        err.provider_error().map(|p| p.kind),
+        Some(ProviderErrorKind::Authentication),
+        "{err}"
+    );
+    assert!(err.to_string().contains("PERMISSION_DENIED"), "{err}");
+    // A configured managed zone that does not exist: 404 notFound.
+    let loaded = suite::load(&json_case(&fake).config("zone_id", "no-such-zone")).await;
+    let err = loaded.session.present(&set).await.unwrap_err();
+    assert_eq!(
+        err.provider_error().map(|p| p.kind),
+        Some(ProviderErrorKind::ZoneNotFound),
+        "{err}"
+    );
+    // The right zone by name works and keeps no more than asked.
+    let loaded = suite::load(&json_case(&fake).config("zone_id", "example-test")).await;
+    loaded.session.present(&set).await.unwrap();
+    assert_eq!(pdns.txt_values(suite::CHALLENGE).await.unwrap(), ["v1"]);
+    loaded.session.cleanup(&set).await.unwrap();
+    assert!(fake.txt_records().await.is_empty());
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.starts_with("GET /managedZones ")),
+        "a configured zone_id needs no lookup: {:?}",
+        fake.requests()
+    );
 }

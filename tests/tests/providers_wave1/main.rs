@@ -1,7 +1,10 @@
 //! The wave-1 DNS provider plugins, each held to the same battery
-//! (`wacme_tests::provider_suite`) against its fake API.
+//! (`wacme_tests::provider_suite`) against its fake API mirroring into
+//! PowerDNS.
 
+mod azure;
 mod cloudflare;
 mod digitalocean;
+mod gcloud;
 mod linode;
 mod vultr;

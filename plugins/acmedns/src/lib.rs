@@ -193,9 +193,13 @@ pub fn parse_accounts(json: &str) -> Result<BTreeMap<String, Account>> {
     for (domain, account) in raw {
         let key = normalize(&domain);
         if key.is_empty() {
-            return Err(Error::InvalidConfig("`accounts` has an empty domain".into()));
+            return Err(Error::InvalidConfig(
+                "`accounts` has an empty domain".into(),
+            ));
         }
-        if account.username.is_empty() || account.password.is_empty() || account.subdomain.is_empty()
+        if account.username.is_empty()
+            || account.password.is_empty()
+            || account.subdomain.is_empty()
         {
             return Err(Error::InvalidConfig(format!(
                 "`accounts`: the account of {key} needs username, password and subdomain"
@@ -238,8 +242,7 @@ impl Setup {
             (None, None, None) => {}
             _ => {
                 return Err(Error::InvalidConfig(
-                    "a single account needs `username`, `password` and `subdomain` together"
-                        .into(),
+                    "a single account needs `username`, `password` and `subdomain` together".into(),
                 ));
             }
         }
@@ -420,26 +423,44 @@ mod tests {
             ("subdomain", "s"),
         ]))
         .unwrap();
-        assert_eq!(single.account_for("anything.example").unwrap().0, "the single account");
+        assert_eq!(
+            single.account_for("anything.example").unwrap().0,
+            "the single account"
+        );
         assert_eq!(single.api_base, DEFAULT_API_BASE);
     }
 
     #[test]
     fn config_errors_never_show_a_password() {
         for (config, needle) in [
-            (vec![("accounts", "/root/.lego-acme-dns-accounts.json")], "_FILE"),
             (
-                vec![("accounts", r#"{"a.com": {"username": "u", "password": "p4ssw0rd""#)],
+                vec![("accounts", "/root/.lego-acme-dns-accounts.json")],
+                "_FILE",
+            ),
+            (
+                vec![(
+                    "accounts",
+                    r#"{"a.com": {"username": "u", "password": "p4ssw0rd""#,
+                )],
                 "line",
             ),
             (
-                vec![("accounts", r#"{"a.com": {"username": 5, "password": "p4ssw0rd"}}"#)],
+                vec![(
+                    "accounts",
+                    r#"{"a.com": {"username": 5, "password": "p4ssw0rd"}}"#,
+                )],
                 "column",
             ),
-            (vec![("username", "u"), ("password", "p4ssw0rd")], "together"),
+            (
+                vec![("username", "u"), ("password", "p4ssw0rd")],
+                "together",
+            ),
             (vec![], "no acme-dns account"),
             (
-                vec![("accounts", r#"{"a.com": {"username": "u", "password": "p4ssw0rd", "subdomain": ""}}"#)],
+                vec![(
+                    "accounts",
+                    r#"{"a.com": {"username": "u", "password": "p4ssw0rd", "subdomain": ""}}"#,
+                )],
                 "subdomain",
             ),
         ] {
@@ -465,7 +486,9 @@ mod tests {
             ("api_base", "http://127.0.0.1:9/"),
         ]))
         .unwrap();
-        let (d, a) = elsewhere.account_for("_acme-challenge.example.com").unwrap();
+        let (d, a) = elsewhere
+            .account_for("_acme-challenge.example.com")
+            .unwrap();
         assert!(matches!(
             elsewhere.update_url(d, a),
             Err(Error::InvalidConfig(_))
@@ -517,7 +540,11 @@ mod tests {
         assert_eq!(m.allowed_hosts, ["{api_base}"]);
         let accounts = m.config.iter().find(|f| f.name == "accounts").unwrap();
         assert!(accounts.secret);
-        assert!(accounts.description.contains("CNAME _acme-challenge.<domain>"));
+        assert!(
+            accounts
+                .description
+                .contains("CNAME _acme-challenge.<domain>")
+        );
         assert!(m.description.contains("CNAME"));
         for (name, alias) in [
             ("username", "ACMEDNS_USERNAME"),

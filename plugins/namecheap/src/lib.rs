@@ -47,8 +47,7 @@ impl Provider for Namecheap {
                           whitelisted IPv4 address; the whole host list is read and written \
                           back with every other record and the email settings kept"
                 .into(),
-            homepage: "https://www.namecheap.com/support/api/methods/domains-dns/set-hosts/"
-                .into(),
+            homepage: "https://www.namecheap.com/support/api/methods/domains-dns/set-hosts/".into(),
             config: vec![
                 ConfigField::new("api_user", "API user (ApiUser)")
                     .required()
@@ -93,7 +92,12 @@ impl Provider for Namecheap {
         let domain = Domain::of_zone(&set.zone)?;
         let name = host_name(&set.fqdn, &set.zone)?;
         let mut list = api.get_hosts(&domain)?;
-        let added = add_values(&mut list.hosts, &name, &set.values, set.ttl.clamp(MIN_TTL, MAX_TTL));
+        let added = add_values(
+            &mut list.hosts,
+            &name,
+            &set.values,
+            set.ttl.clamp(MIN_TTL, MAX_TTL),
+        );
         if added == 0 {
             log::debug(&format!("{}: every value is already there", set.fqdn));
             return Ok(());
@@ -236,7 +240,10 @@ impl Api {
                 )));
             }
         };
-        let api_url = config.get("api_url").map(str::trim).unwrap_or(DEFAULT_API_URL);
+        let api_url = config
+            .get("api_url")
+            .map(str::trim)
+            .unwrap_or(DEFAULT_API_URL);
         let url = if api_url != DEFAULT_API_URL {
             api_url.to_string()
         } else if sandbox {
@@ -310,7 +317,10 @@ impl Api {
     }
 
     pub fn set_hosts(&self, domain: &Domain, list: &HostList) -> Result<()> {
-        let response = self.call("namecheap.domains.dns.setHosts", &set_hosts_params(domain, list))?;
+        let response = self.call(
+            "namecheap.domains.dns.setHosts",
+            &set_hosts_params(domain, list),
+        )?;
         let result = response
             .child("DomainDNSSetHostsResult")
             .ok_or_else(|| Error::Permanent("Namecheap: setHosts answered no result".into()))?;
@@ -354,9 +364,11 @@ pub fn parse_hosts(response: &Element) -> Result<HostList, String> {
     if let Some(ours) = result.attr("IsUsingOurDNS")
         && !ours.eq_ignore_ascii_case("true")
     {
-        return Err("the domain does not use Namecheap's DNS (IsUsingOurDNS=false), so its \
+        return Err(
+            "the domain does not use Namecheap's DNS (IsUsingOurDNS=false), so its \
                     host records are not served"
-            .into());
+                .into(),
+        );
     }
     let mut hosts = Vec::new();
     for child in &result.children {
@@ -437,10 +449,9 @@ pub fn command_response(response: &Response) -> Result<Element> {
         .unwrap_or_default();
     let status = root.attr("Status").unwrap_or("");
     if status.eq_ignore_ascii_case("OK") && errors.is_empty() {
-        return root
-            .child("CommandResponse")
-            .cloned()
-            .ok_or_else(|| Error::Permanent("Namecheap: Status OK without a CommandResponse".into()));
+        return root.child("CommandResponse").cloned().ok_or_else(|| {
+            Error::Permanent("Namecheap: Status OK without a CommandResponse".into())
+        });
     }
     Err(map_errors(&errors, status, response.header("retry-after")))
 }
@@ -541,7 +552,10 @@ mod tests {
             vec![("api_url", "ftp://x")],
         ] {
             assert!(
-                matches!(Api::from_config(&config(&bad)), Err(Error::InvalidConfig(_))),
+                matches!(
+                    Api::from_config(&config(&bad)),
+                    Err(Error::InvalidConfig(_))
+                ),
                 "{bad:?}"
             );
         }
@@ -552,7 +566,10 @@ mod tests {
         let api = Api::from_config(&config(&[])).unwrap();
         let form = api.form(
             "namecheap.domains.dns.getHosts",
-            &[("SLD".into(), "domain".into()), ("TLD".into(), "co.uk".into())],
+            &[
+                ("SLD".into(), "domain".into()),
+                ("TLD".into(), "co.uk".into()),
+            ],
         );
         assert_eq!(
             form,
@@ -570,7 +587,10 @@ mod tests {
                 tld: "co.uk".into()
             }
         );
-        assert!(matches!(Domain::of_zone("com"), Err(Error::ZoneNotFound(_))));
+        assert!(matches!(
+            Domain::of_zone("com"),
+            Err(Error::ZoneNotFound(_))
+        ));
         assert_eq!(
             host_name("_acme-challenge.www.example.com", "example.com").unwrap(),
             "_acme-challenge.www"
@@ -586,8 +606,14 @@ mod tests {
         assert_eq!(list.hosts.len(), 3);
         assert_eq!(list.hosts[2].address, "foreign & \"quoted\"");
         let values = vec!["v1".to_string(), "v2".to_string()];
-        assert_eq!(add_values(&mut list.hosts, "_acme-challenge", &values, 60), 2);
-        assert_eq!(add_values(&mut list.hosts, "_ACME-challenge", &values, 60), 0);
+        assert_eq!(
+            add_values(&mut list.hosts, "_acme-challenge", &values, 60),
+            2
+        );
+        assert_eq!(
+            add_values(&mut list.hosts, "_ACME-challenge", &values, 60),
+            0
+        );
         let params = set_hosts_params(
             &Domain {
                 sld: "domain".into(),
@@ -595,12 +621,7 @@ mod tests {
             },
             &list,
         );
-        let get = |k: &str| {
-            params
-                .iter()
-                .find(|(p, _)| p == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
         assert_eq!(get("EmailType"), Some("MX"));
         assert_eq!(get("HostName2"), Some("@"));
         assert_eq!(get("RecordType2"), Some("MX"));
@@ -612,8 +633,14 @@ mod tests {
         assert_eq!(get("TTL5"), Some("60"));
         assert_eq!(get("HostName6"), None);
 
-        assert_eq!(remove_values(&mut list.hosts, "_acme-challenge", &values[..1]), 1);
-        assert_eq!(remove_values(&mut list.hosts, "_acme-challenge", &values[..1]), 0);
+        assert_eq!(
+            remove_values(&mut list.hosts, "_acme-challenge", &values[..1]),
+            1
+        );
+        assert_eq!(
+            remove_values(&mut list.hosts, "_acme-challenge", &values[..1]),
+            0
+        );
         assert_eq!(list.hosts.len(), 4);
         assert!(list.hosts.iter().any(|h| h.address == "v2"));
     }
@@ -622,9 +649,7 @@ mod tests {
     fn incomplete_reads_are_refused() {
         let strip = |from: &str, to: &str| {
             let body = GET_HOSTS.replace(from, to);
-            command_response(&ok(&body)).and_then(|r| {
-                parse_hosts(&r).map_err(Error::Permanent)
-            })
+            command_response(&ok(&body)).and_then(|r| parse_hosts(&r).map_err(Error::Permanent))
         };
         for (from, to) in [
             (r#" MXPref="5""#, ""),
@@ -654,9 +679,10 @@ mod tests {
             )))
             .unwrap_err()
         };
-        let Error::Authentication(m) =
-            error("1011102", "API Key is invalid or API access has not been enabled")
-        else {
+        let Error::Authentication(m) = error(
+            "1011102",
+            "API Key is invalid or API access has not been enabled",
+        ) else {
             panic!("key")
         };
         assert!(m.contains("API Key is invalid"), "{m}");
@@ -686,7 +712,10 @@ mod tests {
         assert_eq!(r.retry_after_secs, Some(2));
         let mut down = ok("<html>");
         down.status = 502;
-        assert!(matches!(command_response(&down).unwrap_err(), Error::Transient(_)));
+        assert!(matches!(
+            command_response(&down).unwrap_err(),
+            Error::Transient(_)
+        ));
         assert!(matches!(
             command_response(&ok("<html><body>oops")).unwrap_err(),
             Error::Permanent(_)
@@ -700,7 +729,9 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            root.child("DomainDNSSetHostsResult").unwrap().attr("IsSuccess"),
+            root.child("DomainDNSSetHostsResult")
+                .unwrap()
+                .attr("IsSuccess"),
             Some("true")
         );
     }
@@ -713,7 +744,10 @@ mod tests {
         assert!(key.secret && key.required);
         assert_eq!(key.env_aliases, ["NAMECHEAP_API_KEY"]);
         let user = m.config.iter().find(|f| f.name == "api_user").unwrap();
-        assert_eq!(user.env_aliases, ["NAMECHEAP_API_USER", "NAMECHEAP_USERNAME"]);
+        assert_eq!(
+            user.env_aliases,
+            ["NAMECHEAP_API_USER", "NAMECHEAP_USERNAME"]
+        );
         let ip = m.config.iter().find(|f| f.name == "client_ip").unwrap();
         assert!(ip.required);
         assert!(ip.env_aliases.contains(&"NAMECHEAP_SOURCEIP".to_string()));

@@ -4,9 +4,9 @@
 //! after the root), so no caller ever acts on half a document.
 
 use quick_xml::Reader;
+use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::XmlVersion;
 
 /// One element: local name (namespace prefix dropped), attributes in
 /// document order, child elements and concatenated text.

@@ -427,7 +427,9 @@ pub fn parse_ids(value: &Value) -> Result<Vec<u64>> {
 pub fn missing<'v>(records: &[Record], values: &'v [String]) -> Vec<&'v String> {
     let mut out: Vec<&String> = Vec::new();
     for v in values {
-        if !records.iter().any(|r| matches_value(&r.target, std::slice::from_ref(v)))
+        if !records
+            .iter()
+            .any(|r| matches_value(&r.target, std::slice::from_ref(v)))
             && !out.contains(&v)
         {
             out.push(v);
@@ -439,7 +441,9 @@ pub fn missing<'v>(records: &[Record], values: &'v [String]) -> Vec<&'v String> 
 /// Whether a target, quoted (as OVH shows TXT targets) or bare, is one of
 /// `values`.
 pub fn matches_value(target: &str, values: &[String]) -> bool {
-    values.iter().any(|v| *v == txt::unquote(target) || v == target)
+    values
+        .iter()
+        .any(|v| *v == txt::unquote(target) || v == target)
 }
 
 /// OVH's error body: `{"errorCode","httpCode","message"}` for
@@ -553,7 +557,10 @@ mod tests {
     #[test]
     fn endpoint_regions_urls_and_api_url() {
         assert_eq!(api_base(None, None).unwrap(), DEFAULT_API_URL);
-        assert_eq!(api_base(None, Some(DEFAULT_API_URL)).unwrap(), DEFAULT_API_URL);
+        assert_eq!(
+            api_base(None, Some(DEFAULT_API_URL)).unwrap(),
+            DEFAULT_API_URL
+        );
         assert_eq!(
             api_base(Some("ovh-ca"), Some(DEFAULT_API_URL)).unwrap(),
             "https://ca.api.ovh.com/1.0"
@@ -589,7 +596,10 @@ mod tests {
             sub_domain("_acme-challenge.www.example.com", "example.com").as_deref(),
             Some("_acme-challenge.www")
         );
-        assert_eq!(sub_domain("Example.com.", "example.com").as_deref(), Some(""));
+        assert_eq!(
+            sub_domain("Example.com.", "example.com").as_deref(),
+            Some("")
+        );
         assert_eq!(sub_domain("a.other.com", "example.com"), None);
         assert_eq!(
             zone_candidates("sub.example.com"),
@@ -638,7 +648,8 @@ mod tests {
         };
         assert!(m.contains("INVALID_SIGNATURE: Invalid signature"), "{m}");
         for code in ["INVALID_KEY", "INVALID_CREDENTIAL", "NOT_GRANTED_CALL"] {
-            let body = format!(r#"{{"errorCode":"{code}","httpCode":"403 Forbidden","message":"x"}}"#);
+            let body =
+                format!(r#"{{"errorCode":"{code}","httpCode":"403 Forbidden","message":"x"}}"#);
             assert!(matches!(kind(403, &[], &body), Error::Authentication(_)));
         }
         assert!(matches!(
@@ -650,7 +661,11 @@ mod tests {
             Error::Transient(_)
         ));
         assert!(matches!(
-            kind(404, &[], r#"{"class":"Client::NotFound","message":"This service does not exist"}"#),
+            kind(
+                404,
+                &[],
+                r#"{"class":"Client::NotFound","message":"This service does not exist"}"#
+            ),
             Error::ZoneNotFound(_)
         ));
         let Error::RateLimited(r) = kind(
@@ -663,7 +678,11 @@ mod tests {
         assert_eq!(r.retry_after_secs, Some(3));
         assert!(matches!(kind(503, &[], "<html>"), Error::Transient(_)));
         assert!(matches!(
-            kind(400, &[], r#"{"class":"Client::BadRequest","message":"Invalid TTL"}"#),
+            kind(
+                400,
+                &[],
+                r#"{"class":"Client::BadRequest","message":"Invalid TTL"}"#
+            ),
             Error::Permanent(_)
         ));
     }
@@ -672,7 +691,10 @@ mod tests {
     fn metadata() {
         let m = Ovh::metadata();
         assert_eq!(m.name, "ovh");
-        assert!(m.allowed_hosts.contains(&"https://eu.api.ovh.com".to_string()));
+        assert!(
+            m.allowed_hosts
+                .contains(&"https://eu.api.ovh.com".to_string())
+        );
         assert!(m.allowed_hosts.contains(&"{api_url}".to_string()));
         for (name, aliases) in [
             ("application_key", ["OVH_APPLICATION_KEY", "OVH_AK"]),

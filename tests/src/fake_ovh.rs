@@ -21,8 +21,8 @@
 #![allow(clippy::result_large_err)]
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -296,11 +296,11 @@ fn admit(
     inner: &Inner,
     method: &Method,
     headers: &HeaderMap,
-    uri: &OriginalUri,
+    uri: &Uri,
     body: &[u8],
     write: bool,
 ) -> Result<(), Response> {
-    let path = uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     inner
         .requests
         .lock()
@@ -390,7 +390,7 @@ async fn zone_info(
     Path(zone): Path<String>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
         return r;
@@ -412,7 +412,7 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
         return r;
@@ -441,7 +441,7 @@ async fn get_record(
     Path((zone, id)): Path<(String, String)>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
         return r;
@@ -474,7 +474,7 @@ async fn create_record(
     Path(zone): Path<String>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {
@@ -523,7 +523,7 @@ async fn delete_record(
     Path((zone, id)): Path<(String, String)>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, b"", true) {
         return r;
@@ -550,7 +550,7 @@ async fn refresh(
     Path(zone): Path<String>,
     method: Method,
     headers: HeaderMap,
-    uri: OriginalUri,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
     if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {

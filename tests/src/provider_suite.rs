@@ -402,7 +402,9 @@ pub async fn foreign_value_kept(bed: &Bed, case: &Case, fake: &impl Fake) {
 
 /// With [`Case::wrong_env`], `wacme -vv issue` fails with exit code 4 (a
 /// provider error), stderr shows [`Case::auth_reason`], no secret (right or
-/// wrong) appears in stdout or stderr, and nothing is left anywhere.
+/// wrong) appears in stdout or stderr, and no record is left (PowerDNS, the
+/// fake) nor any certificate; the journal entry the failed cleanup kept is
+/// settled by `wacme cleanup` with the right credential, leaving nothing.
 pub async fn wrong_credential(bed: &Bed, case: &Case, fake: &impl Fake) -> Output {
     assert!(
         !case.wrong_env.is_empty(),
@@ -419,9 +421,25 @@ pub async fn wrong_credential(bed: &Bed, case: &Case, fake: &impl Fake) -> Outpu
         show(&out)
     );
     assert_no_secret(case, &out);
-    bed.assert_failed_cleanly().await;
+    bed.assert_no_residue().await;
     let held = fake.txt_records().await;
     assert!(held.is_empty(), "left in the fake: {held:?}");
+    assert!(
+        bed.local.cert_files().is_empty(),
+        "{:?}",
+        bed.local.cert_files()
+    );
+    // Cleanup failed too (same credential), so the run kept its journal
+    // entry; `wacme cleanup` with the right credential settles it.
+    let mut cmd = bed.wacme();
+    cmd.arg("cleanup");
+    for (k, v) in &case.env {
+        cmd.env(k, v);
+    }
+    let cleaned = run(cmd).await;
+    assert!(cleaned.status.success(), "{}", show(&cleaned));
+    assert_no_secret(case, &cleaned);
+    bed.assert_failed_cleanly().await;
     out
 }
 

@@ -154,17 +154,26 @@ pub fn origin(base: &str) -> &str {
     }
 }
 
-/// The API base for `endpoint` (a region name or URL) and `api_url`.
+/// The API base for `endpoint` (a region name or URL) and `api_url`: an
+/// `api_url` other than the default wins, else the region, else the
+/// default. A malformed `endpoint` is an error either way.
 pub fn api_base(endpoint: Option<&str>, api_url: Option<&str>) -> Result<String> {
+    let region = endpoint
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(region_base)
+        .transpose()?;
     let api_url = api_url.map(str::trim).filter(|u| !u.is_empty());
     if let Some(u) = api_url
         && url::trim_base(u) != DEFAULT_API_URL
     {
         return checked_url("api_url", u);
     }
-    let Some(endpoint) = endpoint.map(str::trim).filter(|e| !e.is_empty()) else {
-        return Ok(DEFAULT_API_URL.to_string());
-    };
+    Ok(region.unwrap_or_else(|| DEFAULT_API_URL.to_string()))
+}
+
+/// The API base of a region name, or of an OVHcloud region's URL.
+fn region_base(endpoint: &str) -> Result<String> {
     let wanted = endpoint.to_ascii_lowercase().replace('_', "-");
     if let Some((_, base)) = REGIONS
         .iter()

@@ -140,7 +140,7 @@ async fn acmedns_issues_through_the_cname() {
     );
 }
 
-/// The next run overwrites the previous run's values: what acme-dns's
+/// The next run's values displace the previous run's: what acme-dns's
 /// "two latest" means for renewals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acmedns_renewal_displaces_the_previous_values() {
@@ -156,8 +156,6 @@ async fn acmedns_renewal_displaces_the_previous_values() {
     let mut renew = bed.wacme();
     renew
         .args(["renew", "--cert-name", ZONE, "--force"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
         .arg("--ca-cert")
         .arg(bed.pebble.ca_cert_path());
     for (k, v) in &c.env {
@@ -167,8 +165,12 @@ async fn acmedns_renewal_displaces_the_previous_values() {
     assert!(out.status.success(), "{}", show(&out));
     let second = fake.account(&account.username).await.unwrap().values();
     assert_eq!(second.len(), 2);
+    // The renewal's values (Pebble may reuse a still-valid authorization,
+    // so one or two) displaced the oldest of the first run's.
+    let newest = second.last().unwrap();
+    assert!(!first.contains(newest), "{first:?} -> {second:?}");
     assert!(
-        second.iter().all(|v| !first.contains(v)),
+        second.iter().filter(|v| first.contains(v)).count() <= 1,
         "{first:?} -> {second:?}"
     );
     assert_only_the_accounts_values(&bed, &fake, &account).await;
@@ -212,6 +214,14 @@ async fn acmedns_leaves_other_accounts_alone() {
     );
 }
 
+/// A wrong password: exit code 4 with acme-dns's reason on stderr, no
+/// credential printed (right or wrong), nothing written, no journal left.
+///
+/// Not `provider_suite::wrong_credential`: that runs with `--output json`,
+/// where the final error goes to stdout only; the battery still finds the
+/// reason on stderr for other providers because their cleanup fails too and
+/// logs it, while acme-dns's cleanup (which removes nothing) succeeds. Text
+/// output puts the error on stderr.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acmedns_wrong_password() {
     let Some(bed) = Bed::start().await else {
@@ -219,7 +229,31 @@ async fn acmedns_wrong_password() {
     };
     let (fake, account) = setup(&bed.pdns).await;
     let f = files(&fake, &account);
-    suite::wrong_credential(&bed, &case(&fake, &f.right, &account, &f.wrong), &fake).await;
+    let c = case(&fake, &f.right, &account, &f.wrong);
+    std::fs::copy(
+        wacme_tests::plugin_wasm("acmedns"),
+        bed.local.plugin_dir.join("acmedns.wasm"),
+    )
+    .unwrap();
+    let mut cmd = bed.wacme();
+    cmd.args(["issue", "-vv", "-d", ZONE, "-d", suite::WILDCARD])
+        .args(["--dns", "acmedns"])
+        .args(["--directory", &bed.pebble.directory_url()])
+        .arg("--ca-cert")
+        .arg(bed.pebble.ca_cert_path())
+        .args(["--email", "admin@example.test", "--agree-tos"])
+        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
+        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()]);
+    for (k, v) in c.wrong_credential_env() {
+        cmd.env(k, v);
+    }
+    let out = tokio::process::Command::from(cmd).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&c.auth_reason), "{}", show(&out));
+    suite::assert_no_secret(&c, &out);
+    bed.assert_failed_cleanly().await;
+    assert!(fake.txt_records().await.is_empty());
     assert!(
         fake.account(&account.username)
             .await

@@ -65,7 +65,7 @@ impl Provider for Namecheap {
                     "This machine's public IPv4 address, whitelisted for API access (ClientIp)",
                 )
                 .required()
-                .env(&["NAMECHEAP_SOURCEIP", "NAMECHEAP_CLIENT_IP"]),
+                .env(&["NAMECHEAP_SOURCEIP"]),
                 ConfigField::new(
                     "sandbox",
                     "true: use the sandbox API (api.sandbox.namecheap.com)",

@@ -7,12 +7,15 @@
 //! message on a developer machine.
 
 pub mod dns01;
+pub mod fake_acmedns;
 pub mod fake_alidns;
 pub mod fake_azure;
 pub mod fake_cloudflare;
 pub mod fake_digitalocean;
 pub mod fake_gcloud;
 pub mod fake_linode;
+pub mod fake_namecheap;
+pub mod fake_ovh;
 pub mod fake_store;
 pub mod fake_vultr;
 pub mod faulty;

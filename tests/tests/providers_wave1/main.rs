@@ -2,9 +2,12 @@
 //! (`wacme_tests::provider_suite`) against its fake API mirroring into
 //! PowerDNS.
 
+mod acmedns;
 mod azure;
 mod cloudflare;
 mod digitalocean;
 mod gcloud;
 mod linode;
+mod namecheap;
+mod ovh;
 mod vultr;

@@ -9,11 +9,18 @@
 pub mod dns01;
 pub mod fake_alidns;
 pub mod fake_cloudflare;
+pub mod fake_desec;
+pub mod fake_gandi;
+pub mod fake_godaddy;
+pub mod fake_hetzner;
+pub mod fake_porkbun;
+pub mod fake_rest;
 pub mod fake_store;
 pub mod faulty;
 pub mod httpd;
 pub mod pdns;
 pub mod pebble;
+pub mod provider_suite;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -192,8 +192,7 @@ async fn put_records(
     if items.is_empty() {
         return invalid("records", "must contain at least one record");
     }
-    let mut contents = Vec::new();
-    let mut ttl = u32::MAX;
+    let mut records = Vec::new();
     for item in &items {
         let Some(data) = item["data"].as_str() else {
             return invalid("records[].data", "is required");
@@ -202,14 +201,9 @@ async fn put_records(
         if t < 600 {
             return invalid("records[].ttl", "must be at least 600");
         }
-        ttl = ttl.min(t);
-        contents.push(data.to_string());
+        records.push((data.to_string(), t));
     }
-    if let Err(e) = inner
-        .store
-        .set(&absolute(&name, zone), ttl, &contents)
-        .await
-    {
+    if let Err(e) = inner.store.set_each(&absolute(&name, zone), &records).await {
         return failure(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_SERVER_ERROR",

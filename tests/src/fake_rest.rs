@@ -62,17 +62,23 @@ impl Store {
     /// Replaces the records named `name` by one per content (a whole-set
     /// write); no contents deletes the set.
     pub async fn set(&self, name: &str, ttl: u32, contents: &[String]) -> anyhow::Result<()> {
+        let items: Vec<(String, u32)> = contents.iter().map(|c| (c.clone(), ttl)).collect();
+        self.set_each(name, &items).await
+    }
+
+    /// [`Store::set`] with a TTL per record.
+    pub async fn set_each(&self, name: &str, items: &[(String, u32)]) -> anyhow::Result<()> {
         let name = name.to_ascii_lowercase();
         let mut records = self.records.lock().await;
         let before = records.clone();
         records.retain(|r| r.name != name);
-        for content in contents {
+        for (content, ttl) in items {
             let id = self.next_id.fetch_add(1, Ordering::SeqCst);
             records.push(Rec {
                 id,
                 name: name.clone(),
                 content: content.clone(),
-                ttl,
+                ttl: *ttl,
             });
         }
         if let Err(e) = self.sync(&records, &name).await {

@@ -159,15 +159,6 @@ impl RequestLog {
     }
 }
 
-/// `fqdn` relative to `zone`: `@` for the apex, `None` outside the zone.
-pub fn relative(fqdn: &str, zone: &str) -> Option<String> {
-    let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-    if fqdn == zone {
-        return Some("@".into());
-    }
-    fqdn.strip_suffix(&format!(".{zone}")).map(str::to_string)
-}
-
 /// The absolute name of `relative` (`@` or empty for the apex) in `zone`.
 pub fn absolute(relative: &str, zone: &str) -> String {
     match relative {

@@ -5,9 +5,14 @@
 mod acmedns;
 mod azure;
 mod cloudflare;
+mod desec;
 mod digitalocean;
+mod gandi;
 mod gcloud;
+mod godaddy;
+mod hetzner;
 mod linode;
 mod namecheap;
 mod ovh;
+mod porkbun;
 mod vultr;

@@ -698,6 +698,9 @@ pub fn api_error(response: &Response) -> ChangeError {
                 Error::Permanent(message)
             }
         }
+        "SignatureDoesNotMatch" if message.contains("Signature expired") => Error::Permanent(
+            format!("{message}; this machine's clock is more than 5 minutes off UTC"),
+        ),
         "SignatureDoesNotMatch" => {
             Error::Authentication(format!("{message}; check secret_access_key"))
         }

@@ -430,3 +430,15 @@ fn metadata() {
     assert_eq!(field("endpoint").default.as_deref(), Some(DEFAULT_ENDPOINT));
     assert_eq!(field("region").default.as_deref(), Some("us-east-1"));
 }
+
+#[test]
+fn an_expired_signature_points_at_the_clock() {
+    let body = error_response(
+        "SignatureDoesNotMatch",
+        "Signature expired: 20150830T123600Z is now earlier than 20150830T124600Z (20150830T125100Z - 5 min.)",
+    );
+    assert!(matches!(
+        error(403, &body),
+        ChangeError::Other(Error::Permanent(m)) if m.contains("clock")
+    ));
+}

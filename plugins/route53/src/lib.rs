@@ -371,7 +371,12 @@ impl Api {
         datetime: &str,
     ) -> Request {
         let payload_hash = sigv4::sha256_hex(body.as_bytes());
-        let headers = vec![("host".to_string(), self.authority.clone())];
+        // The payload hash is sent and signed too, so a verifier need not
+        // hash the body itself to check the signature.
+        let headers = vec![
+            ("host".to_string(), self.authority.clone()),
+            ("x-amz-content-sha256".to_string(), payload_hash.clone()),
+        ];
         let signed = sigv4::sign(
             &sigv4::AWS,
             &self.credentials,
@@ -397,6 +402,7 @@ impl Api {
                 .body(body.as_bytes().to_vec()),
             _ => Request::get(url),
         };
+        request = request.header("x-amz-content-sha256", payload_hash);
         // The host sets `Host` itself, from the same URL.
         for (name, value) in signed.headers {
             request = request.header(name, value);
@@ -654,15 +660,21 @@ pub fn api_error(response: &Response) -> ChangeError {
                 .unwrap_or_default(),
             d.text_at(&["RequestId"]).unwrap_or_default().to_string(),
         ),
-        Some(d) => (
-            d.text_at(&["Error", "Code"])
-                .unwrap_or_default()
-                .to_string(),
-            d.text_at(&["Error", "Message"])
-                .unwrap_or_default()
-                .to_string(),
-            d.text_at(&["RequestId"]).unwrap_or_default().to_string(),
-        ),
+        Some(d) => {
+            // `ErrorResponse/Error` (Route 53), or `ErrorResponse/Errors/Error`
+            // (the query-protocol form some emulators answer).
+            let e = d.child("Error").or_else(|| d.at(&["Errors", "Error"]));
+            let text = |name: &str| {
+                e.and_then(|e| e.text_at(&[name]))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            (
+                text("Code"),
+                text("Message"),
+                d.text_at(&["RequestId"]).unwrap_or_default().to_string(),
+            )
+        }
         None => (String::new(), String::new(), String::new()),
     };
     let detail = if code.is_empty() {

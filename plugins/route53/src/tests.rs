@@ -189,7 +189,7 @@ fn requests_are_signed_for_route53_in_us_east_1() {
     );
     assert!(
         text.contains(
-            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/route53/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature="
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/route53/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature="
         ),
         "{text}"
     );
@@ -199,7 +199,13 @@ fn requests_are_signed_for_route53_in_us_east_1() {
     );
     assert!(!text.contains("(\"host\""), "the host sets Host: {text}");
     // The same signature from the parts, as a verifier would compute it.
-    let headers = vec![("host".to_string(), "route53.amazonaws.com".to_string())];
+    let headers = vec![
+        ("host".to_string(), "route53.amazonaws.com".to_string()),
+        (
+            "x-amz-content-sha256".to_string(),
+            sigv4::EMPTY_SHA256.to_string(),
+        ),
+    ];
     let expected = sigv4::sign(
         &sigv4::AWS,
         &api.credentials,
@@ -221,7 +227,7 @@ fn requests_are_signed_for_route53_in_us_east_1() {
     assert!(
         expected
             .canonical_request
-            .starts_with("GET\n/2013-04-01/hostedzone/Z1/rrset\nname=_acme-challenge.example.com.&type=TXT\nhost:route53.amazonaws.com\nx-amz-date:20150830T123600Z\nx-amz-security-token:tok\n"),
+            .starts_with("GET\n/2013-04-01/hostedzone/Z1/rrset\nname=_acme-challenge.example.com.&type=TXT\nhost:route53.amazonaws.com\nx-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\nx-amz-date:20150830T123600Z\nx-amz-security-token:tok\n"),
         "{}",
         expected.canonical_request
     );
@@ -440,5 +446,17 @@ fn an_expired_signature_points_at_the_clock() {
     assert!(matches!(
         error(403, &body),
         ChangeError::Other(Error::Permanent(m)) if m.contains("clock")
+    ));
+}
+
+#[test]
+fn the_nested_error_form_is_read_too() {
+    let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ErrorResponse><Errors><Error><Code>\
+                SignatureDoesNotMatch</Code><Message>The request signature we calculated does not \
+                match the signature you provided.</Message><Type>Sender</Type></Error></Errors>\
+                </ErrorResponse>";
+    assert!(matches!(
+        error(403, body),
+        ChangeError::Other(Error::Authentication(m)) if m.contains("check secret_access_key")
     ));
 }

@@ -267,6 +267,11 @@ pub fn normalize(name: &str) -> String {
     String::from_utf8_lossy(&out).to_ascii_lowercase()
 }
 
+/// Where Route 53 lists a name: by its labels from the root down.
+pub fn listing_key(name: &str) -> Vec<&str> {
+    name.trim_end_matches('.').rsplit('.').collect()
+}
+
 /// The resolved configuration of one call.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -477,7 +482,10 @@ impl Api {
                 let zone_name = normalize(zone.text_at(&["Name"]).unwrap_or_default());
                 if zone_name != name {
                     // Listed in order from the name: past it, there is none.
-                    return Ok(None);
+                    if listing_key(&zone_name) > listing_key(name) {
+                        return Ok(None);
+                    }
+                    continue;
                 }
                 let private = zone.text_at(&["Config", "PrivateZone"]) == Some("true");
                 if private == self.private_zone {
@@ -520,11 +528,14 @@ impl Api {
                 .child("ResourceRecordSets")
                 .map(|s| s.all("ResourceRecordSet"));
             for set in sets.into_iter().flatten() {
-                let here = normalize(set.text_at(&["Name"]).unwrap_or_default()) == name
-                    && set.text_at(&["Type"]) == Some("TXT");
-                if !here {
+                let set_name = normalize(set.text_at(&["Name"]).unwrap_or_default());
+                let set_type = set.text_at(&["Type"]).unwrap_or_default();
+                if set_name != name || set_type != "TXT" {
                     // Listed in order from the name: past it, there is none.
-                    return Ok(None);
+                    if (listing_key(&set_name), set_type) > (listing_key(&name), "TXT") {
+                        return Ok(None);
+                    }
+                    continue;
                 }
                 if set.child("SetIdentifier").is_some() {
                     continue;

@@ -160,6 +160,9 @@ fn names_are_normalized() {
     assert_eq!(normalize("\\052.example.com."), "*.example.com");
     assert_eq!(normalize("a\\05"), "a\\05");
     assert_eq!(absolute("example.com"), "example.com.");
+    assert!(listing_key("example.com") < listing_key("_acme-challenge.example.com"));
+    assert!(listing_key("b.example.com") < listing_key("a.c.example.com"));
+    assert!(listing_key("z.example.com") < listing_key("example.org"));
     assert_eq!(absolute("example.com."), "example.com.");
 }
 

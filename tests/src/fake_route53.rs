@@ -100,6 +100,9 @@ pub struct RecordSet {
     pub values: Vec<String>,
 }
 
+/// One zone's record sets, keyed by (sort key of the name, type).
+type ZoneSets = BTreeMap<(String, String), RecordSet>;
+
 struct Change {
     polls_left: u32,
     submitted_at: String,
@@ -108,7 +111,7 @@ struct Change {
 struct Inner {
     options: Route53Options,
     /// Per zone id, keyed by (sort key of the name, type).
-    sets: tokio::sync::Mutex<BTreeMap<String, BTreeMap<(String, String), RecordSet>>>,
+    sets: tokio::sync::Mutex<BTreeMap<String, ZoneSets>>,
     changes: std::sync::Mutex<BTreeMap<String, Change>>,
     mirror: PdnsMirror,
     throttle: Throttle,
@@ -768,7 +771,7 @@ pub fn unquote_txt(content: &str) -> String {
 async fn mirror(
     inner: &Inner,
     zone: &HostedZone,
-    sets: &BTreeMap<(String, String), RecordSet>,
+    sets: &ZoneSets,
     name: &str,
 ) -> anyhow::Result<()> {
     if zone.private {

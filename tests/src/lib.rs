@@ -22,6 +22,7 @@ pub mod fake_namecheap;
 pub mod fake_ovh;
 pub mod fake_porkbun;
 pub mod fake_rest;
+pub mod fake_route53;
 pub mod fake_store;
 pub mod fake_vultr;
 pub mod faulty;

@@ -15,4 +15,5 @@ mod linode;
 mod namecheap;
 mod ovh;
 mod porkbun;
+mod route53;
 mod vultr;

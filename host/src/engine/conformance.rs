@@ -133,7 +133,10 @@ fn looks_secret(field: &str) -> bool {
     let credential = ["secret", "token", "password", "passwd", "key"]
         .iter()
         .any(|w| f.contains(w));
-    let identifier = f.ends_with("_id") || f.ends_with("email") || f.ends_with("_name");
+    // Names of things, and addresses (`token_uri`: where to get a token).
+    let identifier = ["_id", "email", "_name", "_url", "_uri"]
+        .iter()
+        .any(|end| f.ends_with(end));
     credential && !identifier
 }
 
@@ -485,6 +488,8 @@ mod tests {
             "zone_id",
             "ttl",
             "key_name",
+            "token_uri",
+            "oauth_token_url",
         ] {
             assert!(!looks_secret(s), "{s}");
         }

@@ -11,6 +11,11 @@ pub struct Error {
 }
 
 impl Error {
+    /// `err` as an engine error, classified.
+    pub fn new(err: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::from(anyhow::Error::new(err))
+    }
+
     /// The class of the failure.
     pub fn class(&self) -> ErrorClass {
         self.class

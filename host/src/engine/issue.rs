@@ -277,10 +277,7 @@ pub async fn obtain_with(
 
     let (plugin_config, secret_keys) = setup.config_for_storage();
     let store = workspace.certs();
-    let plugin_arg = job
-        .dns
-        .plugin_arg()
-        .map_err(|e| Error::from(anyhow::Error::new(e)))?;
+    let plugin_arg = job.dns.plugin_arg().map_err(Error::new)?;
     let issuer = Issuer {
         account: &account,
         session: &setup.session,
@@ -306,7 +303,7 @@ pub async fn obtain_with(
     let issued = issuer
         .issue(&request, interrupt)
         .await
-        .map_err(|e| Error::from(anyhow::Error::new(e)))?;
+        .map_err(Error::new)?;
     let deploy_hook = match &job.deploy_hook {
         Some(cmd) => {
             line.set("stored; running the deploy hook");

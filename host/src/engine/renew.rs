@@ -159,15 +159,10 @@ pub fn plan(
     let mut names: Vec<String> = match cert_name {
         Some(n) => {
             crate::workspace::certs::validate_name(n)
-                .map_err(|e| Error::from(anyhow::Error::new(InputError(e.to_string()))))?;
-            let stored = store
-                .load_meta(n)
-                .map_err(|e| Error::from(anyhow::Error::new(e)))?;
+                .map_err(|e| Error::new(InputError(e.to_string())))?;
+            let stored = store.load_meta(n).map_err(Error::new)?;
             if stored.is_none() && config.certificate(n).is_none() {
-                return Err(Error::from(anyhow::Error::new(InputError(format!(
-                    "no stored certificate {n:?} in {} (see `wacme certs list`)",
-                    workspace.root().display()
-                )))));
+                return Err(Error::new(workspace.not_stored(n)));
             }
             vec![n.to_string()]
         }

@@ -5,7 +5,6 @@
 use super::issue::extra;
 use super::{Engine, Error};
 use crate::acme::{PrivateKey, RevocationReason};
-use crate::error::InputError;
 use crate::workspace::Workspace;
 use anyhow::Context as _;
 use serde::Serialize;
@@ -24,23 +23,11 @@ pub struct Revoked {
 
 /// Whether `cert_name` is stored; an input error naming the workspace when not.
 pub fn check_stored(workspace: &Workspace, cert_name: &str) -> Result<(), Error> {
-    let meta = workspace
-        .certs()
-        .load_meta(cert_name)
-        .map_err(|e| Error::from(anyhow::Error::new(e)))?;
+    let meta = workspace.certs().load_meta(cert_name).map_err(Error::new)?;
     match meta {
         Some(_) => Ok(()),
-        None => Err(Error::from(anyhow::Error::new(not_stored(
-            workspace, cert_name,
-        )))),
+        None => Err(Error::new(workspace.not_stored(cert_name))),
     }
-}
-
-fn not_stored(workspace: &Workspace, cert_name: &str) -> InputError {
-    InputError(format!(
-        "no stored certificate {cert_name:?} in {} (see `wacme certs list`)",
-        workspace.root().display()
-    ))
 }
 
 /// Revokes the stored certificate `cert_name` for `reason`, trusting
@@ -56,7 +43,7 @@ pub async fn revoke(
         let store = workspace.certs();
         let meta = store
             .load_meta(cert_name)?
-            .ok_or_else(|| not_stored(workspace, cert_name))?;
+            .ok_or_else(|| workspace.not_stored(cert_name))?;
         let der = store.current_cert_der(cert_name)?;
         let mut ca_certs: Vec<PathBuf> = meta
             .extra

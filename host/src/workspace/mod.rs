@@ -78,6 +78,14 @@ impl Workspace {
         CertStore::new(&self.root)
     }
 
+    /// The error for a certificate name this workspace does not store.
+    pub fn not_stored(&self, cert_name: &str) -> InputError {
+        InputError(format!(
+            "no stored certificate {cert_name:?} in {} (see `wacme certs list`)",
+            self.root.display()
+        ))
+    }
+
     /// The cleanup journal of challenge records.
     pub fn journal(&self) -> Journal {
         Journal::new(&self.root)

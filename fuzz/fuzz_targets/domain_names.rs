@@ -6,7 +6,8 @@
 //!
 //! Checked for every accepted name (the promises of `names.rs`):
 //! - ASCII only, lower case, `*` only as the whole leftmost label;
-//! - at most 253 characters, at least two labels, labels of 1–63 letters,
+//! - its challenge name `_acme-challenge.<name without *.>` at most 253
+//!   characters, at least two labels, labels of 1–63 letters,
 //!   digits and inner hyphens, a last label that is not all digits;
 //! - an `xn--` label is canonical punycode (IDNA gives back the same name);
 //! - ASCII input is the trimmed input with one trailing dot removed, lower
@@ -35,6 +36,11 @@ fn check_domain(input: &str, d: &Domain) {
         "{input:?} -> upper case in {name:?}"
     );
     assert!(name.len() <= 253, "{input:?} -> {} characters", name.len());
+    assert!(
+        d.challenge_name().len() <= 253,
+        "{input:?} -> challenge name of {} characters",
+        d.challenge_name().len()
+    );
 
     let base = d.base();
     assert_eq!(d.is_wildcard(), name.starts_with("*."), "{name:?}");

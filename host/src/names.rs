@@ -11,6 +11,12 @@ use crate::error::InputError;
 /// Most names in one certificate (Let's Encrypt's limit).
 pub const MAX_NAMES: usize = 100;
 
+/// Where a name's DNS-01 record goes, before the name.
+pub const CHALLENGE_PREFIX: &str = "_acme-challenge.";
+
+/// The longest name (without `*.`) whose challenge name is a DNS name.
+pub const MAX_BASE_LEN: usize = 253 - CHALLENGE_PREFIX.len();
+
 /// One certificate name, validated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Domain {
@@ -30,7 +36,7 @@ impl Domain {
 
     /// `_acme-challenge.<base>`: where its DNS-01 value goes (before CNAMEs).
     pub fn challenge_name(&self) -> String {
-        format!("_acme-challenge.{}", self.base())
+        format!("{CHALLENGE_PREFIX}{}", self.base())
     }
 }
 
@@ -97,8 +103,15 @@ pub fn parse_domain(input: &str) -> Result<Domain, InputError> {
             .map_err(|_| bad("not a valid internationalised domain name"))?
             .to_ascii_lowercase()
     };
-    if ascii.len() > 253 - if wildcard { 2 } else { 0 } {
-        return Err(bad("longer than 253 characters"));
+    // The DNS-01 record of the name lives at `_acme-challenge.<name>`, which
+    // must itself be a DNS name: at most 253 characters.
+    if ascii.len() > MAX_BASE_LEN {
+        return Err(bad(&format!(
+            "{} characters: `{CHALLENGE_PREFIX}<name>`, where its DNS-01 record goes, would be \
+             {} characters, over DNS's 253 (at most {MAX_BASE_LEN} fit)",
+            ascii.len(),
+            ascii.len() + CHALLENGE_PREFIX.len()
+        )));
     }
     let labels: Vec<&str> = ascii.split('.').collect();
     if labels.len() < 2 {
@@ -131,9 +144,26 @@ pub fn parse_domain(input: &str) -> Result<Domain, InputError> {
     {
         return Err(bad("the last label is all digits"));
     }
-    if labels.iter().any(|l| l.starts_with("xn--")) && idna::domain_to_ascii_strict(&ascii).is_err()
-    {
-        return Err(bad("an `xn--` label is not valid punycode"));
+    if labels.iter().any(|l| l.starts_with("xn--")) {
+        if idna::domain_to_ascii_strict(&ascii).is_err() {
+            return Err(bad("an `xn--` label is not valid punycode"));
+        }
+        let (unicode, decoded) = idna::domain_to_unicode(&ascii);
+        if decoded.is_err() {
+            return Err(bad("an `xn--` label is not valid punycode"));
+        }
+        for (label, u_label) in labels.iter().zip(unicode.split('.')) {
+            if label.starts_with("xn--")
+                && let Some(c) = u_label.chars().find(|c| !idna2008_valid(*c))
+            {
+                return Err(bad(&format!(
+                    "label `{label}` decodes to `{u_label}`, whose {c:?} (U+{:04X}) no \
+                     internationalised domain name may hold (IDNA 2008 allows letters, \
+                     marks, digits and `-`)",
+                    c as u32
+                )));
+            }
+        }
     }
     let name = if wildcard {
         format!("*.{ascii}")
@@ -141,6 +171,24 @@ pub fn parse_domain(input: &str) -> Result<Domain, InputError> {
         ascii
     };
     Ok(Domain { name })
+}
+
+/// Whether `c` may stand in an internationalised label (RFC 5892, in
+/// outline): lower-case and other letters, modifier letters, combining
+/// marks, decimal digits and `-`; no symbols, punctuation, spaces, emoji.
+fn idna2008_valid(c: char) -> bool {
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::GeneralCategory as G;
+    c == '-'
+        || matches!(
+            CodePointMapData::<G>::new().get(c),
+            G::LowercaseLetter
+                | G::OtherLetter
+                | G::ModifierLetter
+                | G::NonspacingMark
+                | G::SpacingMark
+                | G::DecimalNumber
+        )
 }
 
 #[cfg(test)]
@@ -163,6 +211,7 @@ mod tests {
         assert_eq!(ok("bücher.example"), "xn--bcher-kva.example");
         assert_eq!(ok("*.münchen.de"), "*.xn--mnchen-3ya.de");
         assert_eq!(ok("xn--bcher-kva.example"), "xn--bcher-kva.example");
+        assert_eq!(ok("xn--mnchen-3ya.de"), "xn--mnchen-3ya.de");
     }
 
     #[test]
@@ -181,6 +230,37 @@ mod tests {
         assert!(err("b\u{fffd}d.example.com").contains("not a valid"));
         assert!(err("").contains("empty"));
         assert!(err("example.123").contains("all digits"));
+        // Punycode that decodes, but to symbols no IDN may hold.
+        assert!(err("xn--bcher.example.test").contains("U+2246"));
+        assert!(err("xn--ls8h.example").contains("no internationalised"));
+    }
+
+    #[test]
+    fn the_challenge_name_must_fit_in_dns() {
+        // Labels of 63 characters, joined: a name of exactly `len` characters.
+        let name = |len: usize| {
+            let mut labels = Vec::new();
+            let mut left = len - ".example".len();
+            while left > 0 {
+                let take = left.min(63);
+                labels.push("a".repeat(take));
+                left -= take;
+                if left > 0 {
+                    left -= 1; // the dot
+                }
+            }
+            format!("{}.example", labels.join("."))
+        };
+        assert_eq!(name(237).len(), 237);
+        assert_eq!(ok(&name(237)).len(), 237);
+        assert_eq!(
+            parse_domain(&name(237)).unwrap().challenge_name().len(),
+            253
+        );
+        let e = err(&name(238));
+        assert!(e.contains("_acme-challenge.") && e.contains("254"), "{e}");
+        assert!(err(&format!("*.{}", name(238))).contains("254"));
+        assert_eq!(ok(&format!("*.{}", name(237))).len(), 239);
     }
 
     #[test]

@@ -224,13 +224,21 @@ async fn cname_delegated_into_a_second_zone() {
     // A pass-through proxy shows where the plugin wrote.
     let proxy = Faulty::start(&bed.pdns.api_url()).await;
     let domains = ["example.test", "*.example.test", "www.example.test"];
-    let out = bed.issue_command_via(&proxy.url(), &domains, &["--output", "json"]);
+    let out = bed.issue_command_via(&proxy.url(), &domains, &["--output", "json", "-v"]);
     let out = run(out);
     assert!(out.status.success(), "{}", show(&out));
     let report = json(&out);
     bed.check_certificate("example.test", &domains).await;
     bed.assert_no_residue().await;
     assert_eq!(report["record_sets"], 2);
+    // The log names where the record was and where it went, once each.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "_acme-challenge.example.test is delegated by CNAME to example-test.validation.test"
+        ),
+        "{stderr}"
+    );
 
     // PATCHes that went through (PowerDNS's sqlite backend answers 500 to
     // concurrent writes, which the plugin retries).

@@ -296,16 +296,16 @@ impl Solver<'_> {
                 .await?;
         let mut by_fqdn: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         let mut names_by_fqdn: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (placement, (values, names)) in placements.iter().zip(by_record.values()) {
+        for (placement, (record, (values, names))) in placements.iter().zip(by_record.iter()) {
             names_by_fqdn
                 .entry(placement.fqdn.clone())
                 .or_default()
                 .extend(names.iter().cloned());
             if !placement.via.is_empty() {
+                // `via` holds the targets, the last of them `fqdn`.
                 tracing::info!(
-                    "{} is delegated by CNAME to {}",
-                    placement.via[0],
-                    placement.fqdn
+                    "{record} is delegated by CNAME to {}",
+                    placement.via.join(" → ")
                 );
             }
             by_fqdn

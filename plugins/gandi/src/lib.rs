@@ -16,6 +16,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
+pub use wacme_plugin_sdk::zone::candidates as zone_candidates;
 use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, txt, url,
 };
@@ -214,15 +215,6 @@ pub fn rrset_url(base: &str, domain: &str, name: &str) -> String {
         url::encode(domain),
         url::encode(name).replace("%40", "@")
     )
-}
-
-/// `zone` and its parents with at least two labels.
-pub fn zone_candidates(zone: &str) -> Vec<String> {
-    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = zone.split('.').collect();
-    (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
-        .collect()
 }
 
 /// `fqdn` relative to `domain`, `@` for the apex.

@@ -21,6 +21,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
+pub use wacme_plugin_sdk::zone::candidates as zone_candidates;
 use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, txt, url,
 };
@@ -248,15 +249,6 @@ pub fn endpoint(config: &Config, default: &str) -> Result<String> {
         )));
     }
     Ok(url::trim_base(endpoint).to_string())
-}
-
-/// `zone` and its parents with at least two labels.
-pub fn zone_candidates(zone: &str) -> Vec<String> {
-    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = zone.split('.').collect();
-    (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
-        .collect()
 }
 
 /// `fqdn` relative to `zone`, `@` for the apex.

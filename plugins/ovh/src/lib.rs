@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
+pub use wacme_plugin_sdk::zone::candidates as zone_candidates;
 use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, txt, url,
 };
@@ -398,15 +399,6 @@ impl Api {
         let path = format!("/domain/zone/{}/refresh", url::encode(zone));
         self.call(clock, "POST", &path, None).map(drop)
     }
-}
-
-/// `zone` and its parents with at least two labels.
-pub fn zone_candidates(zone: &str) -> Vec<String> {
-    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = zone.split('.').collect();
-    (0..labels.len().saturating_sub(1))
-        .map(|i| labels[i..].join("."))
-        .collect()
 }
 
 /// `fqdn` relative to `zone` as OVH's `subDomain` (empty for the apex).

@@ -245,9 +245,7 @@ mod tests {
                 let take = left.min(63);
                 labels.push("a".repeat(take));
                 left -= take;
-                if left > 0 {
-                    left -= 1; // the dot
-                }
+                left = left.saturating_sub(1); // the dot
             }
             format!("{}.example", labels.join("."))
         };

@@ -27,6 +27,7 @@ pub mod fake_store;
 pub mod fake_vultr;
 pub mod faulty;
 pub mod httpd;
+pub mod netns;
 pub mod pdns;
 pub mod pebble;
 pub mod provider_suite;

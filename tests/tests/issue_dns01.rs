@@ -415,10 +415,11 @@ async fn propagation_timeout_names_each_nameserver() {
         )),
         "{stderr}"
     );
+    // ns3 never answers: named with its address, whether it was still being
+    // asked at the deadline or already found unreachable.
     assert!(
-        stderr.contains(&format!(
-            "ns3.example.test (127.0.0.3:{port}) for _acme-challenge.example.test: answered no answer from 127.0.0.3:{port}"
-        )),
+        stderr.contains(&format!("ns3.example.test (127.0.0.3:{port}) for _acme-challenge.example.test: answered no answer"))
+            || stderr.contains(&format!("ns3.example.test could not be reached from here for _acme-challenge.example.test (127.0.0.3:{port}: no answer")),
         "{stderr}"
     );
     assert!(

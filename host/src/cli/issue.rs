@@ -24,9 +24,10 @@ pub struct DnsArgs {
     /// Plugin config value (repeatable), e.g. `--dns-config api_url=https://…`.
     #[arg(long = "dns-config", id = "dns_config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
-    /// How to decide records are visible: authoritative (ask every nameserver
-    /// of the zone directly), recursive (ask the resolvers), wait:<duration>, none.
-    /// Default: authoritative.
+    /// How to decide records are visible: authoritative (ask the zone's nameservers
+    /// directly; one unreachable from here is reported, not waited for),
+    /// authoritative-strict (every nameserver must confirm), recursive (ask the
+    /// resolvers), wait:<duration>, none. Default: authoritative.
     #[arg(long, value_name = "MODE")]
     pub propagation: Option<String>,
     /// Give up waiting for propagation after this long (e.g. 90s, 2m). Default: 120s.
@@ -172,6 +173,12 @@ pub fn describe(i: &Issued) -> String {
         i.ca_requests,
         i.provider_requests
     ));
+    for n in i.propagation.unreachable() {
+        out.push_str(&format!(
+            "  note: nameserver {}; not waited for (--propagation authoritative-strict waits)\n",
+            n.describe()
+        ));
+    }
     for e in &i.cleanup_errors {
         out.push_str(&format!("  warning: cleanup failed: {e}\n"));
     }

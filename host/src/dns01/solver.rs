@@ -420,6 +420,13 @@ impl Solver<'_> {
             &progress,
         )
         .await?;
+        for n in report.propagation.unreachable() {
+            tracing::info!(
+                "nameserver {}; not waited for: the CA's resolvers may reach it from elsewhere \
+                 (--propagation authoritative-strict waits for every nameserver)",
+                n.describe()
+            );
+        }
         report.propagation_ms = started.elapsed().as_millis() as u64;
 
         let started = Instant::now();

@@ -24,7 +24,7 @@
 //! passes.
 
 use crate::dns01::dns::DnsConfig;
-use crate::dns01::propagation::{self, Expectation, Mode, PropagationError, Server};
+use crate::dns01::propagation::{self, Expectation, Mode, Nameserver, PropagationError};
 use crate::dns01::solver::call_with_retries;
 use crate::dns01::zone::ZoneFinder;
 use crate::error::InputError;
@@ -156,7 +156,7 @@ struct Runner<'a> {
     session: &'a Session,
     dns: &'a DnsConfig,
     options: &'a Options,
-    servers: Result<Vec<Server>, String>,
+    servers: Result<Vec<Nameserver>, String>,
     ttl: u32,
 }
 
@@ -299,7 +299,10 @@ pub async fn run(session: &Session, dns: &DnsConfig, options: &Options) -> Repor
         zone,
         check: options.mode,
         servers: match &runner.servers {
-            Ok(s) => s.iter().map(|server| server.label.clone()).collect(),
+            Ok(s) => s
+                .iter()
+                .flat_map(|ns| ns.addresses.iter().map(|a| a.label.clone()))
+                .collect(),
             Err(_) => Vec::new(),
         },
         names: vec![n1, n2],
@@ -409,7 +412,15 @@ impl Runner<'_> {
             absent: strings(absent),
             once: true,
         };
-        match propagation::check(self.dns, servers, &[expectation], self.options.timeout).await {
+        match propagation::check(
+            self.dns,
+            servers,
+            &[expectation],
+            false,
+            self.options.timeout,
+        )
+        .await
+        {
             Ok(_) => Ok(String::new()),
             Err(PropagationError::Timeout { lagging, .. }) => {
                 let want = |v: &[&str]| {

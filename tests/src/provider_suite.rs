@@ -58,6 +58,8 @@ pub struct Case {
     /// Text of the provider's answer to a wrong credential that stderr must
     /// show (e.g. its error code or message).
     pub auth_reason: String,
+    /// Extra `wacme issue` arguments every issuance of the case needs.
+    pub issue_args: Vec<String>,
 }
 
 impl Case {
@@ -339,6 +341,7 @@ pub async fn issue_args(
         .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
         .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
         .args(["--output", "json"])
+        .args(&case.issue_args)
         .args(extra);
     for c in case.config_args() {
         cmd.args(["--dns-config", &c]);

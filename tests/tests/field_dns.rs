@@ -1,6 +1,7 @@
 //! DNS-01 under field conditions: nameservers with addresses this machine
 //! cannot use (no IPv6 route, IPv6 disabled, a refusing or dead address), a
-//! second nameserver that is down, and strict mode. Real Pebble and
+//! second nameserver that is down, and strict mode; plugins whose cleanup
+//! lies or wipes values they did not publish. Real Pebble and
 //! PowerDNS; the IPv6 cases run inside a network namespace of their own
 //! (see `wacme_tests::netns`).
 
@@ -12,8 +13,9 @@ use wacme_tests::netns::{self, Ipv6};
 use wacme_tests::pdns::PdnsOptions;
 use wacme_tests::pebble::PebbleOptions;
 
-/// Exit code of a DNS failure (README's table).
+/// Exit codes (README's table).
 const EXIT_DNS: i32 = 6;
+const EXIT_RESIDUE: i32 = 13;
 
 const APEX: &str = "_acme-challenge.example.test";
 
@@ -176,4 +178,269 @@ async fn dead_second_nameserver_is_named_and_fails_only_strict_mode() {
     assert!(!stderr.contains("ns1.example.test"), "{stderr}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     bed.assert_clean().await;
+}
+
+/// `wacme issue -d <name>` through the test-only `overwrite` plugin (its
+/// present replaces the RRset; its cleanup deletes it, or with
+/// `cleanup=nothing` does nothing and reports success).
+fn issue_with_overwrite(bed: &Bed, name: &str, config: &[&str]) -> std::process::Output {
+    let mut cmd = bed.wacme();
+    cmd.args(["issue", "-d", name, "--output", "json"])
+        .arg("--dns")
+        .arg(wacme_tests::plugin_wasm("overwrite"))
+        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
+        .args(["--directory", &bed.pebble.directory_url()])
+        .arg("--ca-cert")
+        .arg(bed.pebble.ca_cert_path())
+        .args(["--email", "admin@example.test", "--agree-tos"])
+        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
+        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
+        .args(["--propagation-timeout", "3s"])
+        .env("WACME_OVERWRITE_API_KEY", bed.pdns.api_key());
+    for c in config {
+        cmd.args(["--dns-config", c]);
+    }
+    cmd.output().expect("run wacme")
+}
+
+/// A cleanup that reports success and removes nothing: the certificate is
+/// stored, the values still served are reported (JSON `cleanup_check`),
+/// the exit code is 13 and the journal keeps the entry for `wacme cleanup`.
+#[tokio::test]
+async fn a_cleanup_that_lies_is_caught() {
+    let Some(bed) = bed(&[]).await else {
+        return;
+    };
+    let started = Instant::now();
+    let out = issue_with_overwrite(&bed, "lie.example.test", &["cleanup=nothing"]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(EXIT_RESIDUE), "{}", show(&out));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let report = json(&out);
+    bed.check_certificate("lie.example.test", &["lie.example.test"])
+        .await;
+    let check = &report["cleanup_check"];
+    assert_eq!(check["status"], "failed", "{report}");
+    let left = &check["left"][0];
+    assert_eq!(left["fqdn"], "_acme-challenge.lie.example.test", "{report}");
+    assert_eq!(left["nameserver"], "ns1.example.test", "{report}");
+    let served = bed
+        .pdns
+        .txt_values("_acme-challenge.lie.example.test")
+        .await
+        .unwrap();
+    assert_eq!(left["values"], serde_json::json!(served), "{report}");
+    assert_eq!(bed.local.journal_files().len(), 1, "the journal keeps it");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("after cleanup, ns1.example.test still serves"),
+        "{stderr}"
+    );
+}
+
+/// A plugin that deletes the whole RRset wipes a value it never published:
+/// reported as `foreign_removed`, exit 13; its own values are gone, so the
+/// journal entry goes.
+#[tokio::test]
+async fn a_cleanup_that_wipes_foreign_values_is_caught() {
+    let Some(bed) = bed(&[]).await else {
+        return;
+    };
+    let name = "_acme-challenge.wipe.example.test";
+    bed.pdns
+        .set_rrset("example.test", name, "TXT", 60, &["\"someone-elses\""])
+        .await
+        .unwrap();
+    let out = issue_with_overwrite(&bed, "wipe.example.test", &[]);
+    assert_eq!(out.status.code(), Some(EXIT_RESIDUE), "{}", show(&out));
+    let report = json(&out);
+    let check = &report["cleanup_check"];
+    assert_eq!(check["status"], "failed", "{report}");
+    assert_eq!(
+        check["foreign_removed"][0]["values"],
+        serde_json::json!(["someone-elses"]),
+        "{report}"
+    );
+    assert!(check.get("left").is_none(), "{report}");
+    assert!(bed.local.journal_files().is_empty());
+    assert!(bed.pdns.txt_values(name).await.unwrap().is_empty());
+}
+
+/// Three certificates that all prove `example.test` (`_acme-challenge.
+/// example.test`: apex, wildcard, both) renewed together with `--jobs 8`
+/// through the pdns plugin, whose present and cleanup read, merge and
+/// replace the RRset. Every run must renew all three and leave nothing,
+/// 50 times in a row.
+#[tokio::test]
+async fn orders_sharing_a_name_renewed_together_keep_each_others_values() {
+    const RUNS: usize = 50;
+    let options = PebbleOptions::new().authz_reuse(0);
+    let Some(bed) = Bed::start_with(PdnsOptions::default(), options).await else {
+        return;
+    };
+    let certificates: [(&str, &[&str]); 3] = [
+        ("apex", &["example.test"]),
+        ("wild", &["*.example.test"]),
+        ("both", &["example.test", "*.example.test"]),
+    ];
+    for (name, domains) in certificates {
+        let out = bed.issue(domains, &["--cert-name", name]);
+        assert!(out.status.success(), "{}", show(&out));
+    }
+    for run in 1..=RUNS {
+        let started = Instant::now();
+        let out = bed
+            .wacme()
+            .args([
+                "renew", "--all", "--force", "--jobs", "8", "--output", "json",
+            ])
+            .output()
+            .expect("run wacme renew");
+        let took = started.elapsed();
+        assert!(out.status.success(), "run {run} of {RUNS}: {}", show(&out));
+        let report = json(&out);
+        assert_eq!(report["renewed"], 3, "run {run}: {report}");
+        assert!(took < Duration::from_secs(10), "run {run} took {took:?}");
+        bed.assert_clean().await;
+    }
+    for (name, domains) in certificates {
+        bed.check_certificate(name, domains).await;
+    }
+}
+
+/// Starts `cmd` (an issuance of `name` that waits long for propagation) and
+/// kills it with SIGKILL once its values are in the zone.
+async fn kill_once_published(bed: &Bed, mut cmd: std::process::Command, name: &str) {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wacme");
+    let record = format!("_acme-challenge.{name}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bed.pdns.txt_values(&record).await.unwrap().is_empty() {
+        assert!(child.try_wait().unwrap().is_none(), "wacme ended early");
+        assert!(Instant::now() < deadline, "no value appeared in 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!bed.pdns.txt_values(&record).await.unwrap().is_empty());
+    assert_eq!(bed.local.journal_files().len(), 1);
+}
+
+/// A certificate whose API key lives only in the config file (a `file:`
+/// reference) and whose plugin was found through `--plugin-dir`: after a
+/// `kill -9`, a bare `wacme cleanup` finds the plugin, the config file and
+/// the secret again from the journal, removes the values and checks they
+/// are gone. When the secret cannot be read it says so, names what is
+/// left, exits 13 and keeps the entry; `--dns-config` can give the secret.
+#[tokio::test]
+async fn killed_run_with_config_file_secrets_is_recovered() {
+    let Some(bed) = bed(&[]).await else {
+        return;
+    };
+    let name = "kill.example.test";
+    let ops = tempfile::tempdir().unwrap();
+    let plugins = ops.path().join("plugins-elsewhere");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        wacme_tests::plugin_wasm("pdns"),
+        plugins.join("pdns-field.wasm"),
+    )
+    .unwrap();
+    let secret = ops.path().join("pdns.key");
+    std::fs::write(&secret, format!("{}\n", bed.pdns.api_key())).unwrap();
+    let config = ops.path().join("wacme.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[certificates.\"{name}\"]\ndomains = [\"{name}\"]\ndns = \"pdns-field\"\n\
+             [certificates.\"{name}\".dns_config]\napi_url = \"{}\"\napi_key = \"file:{}\"\n",
+            bed.pdns.api_url(),
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let issue = || {
+        let mut cmd = bed.local.wacme();
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["issue", "--cert-name", name, "--plugin-dir"])
+            .arg(&plugins)
+            .args(["--directory", &bed.pebble.directory_url()])
+            .arg("--ca-cert")
+            .arg(bed.pebble.ca_cert_path())
+            .args(["--email", "admin@example.test", "--agree-tos"])
+            .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
+            .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
+            .args(["--propagation", "wait:60s"]);
+        cmd
+    };
+    let cleanup = |extra: &[&str]| {
+        bed.local
+            .wacme()
+            .args(["cleanup", "--output", "json", "--check-timeout", "3s"])
+            .args(extra)
+            .output()
+            .expect("run wacme cleanup")
+    };
+
+    // The secret file is gone when cleanup runs: nothing can be removed.
+    kill_once_published(&bed, issue(), name).await;
+    std::fs::remove_file(&secret).unwrap();
+    let out = cleanup(&[]);
+    assert_eq!(out.status.code(), Some(EXIT_RESIDUE), "{}", show(&out));
+    let report = json(&out);
+    let failed = &report["failed"][0];
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("pdns.key"),
+        "names the secret's file: {report}"
+    );
+    assert!(
+        error.contains("ns1.example.test still serves"),
+        "names what is left: {report}"
+    );
+    assert_eq!(
+        failed["left"][0]["fqdn"],
+        format!("_acme-challenge.{name}"),
+        "{report}"
+    );
+    assert_eq!(bed.local.journal_files().len(), 1, "the entry is kept");
+
+    // With the secret back in place, a bare `wacme cleanup` does it all.
+    std::fs::write(&secret, bed.pdns.api_key()).unwrap();
+    let out = cleanup(&[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let report = json(&out);
+    assert_eq!(report["cleaned"][0]["verified"], true, "{report}");
+    bed.assert_failed_cleanly().await;
+
+    // Killed again; this time the secret is given on the command line.
+    kill_once_published(&bed, issue(), name).await;
+    std::fs::remove_file(&secret).unwrap();
+    let key = format!("api_key={}", bed.pdns.api_key());
+    let out = cleanup(&["--dns-config", &key]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(json(&out)["cleaned"][0]["verified"], true);
+    bed.assert_failed_cleanly().await;
+}
+
+/// The provider refuses the credentials on the first call: nothing was
+/// published, so nothing is left to clean and no journal entry stays.
+#[tokio::test]
+async fn a_run_refused_by_the_provider_leaves_no_journal_entry() {
+    let Some(bed) = bed(&[]).await else {
+        return;
+    };
+    let out = bed
+        .issue_command(&["refused.example.test"], &["--output", "json"])
+        .env("WACME_PDNS_API_KEY", "not-the-key")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    bed.assert_failed_cleanly().await;
 }

@@ -119,6 +119,7 @@ async fn progress_follows_each_identifier() {
         progress: ProgressSink::new(move |p| seen.lock().unwrap().push(p)),
         ..Default::default()
     };
+    let records = wacme::dns01::records::Records::new();
     let issuer = wacme::engine::issuance::Issuer {
         account: &account,
         session: &session,
@@ -127,10 +128,13 @@ async fn progress_follows_each_identifier() {
         journal: &journal,
         certs: &certs,
         options: &options,
+        records: &records,
         plugin_arg: "pdns",
         plugin_config: Default::default(),
         secret_keys: Vec::new(),
         plugin_allow: Vec::new(),
+        plugin_dirs: Vec::new(),
+        config_file: None,
     };
     let names = ["example.test", "*.example.test", "www.example.test"];
     let request = wacme::engine::issuance::IssueRequest {

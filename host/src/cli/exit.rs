@@ -33,6 +33,12 @@ pub enum Exit {
     /// The certificate was issued or renewed and stored, but the deploy hook
     /// failed.
     Hook = 12,
+    /// The certificate was issued or renewed and stored, but the check
+    /// after cleanup found challenge values left on a nameserver (the
+    /// journal keeps them for `wacme cleanup`) or values the run did not
+    /// publish removed; `wacme cleanup`: records are left. Takes precedence
+    /// over [`Exit::Hook`].
+    Residue = 13,
     /// Stopped by Ctrl-C or SIGTERM (after cleaning up).
     Interrupted = 130,
 }

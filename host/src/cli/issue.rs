@@ -45,6 +45,11 @@ pub struct DnsArgs {
     /// Do not follow a CNAME on `_acme-challenge.<name>`.
     #[arg(long)]
     pub no_follow_cname: bool,
+    /// Do not check on the nameservers, after cleanup, that the run's values are
+    /// gone and the values found before are still there: for providers that
+    /// cannot delete (acme-dns, whose next update displaces the values).
+    #[arg(long)]
+    pub no_cleanup_check: bool,
     /// TTL of the challenge records (default: the plugin's).
     #[arg(long, value_name = "SECONDS")]
     pub dns_ttl: Option<u32>,
@@ -67,6 +72,7 @@ impl DnsArgs {
             dns_port: self.dns_port,
             dns_zone: self.dns_zone.clone(),
             no_follow_cname: self.no_follow_cname,
+            no_cleanup_check: self.no_cleanup_check,
             dns_ttl: self.dns_ttl,
             dns_concurrency: self.dns_concurrency,
             plugins: self.plugins.options(),
@@ -120,20 +126,45 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         profile: args.profile,
         deploy_hook: args.deploy_hook,
         dns: args.dns.options(),
-        warn_stale: global.output == super::Output::Text,
     };
     let (job, directory) = Job::resolve(spec, &global.config_file()?)?;
     let workspace = global.workspace()?;
     let setup = issue::prepare(engine, &job).await?;
 
     let _lock = global.lock(&workspace)?;
-    let client = engine.client(&directory, &job.ca_cert).await?;
-    let progress = super::progress::Terminal::new(global);
-    let interrupt = Interrupt::on_signals();
-    let out = issue::obtain_with(
-        engine, &workspace, &job, setup, &client, &progress, &interrupt,
+    let stale = issue::clean_stale(
+        engine,
+        &workspace,
+        &job.dns.plugins,
+        &global.config_file()?,
+        global.output == super::Output::Text,
     )
-    .await?;
+    .await;
+    let stale = (!stale.is_empty()).then_some(stale);
+    let result = async {
+        let client = engine
+            .client(&directory, &job.ca_cert)
+            .await
+            .map_err(crate::engine::Error::new)?;
+        let progress = super::progress::Terminal::new(global);
+        let interrupt = Interrupt::on_signals();
+        issue::obtain_with(
+            engine, &workspace, &job, setup, &client, &progress, &interrupt,
+        )
+        .await
+    }
+    .await;
+    let mut out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            let err = anyhow::Error::from(e);
+            let exit = super::exit::classify(&err);
+            let extra = stale.map(|s| ("stale_journal", serde_json::json!(s)));
+            super::report_error(global.output, &err, exit, extra);
+            return Ok(exit);
+        }
+    };
+    out.stale_journal = stale;
     print(global.output, &out, || {
         let mut text = describe(&out.issued);
         if let Some(h) = &out.deploy_hook {
@@ -142,6 +173,7 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         text
     });
     Ok(match &out.deploy_hook {
+        _ if out.issued.residue => Exit::Residue,
         Some(h) if !h.ok => Exit::Hook,
         _ => Exit::Success,
     })
@@ -182,7 +214,11 @@ pub fn describe(i: &Issued) -> String {
     for e in &i.cleanup_errors {
         out.push_str(&format!("  warning: cleanup failed: {e}\n"));
     }
-    if !i.cleanup_errors.is_empty() {
+    for line in i.cleanup_check.describe() {
+        out.push_str(&format!("  warning: {line}\n"));
+    }
+    if !i.cleanup_check.left.is_empty() || (i.residue && i.cleanup_check.foreign_removed.is_empty())
+    {
         out.push_str("  run `wacme cleanup` to remove the records that are left\n");
     }
     out

@@ -150,7 +150,7 @@ pub fn main() -> std::process::ExitCode {
         Ok(exit) => exit.code(),
         Err(err) => {
             let exit = classify(&err);
-            report_error(output, &err, exit);
+            report_error(output, &err, exit, None);
             exit.code()
         }
     }
@@ -191,15 +191,25 @@ fn manpage(dir: Option<PathBuf>) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-fn report_error(output: Output, err: &anyhow::Error, exit: Exit) {
+/// Prints the error that ends a command (JSON: `error`, `causes`,
+/// `exit_code`, and `extra` when given).
+pub(crate) fn report_error(
+    output: Output,
+    err: &anyhow::Error,
+    exit: Exit,
+    extra: Option<(&str, serde_json::Value)>,
+) {
     match output {
         Output::Json => {
             let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-            let value = serde_json::json!({
+            let mut value = serde_json::json!({
                 "error": err.to_string(),
                 "causes": causes,
                 "exit_code": exit as u8,
             });
+            if let Some((key, extra)) = extra {
+                value[key] = extra;
+            }
             println!("{value}");
         }
         Output::Text => eprintln!("error: {}", crate::error::describe(err)),

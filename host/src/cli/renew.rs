@@ -10,6 +10,7 @@ use super::issue::describe;
 use super::{GlobalArgs, Output, print};
 use crate::dns01::solver::Interrupt;
 use crate::engine::Engine;
+use crate::engine::recovery::CleanupReport;
 use crate::engine::renew::{self, RenewOptions, RenewResult};
 use clap::Args;
 use serde::Serialize;
@@ -61,8 +62,11 @@ struct RenewReport<'a> {
     not_due: usize,
     failed: usize,
     hook_failed: usize,
+    residue: usize,
     exit_code: u8,
     certificates: Vec<ResultView<'a>>,
+    #[serde(skip_serializing_if = "CleanupReport::is_empty")]
+    stale_journal: &'a CleanupReport,
 }
 
 pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyhow::Result<Exit> {
@@ -91,6 +95,8 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
             (Some(_), Some(class)) if done.certificates.len() == 1 => Exit::from(class),
             _ => Exit::SomeFailed,
         }
+    } else if done.residue > 0 {
+        Exit::Residue
     } else if done.hook_failed > 0 {
         Exit::Hook
     } else if done.renewed > 0 {
@@ -103,6 +109,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         not_due: done.not_due,
         failed: done.failed,
         hook_failed: done.hook_failed,
+        residue: done.residue,
         exit_code: exit as u8,
         certificates: done
             .certificates
@@ -112,6 +119,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
                 exit_code: result.class.map(|c| Exit::from(c) as u8),
             })
             .collect(),
+        stale_journal: &done.stale_journal,
     };
     print(global.output, &report, || text(&report));
     Ok(exit)

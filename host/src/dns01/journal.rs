@@ -8,6 +8,10 @@
 //! it lives. A file whose lock can be taken belongs to a run that is gone:
 //! that is a stale entry to clean. Secret config values are never written;
 //! they are resolved again (environment, `*_FILE`, config file) at cleanup.
+//! Everything else needed to rebuild the plugin session is: the component's
+//! path and hash, the plugin folders searched, the config file and the
+//! certificate whose settings it used, and the DNS settings to check on the
+//! nameservers that the records are gone.
 
 use crate::fsx::create_private_dir;
 use crate::plugins::TxtSet;
@@ -26,6 +30,22 @@ pub struct Entry {
     pub plugin: String,
     /// SHA-256 of the plugin component that presented the values.
     pub plugin_sha256: String,
+    /// The component file that was loaded (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_path: Option<String>,
+    /// The plugin folders the run searched (`--plugin-dir`, config).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugin_dirs: Vec<String>,
+    /// The config file the run read (its `env:`/`file:` references give
+    /// the secrets again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<String>,
+    /// The certificate whose config-file entry the run used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_name: Option<String>,
+    /// Where to check that the records are gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<JournalDns>,
     /// Non-secret config values as resolved for the run.
     pub config: BTreeMap<String, String>,
     /// Keys of secret values, to be resolved again at cleanup.
@@ -39,6 +59,25 @@ pub struct Entry {
     pub created: String,
     /// The run's process id (for messages).
     pub pid: u32,
+}
+
+/// The DNS settings of a run, for the check after a later cleanup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalDns {
+    /// Recursive resolvers (`ip:port`).
+    pub resolvers: Vec<String>,
+    /// The nameservers' port.
+    pub port: u16,
+    /// The propagation mode (`authoritative`, …).
+    pub propagation: String,
+    /// Whether the run checked its cleanup on the nameservers (off for
+    /// providers that cannot delete: a later cleanup trusts the plugin).
+    #[serde(default = "yes")]
+    pub cleanup_check: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A [`TxtSet`] as stored.
@@ -198,6 +237,16 @@ mod tests {
             version: 1,
             plugin: "pdns".into(),
             plugin_sha256: "ab".into(),
+            plugin_path: Some("/usr/lib/wacme/plugins/pdns.wasm".into()),
+            plugin_dirs: vec!["/etc/wacme/plugins".into()],
+            config_file: Some("/etc/wacme/wacme.toml".into()),
+            cert_name: Some("example.test".into()),
+            dns: Some(JournalDns {
+                resolvers: vec!["127.0.0.1:53".into()],
+                port: 53,
+                propagation: "authoritative".into(),
+                cleanup_check: true,
+            }),
             config: BTreeMap::from([("api_url".into(), "http://127.0.0.1:8081".into())]),
             secret_keys: vec!["api_key".into()],
             plugin_allow: vec![],
@@ -247,6 +296,15 @@ mod tests {
         assert!(text.contains("api_key") && text.contains("api_url"));
         held.complete().unwrap();
         assert_eq!(std::fs::read_dir(journal.dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn entries_of_the_first_format_still_read() {
+        let v1 = r#"{"version":1,"plugin":"pdns","plugin_sha256":"ab","config":{},
+            "secret_keys":["api_key"],"sets":[],"created":"2026-11-22T00:00:00Z","pid":7}"#;
+        let entry: Entry = serde_json::from_str(v1).unwrap();
+        assert_eq!(entry.plugin_path, None);
+        assert!(entry.plugin_dirs.is_empty() && entry.dns.is_none());
     }
 
     #[test]

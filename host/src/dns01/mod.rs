@@ -5,10 +5,14 @@
 //! - [`zone`]: CNAME following and zone discovery.
 //! - [`propagation`]: waiting until every authoritative server (or resolver)
 //!   serves every value.
-//! - [`solver`]: an order's challenges end to end, cleanup always.
+//! - [`records`]: the TXT sets this process publishes, owned per name, so
+//!   orders in flight at once never drop each other's values.
+//! - [`solver`]: an order's challenges end to end, cleanup always (and
+//!   checked).
 
 pub mod dns;
 pub mod journal;
 pub mod propagation;
+pub mod records;
 pub mod solver;
 pub mod zone;

@@ -26,7 +26,7 @@ use super::zone::{ZoneError, ZoneFinder};
 use futures::StreamExt;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RecordType;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -54,6 +54,18 @@ impl Mode {
     /// Whether a nameserver that cannot be reached blocks the check.
     pub fn is_strict(self) -> bool {
         self == Mode::AuthoritativeStrict
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mode::Authoritative => f.write_str("authoritative"),
+            Mode::AuthoritativeStrict => f.write_str("authoritative-strict"),
+            Mode::Recursive => f.write_str("recursive"),
+            Mode::None => f.write_str("none"),
+            Mode::Wait(d) => write!(f, "wait:{}ms", d.as_millis()),
+        }
     }
 }
 
@@ -339,13 +351,36 @@ fn unusable_backoff(tries: u32) -> Duration {
     Duration::from_millis((1000u64 << tries.saturating_sub(1).min(3)).min(5000))
 }
 
-/// Waits until `expectations` are visible, per `mode`, or `timeout` passes.
-/// `progress(fqdn, done, total)` is called whenever the count of
-/// nameservers (or resolvers) confirming a name changes: `done` of the
-/// `total` that count (unreachable ones do not, unless strict).
-pub async fn wait(
+/// The nameservers of every zone of `expectations` when `mode` asks them
+/// (authoritative modes); empty otherwise.
+pub async fn lookup(
     dns: &DnsConfig,
     zones: &ZoneFinder,
+    expectations: &[Expectation],
+    mode: Mode,
+) -> Result<BTreeMap<String, Vec<Nameserver>>, PropagationError> {
+    if !mode.is_authoritative() {
+        return Ok(BTreeMap::new());
+    }
+    let zone_names: BTreeSet<&str> = expectations.iter().map(|e| e.zone.as_str()).collect();
+    futures::future::join_all(
+        zone_names.into_iter().map(|zone| async move {
+            Ok((zone.to_string(), nameservers(dns, zones, zone).await?))
+        }),
+    )
+    .await
+    .into_iter()
+    .collect()
+}
+
+/// Waits until `expectations` are visible, per `mode`, or `timeout` passes.
+/// `nameservers` are the zones' nameservers ([`lookup`]). `progress(fqdn,
+/// done, total)` is called whenever the count of nameservers (or resolvers)
+/// confirming a name changes: `done` of the `total` that count (unreachable
+/// ones do not, unless strict).
+pub async fn wait(
+    dns: &DnsConfig,
+    nameservers: &BTreeMap<String, Vec<Nameserver>>,
     expectations: &[Expectation],
     mode: Mode,
     timeout: Duration,
@@ -359,23 +394,15 @@ pub async fn wait(
             return Ok(Report::default());
         }
         Mode::Recursive => groups(&resolvers(dns), expectations.iter()),
-        Mode::Authoritative | Mode::AuthoritativeStrict => {
-            let zone_names: BTreeSet<&str> = expectations.iter().map(|e| e.zone.as_str()).collect();
-            let per_zone = futures::future::join_all(
-                zone_names
-                    .into_iter()
-                    .map(|zone| async move { Ok((zone, nameservers(dns, zones, zone).await?)) }),
-            )
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, PropagationError>>()?;
-            per_zone
-                .iter()
-                .flat_map(|(zone, servers)| {
-                    groups(servers, expectations.iter().filter(|e| e.zone == *zone))
-                })
-                .collect()
-        }
+        Mode::Authoritative | Mode::AuthoritativeStrict => nameservers
+            .iter()
+            .flat_map(|(zone, servers)| {
+                groups(
+                    servers,
+                    expectations.iter().filter(move |e| e.zone == *zone),
+                )
+            })
+            .collect(),
     };
     poll(
         groups,
@@ -385,6 +412,39 @@ pub async fn wait(
         progress,
     )
     .await
+}
+
+/// The TXT values at `fqdn` that every nameserver answering now agrees on
+/// (`None` when none answered). Every address is asked once, all at once; a
+/// nameserver counts from its first usable answer.
+pub async fn snapshot(
+    dns: &DnsConfig,
+    nameservers: &[Nameserver],
+    fqdn: &str,
+) -> Option<Vec<String>> {
+    let answers = futures::future::join_all(nameservers.iter().map(|ns| async move {
+        let asks = ns.addresses.iter().map(|server| {
+            Box::pin(async move {
+                match ask(server, fqdn, dns.query_timeout).await.served() {
+                    Some(values) => Ok(values.to_vec()),
+                    None => Err(()),
+                }
+            })
+        });
+        if ns.addresses.is_empty() {
+            return None;
+        }
+        futures::future::select_ok(asks).await.ok().map(|(v, _)| v)
+    }))
+    .await;
+    let mut agreed: Option<Vec<String>> = None;
+    for values in answers.into_iter().flatten() {
+        agreed = Some(match agreed {
+            None => values,
+            Some(a) => a.into_iter().filter(|v| values.contains(v)).collect(),
+        });
+    }
+    agreed
 }
 
 /// The nameservers `mode` asks about names in `zone`: the zone's
@@ -561,7 +621,7 @@ async fn poll(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut shown: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let mut shown: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut asked: BTreeSet<(SocketAddr, String)> = BTreeSet::new();
     let mut queries = 0u64;
     let mut inflight = futures::stream::FuturesUnordered::new();
@@ -830,6 +890,15 @@ mod tests {
             "wait:2m".parse::<Mode>().unwrap(),
             Mode::Wait(Duration::from_secs(120))
         );
+        for mode in [
+            "authoritative",
+            "authoritative-strict",
+            "recursive",
+            "none",
+            "wait:1500ms",
+        ] {
+            assert_eq!(mode.parse::<Mode>().unwrap().to_string(), mode);
+        }
         let err = "sometimes".parse::<Mode>().unwrap_err();
         assert!(
             err.contains("authoritative, authoritative-strict, recursive, wait:<duration>"),

@@ -4,22 +4,30 @@
 //!    CNAMEs are followed, zones found, and values grouped per effective
 //!    name (apex and wildcard share one), so the plugin gets one call per
 //!    name with every value that name must carry.
-//! 2. A journal entry is written before anything is published.
-//! 3. All names are presented concurrently (bounded); retryable provider
-//!    errors are retried with backoff.
+//! 2. A journal entry is written before anything is published. In the
+//!    authoritative modes the zones' nameservers are looked up and asked
+//!    what each name serves now (the values to keep).
+//! 3. All names are presented concurrently (bounded) through
+//!    [`super::records`], which owns each name's set across the orders of
+//!    the process; retryable provider errors are retried with backoff.
 //! 4. Propagation is proven (see [`super::propagation`]).
 //! 5. All challenges are answered and all authorizations polled concurrently.
 //! 6. Cleanup always runs — after success, after any failure, and when the
-//!    [`Interrupt`] fires (Ctrl-C) — and then the journal entry goes.
+//!    [`Interrupt`] fires (Ctrl-C) — for every name something may have been
+//!    written to. Then the nameservers are asked again: this run's values
+//!    must be gone and the values that were there before must still be
+//!    ([`CleanupCheck`]). The journal entry goes unless values are left.
 
 use super::journal::{Entry, Journal, JournalSet};
-use super::propagation::{self, Expectation, Mode, PropagationError};
+use super::propagation::{self, Expectation, Mode, Nameserver, PropagationError, Status};
+use super::records::Records;
 use super::zone::{ZoneError, ZoneFinder};
 use crate::acme::{self, Account, Authorization, AuthorizationStatus, PollPolicy};
 use crate::error::ErrorClass;
-use crate::plugins::{self, Session, TxtSet};
+use crate::plugins::{self, ProviderErrorKind, Session, TxtSet};
 use futures::StreamExt;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How to solve.
@@ -27,6 +35,9 @@ use std::time::{Duration, Instant};
 pub struct SolverOptions {
     pub propagation: Mode,
     pub propagation_timeout: Duration,
+    /// Check on the nameservers after cleanup (off for providers that
+    /// cannot delete).
+    pub cleanup_check: bool,
     /// TTL for the records; the plugin's default when `None`. Never below
     /// the plugin's minimum.
     pub ttl: Option<u32>,
@@ -48,6 +59,7 @@ impl Default for SolverOptions {
         SolverOptions {
             propagation: Mode::Authoritative,
             propagation_timeout: Duration::from_secs(120),
+            cleanup_check: true,
             ttl: None,
             concurrency: 8,
             provider_retries: 8,
@@ -69,8 +81,91 @@ pub struct SolveReport {
     /// Authorizations the CA already held valid (nothing to publish).
     pub reused_authorizations: usize,
     pub propagation: propagation::Report,
-    /// Cleanup failures; the journal keeps these for `wacme cleanup`.
+    /// Cleanup failures (the journal keeps the entry unless the cleanup
+    /// check found the values gone anyway).
     pub cleanup_errors: Vec<String>,
+    /// What the nameservers said after cleanup.
+    pub cleanup_check: CleanupCheck,
+}
+
+impl SolveReport {
+    /// Whether the run may have left challenge values behind, or removed
+    /// values it found: a failed cleanup check, or a cleanup error nothing
+    /// could check.
+    pub fn residue(&self) -> bool {
+        match self.cleanup_check.status {
+            CheckStatus::Failed => true,
+            CheckStatus::Verified => false,
+            CheckStatus::Skipped => !self.cleanup_errors.is_empty(),
+        }
+    }
+}
+
+/// The check after cleanup, on the zones' nameservers.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CleanupCheck {
+    pub status: CheckStatus,
+    /// Why the check was skipped, or what it could not see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Values of this run still served after cleanup.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<Residue>,
+    /// Values served before this run published anything that are gone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub foreign_removed: Vec<Residue>,
+}
+
+/// The outcome of the cleanup check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Not checked (a propagation mode that does not ask the nameservers,
+    /// nothing published, or no nameserver answered).
+    #[default]
+    Skipped,
+    /// This run's values are gone, and every value found before is there.
+    Verified,
+    /// Values were left, or foreign values removed.
+    Failed,
+}
+
+/// Values one nameserver still served (or no longer served) on one name.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Residue {
+    pub fqdn: String,
+    pub nameserver: String,
+    pub values: Vec<String>,
+}
+
+impl CleanupCheck {
+    /// Lines for a person, one per finding.
+    pub fn describe(&self) -> Vec<String> {
+        let quote = |v: &[String]| {
+            v.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut out = Vec::new();
+        for r in &self.left {
+            out.push(format!(
+                "after cleanup, {} still serves {} at {}",
+                r.nameserver,
+                quote(&r.values),
+                r.fqdn
+            ));
+        }
+        for r in &self.foreign_removed {
+            out.push(format!(
+                "the plugin removed values it did not publish: {} no longer serves {} at {}",
+                r.nameserver,
+                quote(&r.values),
+                r.fqdn
+            ));
+        }
+        out
+    }
 }
 
 /// Why solving failed (cleanup has run either way).
@@ -237,6 +332,14 @@ pub struct Solver<'a> {
     pub dns: &'a super::dns::DnsConfig,
     pub journal: &'a Journal,
     pub options: &'a SolverOptions,
+    /// The record sets of every order of this process.
+    pub records: &'a Records,
+}
+
+/// A record set and whether anything may have been written for it.
+struct Published {
+    set: TxtSet,
+    written: AtomicBool,
 }
 
 impl Solver<'_> {
@@ -340,8 +443,40 @@ impl Solver<'_> {
                 source,
             })?;
 
+        let published: Vec<Published> = sets
+            .iter()
+            .map(|set| Published {
+                set: set.clone(),
+                written: AtomicBool::new(false),
+            })
+            .collect();
+        let claim = self.records.claim();
+        let mut nameservers = BTreeMap::new();
+        let mut before = BTreeMap::new();
         let outcome = {
-            let work = self.present_and_validate(&sets, &names_by_fqdn, &pending, &mut report);
+            let work = async {
+                // What each name serves before anything is published: the
+                // values the cleanup check expects to find again.
+                nameservers = propagation::lookup(
+                    self.dns,
+                    self.zones,
+                    &expectations(&sets),
+                    self.options.propagation,
+                )
+                .await?;
+                if self.options.cleanup_check {
+                    before = self.snapshot(&sets, &nameservers).await;
+                }
+                self.present_and_validate(
+                    &published,
+                    &claim,
+                    &nameservers,
+                    &names_by_fqdn,
+                    &pending,
+                    &mut report,
+                )
+                .await
+            };
             tokio::select! {
                 result = work => result,
                 () = interrupt.fired() => Err(SolveError::Interrupted),
@@ -350,28 +485,65 @@ impl Solver<'_> {
 
         let started = Instant::now();
         self.options.progress.emit(Progress::CleaningUp);
-        report.cleanup_errors = self.cleanup(&sets).await;
+        let (gone, errors) = self.cleanup(&published, &claim).await;
+        report.cleanup_errors = errors;
+        report.cleanup_check = self
+            .check_cleanup(&published, &gone, &nameservers, &before)
+            .await;
         report.cleanup_ms = started.elapsed().as_millis() as u64;
-        if report.cleanup_errors.is_empty() {
-            if let Err(e) = held.complete() {
-                tracing::warn!("cannot remove the journal entry: {e}");
-            }
-        } else {
-            for e in &report.cleanup_errors {
-                tracing::warn!("cleanup failed: {e}");
-            }
+        for e in &report.cleanup_errors {
+            tracing::warn!("cleanup failed: {e}");
+        }
+        for line in report.cleanup_check.describe() {
+            tracing::warn!("{line}");
+        }
+        let left = match report.cleanup_check.status {
+            CheckStatus::Verified => false,
+            CheckStatus::Failed => !report.cleanup_check.left.is_empty(),
+            CheckStatus::Skipped => !report.cleanup_errors.is_empty(),
+        };
+        if left {
             tracing::warn!(
-                "some challenge records may remain; `wacme cleanup` (or the next `wacme issue`) removes them \
+                "challenge records remain; `wacme cleanup` (or the next `wacme issue`) removes them \
                  (journal: {})",
                 held.path().display()
             );
+        } else if let Err(e) = held.complete() {
+            tracing::warn!("cannot remove the journal entry: {e}");
         }
         outcome.map(|()| report)
     }
 
-    async fn present_and_validate(
+    /// What every nameserver agrees each set's name serves now, for the
+    /// cleanup check (authoritative modes only).
+    async fn snapshot(
         &self,
         sets: &[TxtSet],
+        nameservers: &BTreeMap<String, Vec<Nameserver>>,
+    ) -> BTreeMap<String, Option<Vec<String>>> {
+        let mut dns = self.dns.clone();
+        // A silent address must not hold publishing up for long.
+        dns.query_timeout = dns.query_timeout.min(Duration::from_secs(1));
+        let dns = &dns;
+        futures::future::join_all(sets.iter().filter_map(|set| {
+            let servers = nameservers.get(&set.zone)?;
+            Some(async move {
+                (
+                    set.fqdn.clone(),
+                    propagation::snapshot(dns, servers, &set.fqdn).await,
+                )
+            })
+        }))
+        .await
+        .into_iter()
+        .collect()
+    }
+
+    async fn present_and_validate(
+        &self,
+        published: &[Published],
+        claim: &super::records::Claim<'_>,
+        nameservers: &BTreeMap<String, Vec<Nameserver>>,
         names_by_fqdn: &BTreeMap<String, Vec<String>>,
         pending: &[(&Authorization, &acme::Challenge)],
         report: &mut SolveReport,
@@ -380,14 +552,24 @@ impl Solver<'_> {
         for (authz, _) in pending {
             self.step(&authz.ordered_name(), Step::Presenting);
         }
-        let results: Vec<Result<(), SolveError>> = futures::stream::iter(sets)
-            .map(|set| async move {
-                self.with_retries(set, true)
-                    .await
-                    .map_err(|source| SolveError::Present {
-                        fqdn: set.fqdn.clone(),
-                        source: Box::new(source),
-                    })
+        let results: Vec<Result<(), SolveError>> = futures::stream::iter(published)
+            .map(|p| async move {
+                p.written.store(true, Ordering::SeqCst);
+                let result = claim
+                    .present(
+                        &p.set,
+                        |all| async move { self.with_retries(&all, true).await },
+                    )
+                    .await;
+                if let Err(e) = &result
+                    && e.provider_error().is_some_and(|p| before_any_write(p.kind))
+                {
+                    p.written.store(false, Ordering::SeqCst);
+                }
+                result.map_err(|source| SolveError::Present {
+                    fqdn: p.set.fqdn.clone(),
+                    source: Box::new(source),
+                })
             })
             .buffer_unordered(self.options.concurrency.max(1))
             .collect()
@@ -396,15 +578,7 @@ impl Solver<'_> {
         report.present_ms = started.elapsed().as_millis() as u64;
 
         let started = Instant::now();
-        let expectations: Vec<Expectation> = sets
-            .iter()
-            .map(|s| Expectation {
-                fqdn: s.fqdn.clone(),
-                zone: s.zone.clone(),
-                values: s.values.clone(),
-                ..Expectation::default()
-            })
-            .collect();
+        let sets: Vec<TxtSet> = published.iter().map(|p| p.set.clone()).collect();
         let progress = |fqdn: &str, done: usize, total: usize| {
             tracing::debug!("propagation of {fqdn}: {done}/{total} confirmed");
             for name in names_by_fqdn.get(fqdn).into_iter().flatten() {
@@ -413,8 +587,8 @@ impl Solver<'_> {
         };
         report.propagation = propagation::wait(
             self.dns,
-            self.zones,
-            &expectations,
+            nameservers,
+            &expectations(&sets),
             self.options.propagation,
             self.options.propagation_timeout,
             &progress,
@@ -446,19 +620,165 @@ impl Solver<'_> {
         Ok(())
     }
 
-    /// Cleans every set (idempotent: sets never presented are no-ops).
-    async fn cleanup(&self, sets: &[TxtSet]) -> Vec<String> {
-        futures::stream::iter(sets)
-            .map(|set| async move {
-                self.with_retries(set, false)
-                    .await
-                    .err()
-                    .map(|e| e.to_string())
-            })
-            .buffer_unordered(self.options.concurrency.max(1))
-            .filter_map(|e| async move { e })
-            .collect()
-            .await
+    /// Gives up every set: removes this run's values (those no other order
+    /// of the process holds) wherever something may have been written.
+    /// Returns, per name, the values that must now be gone, and the errors.
+    async fn cleanup(
+        &self,
+        published: &[Published],
+        claim: &super::records::Claim<'_>,
+    ) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
+        let results: Vec<(String, Result<Vec<String>, plugins::Error>)> =
+            futures::stream::iter(published)
+                .map(|p| async move {
+                    let remove =
+                        p.written
+                            .load(Ordering::SeqCst)
+                            .then_some(|mine: TxtSet| async move {
+                                self.with_retries(&mine, false).await
+                            });
+                    (p.set.fqdn.clone(), claim.cleanup(&p.set, remove).await)
+                })
+                .buffer_unordered(self.options.concurrency.max(1))
+                .collect()
+                .await;
+        let mut gone = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (fqdn, result) in results {
+            match result {
+                Ok(values) => {
+                    gone.insert(fqdn, values);
+                }
+                Err(e) => {
+                    let values = published
+                        .iter()
+                        .find(|p| p.set.fqdn == fqdn)
+                        .map(|p| p.set.values.clone())
+                        .unwrap_or_default();
+                    gone.insert(fqdn, values);
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        (gone, errors)
+    }
+
+    /// Asks the nameservers whether `gone` is gone and what was there
+    /// `before` (less anything this process published) is still there.
+    async fn check_cleanup(
+        &self,
+        published: &[Published],
+        gone: &BTreeMap<String, Vec<String>>,
+        nameservers: &BTreeMap<String, Vec<Nameserver>>,
+        before: &BTreeMap<String, Option<Vec<String>>>,
+    ) -> CleanupCheck {
+        let skipped = |note: &str| CleanupCheck {
+            note: Some(note.to_string()),
+            ..CleanupCheck::default()
+        };
+        if !self.options.cleanup_check {
+            return skipped("turned off (--no-cleanup-check)");
+        }
+        if !self.options.propagation.is_authoritative() {
+            return skipped(
+                "the cleanup check asks the zones' nameservers: only with --propagation authoritative",
+            );
+        }
+        if !published.iter().any(|p| p.written.load(Ordering::SeqCst)) {
+            return skipped("nothing was published");
+        }
+        let mut expectations = Vec::new();
+        let mut unchecked = Vec::new();
+        for p in published {
+            let Some(snapshot) = before.get(&p.set.fqdn).cloned().flatten() else {
+                unchecked.push(p.set.fqdn.clone());
+                continue;
+            };
+            let absent = gone.get(&p.set.fqdn).cloned().unwrap_or_default();
+            expectations.push(Expectation {
+                fqdn: p.set.fqdn.clone(),
+                zone: p.set.zone.clone(),
+                values: snapshot
+                    .into_iter()
+                    .filter(|v| !self.records.is_ours(v) && !absent.contains(v))
+                    .collect(),
+                absent,
+                once: false,
+            });
+        }
+        let note = (!unchecked.is_empty()).then(|| {
+            format!(
+                "no nameserver answered before publishing: {} not checked",
+                unchecked.join(", ")
+            )
+        });
+        if expectations.is_empty() {
+            return CleanupCheck {
+                note,
+                ..CleanupCheck::default()
+            };
+        }
+        let all: Vec<Nameserver> = nameservers.values().flatten().cloned().collect();
+        let mut by_zone: BTreeMap<&str, Vec<&Expectation>> = BTreeMap::new();
+        for e in &expectations {
+            by_zone.entry(e.zone.as_str()).or_default().push(e);
+        }
+        let checks = by_zone.into_iter().map(|(zone, of_zone)| {
+            let servers = nameservers.get(zone).map(Vec::as_slice).unwrap_or(&all);
+            let of_zone: Vec<Expectation> = of_zone.into_iter().cloned().collect();
+            async move {
+                propagation::check(
+                    self.dns,
+                    servers,
+                    &of_zone,
+                    false,
+                    self.options.propagation_timeout,
+                )
+                .await
+            }
+        });
+        let mut check = CleanupCheck {
+            status: CheckStatus::Verified,
+            note,
+            ..CleanupCheck::default()
+        };
+        for result in futures::future::join_all(checks).await {
+            let verdicts = match result {
+                Ok(_) => continue,
+                Err(PropagationError::Timeout { nameservers, .. }) => nameservers,
+                Err(e) => {
+                    check.note = Some(e.to_string());
+                    continue;
+                }
+            };
+            let mut found = false;
+            for v in verdicts.into_iter().filter(|v| v.status == Status::Missing) {
+                found = true;
+                if !v.unexpected.is_empty() {
+                    check.left.push(Residue {
+                        fqdn: v.fqdn.clone(),
+                        nameserver: v.nameserver.clone(),
+                        values: v.unexpected,
+                    });
+                }
+                if !v.missing.is_empty() {
+                    check.foreign_removed.push(Residue {
+                        fqdn: v.fqdn,
+                        nameserver: v.nameserver,
+                        values: v.missing,
+                    });
+                }
+            }
+            if !found {
+                check.note = Some("no nameserver answered after cleanup".into());
+            }
+        }
+        if !check.left.is_empty() || !check.foreign_removed.is_empty() {
+            check.status = CheckStatus::Failed;
+        } else if check.note.as_deref() == Some("no nameserver answered after cleanup") {
+            check.status = CheckStatus::Skipped;
+        }
+        check
     }
 
     fn step(&self, name: &str, step: Step) {
@@ -476,6 +796,29 @@ impl Solver<'_> {
         };
         call_with_retries(self.session, set, present, retries).await
     }
+}
+
+/// What must show for `sets` to count as published.
+fn expectations(sets: &[TxtSet]) -> Vec<Expectation> {
+    sets.iter()
+        .map(|s| Expectation {
+            fqdn: s.fqdn.clone(),
+            zone: s.zone.clone(),
+            values: s.values.clone(),
+            ..Expectation::default()
+        })
+        .collect()
+}
+
+/// Provider errors that come before anything is written: a call that ended
+/// with one published nothing.
+fn before_any_write(kind: ProviderErrorKind) -> bool {
+    matches!(
+        kind,
+        ProviderErrorKind::InvalidConfig
+            | ProviderErrorKind::Authentication
+            | ProviderErrorKind::ZoneNotFound
+    )
 }
 
 /// Retries a cleanup gets at least, whatever publishing gets: a value left

@@ -6,8 +6,11 @@
 
 use crate::acme::{self, Account, Csr, KeyType, NewOrder, PrivateKey, select_chain};
 use crate::dns01::dns::DnsConfig;
-use crate::dns01::journal::{Entry, Journal};
-use crate::dns01::solver::{Interrupt, SolveError, SolveReport, Solver, SolverOptions};
+use crate::dns01::journal::{Entry, Journal, JournalDns};
+use crate::dns01::records::Records;
+use crate::dns01::solver::{
+    CleanupCheck, Interrupt, SolveError, SolveReport, Solver, SolverOptions,
+};
 use crate::dns01::zone::ZoneFinder;
 use crate::names::Domain;
 use crate::plugins::Session;
@@ -62,6 +65,11 @@ pub struct Issued {
     /// How propagation was proven: the servers asked.
     pub propagation: crate::dns01::propagation::Report,
     pub cleanup_errors: Vec<String>,
+    /// What the zones' nameservers said after cleanup.
+    pub cleanup_check: CleanupCheck,
+    /// Challenge values may be left behind, or foreign values were
+    /// removed: the certificate is stored, the exit code says so.
+    pub residue: bool,
 }
 
 /// Why an issuance failed.
@@ -101,12 +109,18 @@ pub struct Issuer<'a> {
     pub journal: &'a Journal,
     pub certs: &'a CertStore,
     pub options: &'a SolverOptions,
+    /// The record sets of every order of this process.
+    pub records: &'a Records,
     /// Plugin as the user named it (for the journal and metadata).
     pub plugin_arg: &'a str,
     /// Non-secret config values and the names of secret ones.
     pub plugin_config: BTreeMap<String, String>,
     pub secret_keys: Vec<String>,
     pub plugin_allow: Vec<String>,
+    /// The plugin folders searched (for the journal).
+    pub plugin_dirs: Vec<String>,
+    /// The config file read, if any (for the journal).
+    pub config_file: Option<String>,
 }
 
 impl Issuer<'_> {
@@ -137,9 +151,21 @@ impl Issuer<'_> {
         .await?;
 
         let entry = Entry {
-            version: 1,
+            version: 2,
             plugin: self.plugin_arg.to_string(),
             plugin_sha256: self.session.plugin().sha256().to_string(),
+            plugin_path: std::fs::canonicalize(self.session.plugin().origin())
+                .ok()
+                .map(|p| p.display().to_string()),
+            plugin_dirs: self.plugin_dirs.clone(),
+            config_file: self.config_file.clone(),
+            cert_name: Some(request.cert_name.clone()),
+            dns: Some(JournalDns {
+                resolvers: self.dns.resolvers.iter().map(|r| r.to_string()).collect(),
+                port: self.dns.authoritative_port,
+                propagation: self.options.propagation.to_string(),
+                cleanup_check: self.options.cleanup_check,
+            }),
             config: self.plugin_config.clone(),
             secret_keys: self.secret_keys.clone(),
             plugin_allow: self.plugin_allow.clone(),
@@ -156,6 +182,7 @@ impl Issuer<'_> {
             dns: self.dns,
             journal: self.journal,
             options: self.options,
+            records: self.records,
         };
         let solved: SolveReport = solver.solve(&authorizations, entry, interrupt).await?;
 
@@ -239,8 +266,10 @@ impl Issuer<'_> {
             provider_requests: self.session.requests() - requests_before,
             reused_authorizations: solved.reused_authorizations,
             record_sets: solved.sets.len(),
+            residue: solved.residue(),
             propagation: solved.propagation,
             cleanup_errors: solved.cleanup_errors,
+            cleanup_check: solved.cleanup_check,
         })
     }
 }

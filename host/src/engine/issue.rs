@@ -38,13 +38,12 @@ pub struct Job {
     pub replaces: Option<String>,
     /// The config file layer of plugin config (references resolved).
     pub file_config: BTreeMap<String, String>,
+    /// The config file read, if any.
+    pub config_path: Option<PathBuf>,
     /// The config file, when other users may read it, and the plugin config
     /// keys it gives literally ([`crate::workspace::config::exposed_literals`]).
     pub exposed_literals: Option<(PathBuf, Vec<String>)>,
     pub deploy_hook: Option<String>,
-    /// Log (as warnings) stale records that could not be removed; off when
-    /// the caller reports them itself.
-    pub warn_stale: bool,
 }
 
 /// What a command asks to issue, before the config file fills in the rest.
@@ -60,8 +59,6 @@ pub struct IssueSpec {
     pub profile: Option<String>,
     pub deploy_hook: Option<String>,
     pub dns: DnsOptions,
-    /// See [`Job::warn_stale`].
-    pub warn_stale: bool,
 }
 
 impl Job {
@@ -108,6 +105,12 @@ impl Job {
         let directory = ca.url()?;
         let registration = spec.registration.with_defaults(&config.defaults);
         let entry_value = |f: fn(&CertEntry) -> Option<String>| entry.and_then(f);
+        let cli_keys: Vec<String> = spec
+            .dns
+            .config
+            .iter()
+            .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .collect();
         let job = Job {
             domains,
             key_type,
@@ -121,13 +124,15 @@ impl Job {
                 .or_else(|| entry_value(|e| e.preferred_chain.clone())),
             profile: spec.profile.or_else(|| entry_value(|e| e.profile.clone())),
             replaces: None,
-            file_config: config.plugin_config(&cert_name)?,
+            // A key given with --dns-config replaces the file's, unresolved.
+            file_config: config
+                .plugin_config_except(&cert_name, |key| cli_keys.iter().any(|k| k == key))?,
+            config_path: config.path.clone(),
             exposed_literals: exposed_literals(config, &cert_name),
             deploy_hook: spec
                 .deploy_hook
                 .or_else(|| entry_value(|e| e.deploy_hook.clone()))
                 .or_else(|| config.defaults.deploy_hook.clone()),
-            warn_stale: spec.warn_stale,
             cert_name,
         };
         Ok((job, directory))
@@ -142,6 +147,7 @@ pub mod extra {
     pub const DNS_PORT: &str = "dns_port";
     pub const DNS_ZONE: &str = "dns_zone";
     pub const FOLLOW_CNAME: &str = "follow_cname";
+    pub const CLEANUP_CHECK: &str = "cleanup_check";
     pub const DNS_TTL: &str = "dns_ttl";
     pub const DNS_CONCURRENCY: &str = "dns_concurrency";
     pub const PREFERRED_CHAIN: &str = "preferred_chain";
@@ -171,6 +177,7 @@ impl Job {
         put(extra::DNS_PORT, json!(d.dns_port));
         put(extra::DNS_ZONE, json!(d.dns_zone));
         put(extra::FOLLOW_CNAME, json!(!d.no_follow_cname));
+        put(extra::CLEANUP_CHECK, json!(!d.no_cleanup_check));
         put(extra::DNS_TTL, json!(d.dns_ttl));
         put(extra::DNS_CONCURRENCY, json!(d.dns_concurrency));
         put(extra::PREFERRED_CHAIN, json!(self.preferred_chain));
@@ -191,6 +198,9 @@ impl Job {
 pub struct IssueOutput {
     #[serde(flatten)]
     pub issued: Issued,
+    /// What the cleanup of earlier runs' leftovers did, when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_journal: Option<super::recovery::CleanupReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy_hook: Option<HookOutcome>,
 }
@@ -234,6 +244,25 @@ pub async fn prepare(engine: &Engine, job: &Job) -> Result<DnsSetup, Error> {
         .map_err(Error::from)
 }
 
+/// Removes what crashed runs left ([`super::recovery`]) with the job's
+/// plugin options and config file: what `issue` and `renew` do before
+/// publishing anything.
+pub async fn clean_stale(
+    engine: &Engine,
+    workspace: &Workspace,
+    job_plugins: &super::options::PluginOptions,
+    config_file: &crate::workspace::config::ConfigFile,
+    warn: bool,
+) -> super::recovery::CleanupReport {
+    let options = super::recovery::RecoveryOptions {
+        plugins: job_plugins.clone(),
+        config_file: Some(config_file.clone()),
+        check_timeout: std::time::Duration::from_secs(10),
+        ..Default::default()
+    };
+    super::recovery::clean_stale(engine, &workspace.journal(), &options, warn).await
+}
+
 /// Obtains and stores one certificate from `client`'s CA, then runs its
 /// deploy hook. Plugin, config and account problems are found before any
 /// record is published.
@@ -265,7 +294,6 @@ pub async fn obtain_with(
     let line = progress.certificate(&job.cert_name);
     setup.options.progress = line.sink();
     let journal = workspace.journal();
-    super::recovery::clean_stale(engine, &journal, &job.dns.plugins, job.warn_stale).await;
     let account = account::ensure(
         client,
         workspace,
@@ -286,10 +314,23 @@ pub async fn obtain_with(
         journal: &journal,
         certs: &store,
         options: &setup.options,
+        records: engine.records(),
         plugin_arg,
         plugin_config,
         secret_keys,
         plugin_allow: job.dns.plugins.plugin_allow.clone(),
+        plugin_dirs: job
+            .dns
+            .plugins
+            .plugin_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect(),
+        config_file: job
+            .config_path
+            .as_ref()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .map(|p| p.display().to_string()),
     };
     let request = IssueRequest {
         domains: job.domains.clone(),
@@ -314,6 +355,7 @@ pub async fn obtain_with(
     drop(line);
     Ok(IssueOutput {
         issued,
+        stale_journal: None,
         deploy_hook,
     })
 }

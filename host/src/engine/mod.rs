@@ -57,6 +57,8 @@ pub struct Engine {
     /// One client per CA (directory and trusted roots): one directory
     /// fetch, one connection pool, one nonce pool.
     clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
+    /// The challenge record sets of every order in flight, per name.
+    records: crate::dns01::records::Records,
 }
 
 fn runtime_key(options: &PluginOptions) -> RuntimeKey {
@@ -70,6 +72,11 @@ fn runtime_key(options: &PluginOptions) -> RuntimeKey {
 impl Engine {
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// The challenge record sets of every order this engine runs.
+    pub fn records(&self) -> &crate::dns01::records::Records {
+        &self.records
     }
 
     /// The plugin runtime for these options (one per set of limits).

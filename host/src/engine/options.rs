@@ -129,6 +129,8 @@ pub struct DnsOptions {
     pub dns_zone: Option<String>,
     /// Do not follow a CNAME on `_acme-challenge.<name>`.
     pub no_follow_cname: bool,
+    /// Skip the check after cleanup (providers that cannot delete).
+    pub no_cleanup_check: bool,
     /// TTL of the challenge records (default: the plugin's).
     pub dns_ttl: Option<u32>,
     /// Plugin calls in flight at once.
@@ -147,6 +149,7 @@ impl Default for DnsOptions {
             dns_port: None,
             dns_zone: None,
             no_follow_cname: false,
+            no_cleanup_check: false,
             dns_ttl: None,
             dns_concurrency: 8,
             plugins: PluginOptions::default(),
@@ -190,6 +193,7 @@ impl DnsOptions {
             self.dns_port = self.dns_port.or(e.dns_port);
             self.dns_zone = self.dns_zone.or_else(|| e.dns_zone.clone());
             self.dns_ttl = self.dns_ttl.or(e.dns_ttl);
+            self.no_cleanup_check |= e.cleanup_check == Some(false);
         }
         self.propagation = self.propagation.or_else(|| defaults.propagation.clone());
         self.propagation_timeout = self
@@ -261,6 +265,7 @@ impl DnsSetup {
         let solver = SolverOptions {
             propagation,
             propagation_timeout,
+            cleanup_check: !options.no_cleanup_check,
             ttl: options.dns_ttl,
             concurrency: options.dns_concurrency.max(1),
             ..SolverOptions::default()

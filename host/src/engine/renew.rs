@@ -142,8 +142,13 @@ pub struct RenewReport {
     pub failed: usize,
     /// Renewed, but the deploy hook failed.
     pub hook_failed: usize,
+    /// Renewed, but challenge values may be left behind (or foreign values
+    /// were removed): see each certificate's `cleanup_check`.
+    pub residue: usize,
     /// By certificate name.
     pub certificates: Vec<RenewResult>,
+    /// What the cleanup of earlier runs' leftovers did (before renewing).
+    pub stale_journal: super::recovery::CleanupReport,
 }
 
 /// The certificates a run considers: `cert_name` (which must be stored or
@@ -199,6 +204,17 @@ pub async fn renew(
     progress: &dyn Progress,
     interrupt: &Interrupt,
 ) -> RenewReport {
+    let stale_journal = super::issue::clean_stale(
+        engine,
+        workspace,
+        &super::options::PluginOptions {
+            plugin_dirs: config.defaults.plugin_dirs.clone(),
+            ..Default::default()
+        },
+        config,
+        options.warn,
+    )
+    .await;
     let store = workspace.certs();
     let ctx = Ctx {
         engine,
@@ -225,12 +241,18 @@ pub async fn renew(
                 .is_some_and(|h| !h.ok)
         })
         .count();
+    let residue = results
+        .iter()
+        .filter(|r| r.issued.as_ref().is_some_and(|i| i.issued.residue))
+        .count();
     RenewReport {
         renewed: count("renewed"),
         not_due: count("not_due"),
         failed: count("failed"),
         hook_failed,
+        residue,
         certificates: results,
+        stale_journal,
     }
 }
 
@@ -419,6 +441,7 @@ impl Ctx<'_> {
             dns_port: num(extra::DNS_PORT).and_then(|p| u16::try_from(p).ok()),
             dns_zone: s(extra::DNS_ZONE),
             no_follow_cname: x.get(extra::FOLLOW_CNAME).and_then(|v| v.as_bool()) == Some(false),
+            no_cleanup_check: x.get(extra::CLEANUP_CHECK).and_then(|v| v.as_bool()) == Some(false),
             dns_ttl: num(extra::DNS_TTL).and_then(|t| u32::try_from(t).ok()),
             dns_concurrency: num(extra::DNS_CONCURRENCY).unwrap_or(8) as usize,
             plugins: PluginOptions {
@@ -448,6 +471,9 @@ impl Ctx<'_> {
             dns.dns_port = e.dns_port.or(dns.dns_port);
             dns.dns_zone = e.dns_zone.clone().or(dns.dns_zone);
             dns.dns_ttl = e.dns_ttl.or(dns.dns_ttl);
+            if let Some(check) = e.cleanup_check {
+                dns.no_cleanup_check = !check;
+            }
             domains = e.domains.clone();
             key_type = e.key_type.clone().or(key_type);
         }
@@ -497,6 +523,7 @@ impl Ctx<'_> {
                 .or_else(|| s(extra::PROFILE)),
             replaces: None,
             file_config,
+            config_path: self.config.path.clone(),
             exposed_literals: crate::workspace::config::exposed_literals(self.config, name),
             deploy_hook: self
                 .options
@@ -505,7 +532,6 @@ impl Ctx<'_> {
                 .or_else(|| entry.and_then(|e| e.deploy_hook.clone()))
                 .or_else(|| s(extra::DEPLOY_HOOK))
                 .or_else(|| self.config.defaults.deploy_hook.clone()),
-            warn_stale: self.options.warn,
         })
     }
 }

@@ -89,6 +89,9 @@ pub struct CertEntry {
     pub dns_port: Option<u16>,
     pub dns_zone: Option<String>,
     pub dns_ttl: Option<u32>,
+    /// `false`: no check on the nameservers after cleanup (providers that
+    /// cannot delete, such as acme-dns).
+    pub cleanup_check: Option<bool>,
     pub preferred_chain: Option<String>,
     pub profile: Option<String>,
 }
@@ -182,6 +185,17 @@ impl ConfigFile {
     /// references resolved: the config-file layer of plugin config
     /// resolution. Empty when the file has no such entry.
     pub fn plugin_config(&self, name: &str) -> Result<BTreeMap<String, String>, ConfigFileError> {
+        self.plugin_config_except(name, |_| false)
+    }
+
+    /// [`ConfigFile::plugin_config`] without the keys `given` elsewhere
+    /// (their references are not resolved, so a value given on the command
+    /// line replaces one whose file or variable is gone).
+    pub fn plugin_config_except(
+        &self,
+        name: &str,
+        given: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, String>, ConfigFileError> {
         let Some(entry) = self.certificates.get(name) else {
             return Ok(BTreeMap::new());
         };
@@ -189,6 +203,7 @@ impl ConfigFile {
         entry
             .dns_config
             .iter()
+            .filter(|(key, _)| !given(key))
             .map(|(key, value)| {
                 resolve_reference(value)
                     .map(|v| (key.clone(), v))

@@ -2,7 +2,10 @@
 //! `present` replaces the record's TXT RRset with only the values it is
 //! given, and `cleanup` deletes the whole RRset. This is the classic bug that
 //! breaks apex + wildcard certificates; `wacme plugin test` must fail it
-//! (`present-second`, `cleanup-one`) while passing the cases it gets right.
+//! (`present-second`, `cleanup-one`) while passing the cases it gets right,
+//! and the cleanup check of `wacme issue` must report the foreign values it
+//! wipes. With `cleanup=nothing` its cleanup removes nothing and still says
+//! it did: the lie the cleanup check must catch.
 
 use wacme_plugin_sdk::http::Request;
 use wacme_plugin_sdk::{Config, ConfigField, Metadata, Provider, Result, TxtSet, txt, url};
@@ -24,6 +27,10 @@ impl Provider for Overwrite {
                     .required()
                     .secret()
                     .env(&["PDNS_API_KEY"]),
+                ConfigField::new(
+                    "cleanup",
+                    "`delete-rrset` (default): delete the whole RRset; `nothing`: report success, remove nothing",
+                ),
             ],
             allowed_hosts: vec!["{api_url}".into()],
             default_ttl: 60,
@@ -46,6 +53,9 @@ impl Provider for Overwrite {
     }
 
     fn cleanup(config: &Config, set: &TxtSet) -> Result<()> {
+        if config.get("cleanup") == Some("nothing") {
+            return Ok(());
+        }
         patch(
             config,
             set,

@@ -1,0 +1,243 @@
+//! The TXT sets this process publishes, owned per name.
+//!
+//! Orders in flight at once (`renew --jobs N`) may need the same
+//! `_acme-challenge` name: certificate `example.com` and certificate
+//! `*.example.com` both prove `example.com`. Each order [`Records::claim`]s
+//! its values; calls for one name are serialized, a `present` carries the
+//! union of every in-flight order's values for that name (a provider that
+//! replaces the whole set keeps the others'), and a `cleanup` removes only
+//! the finishing order's values that no other order still holds.
+//!
+//! It also remembers every value this process ever published, so the
+//! cleanup check can tell another order's value from a foreign one.
+
+use crate::plugins::TxtSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Every name this process publishes on, with the values each order holds.
+#[derive(Default)]
+pub struct Records {
+    names: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Holding>>>>,
+    ours: Mutex<HashSet<String>>,
+    next: AtomicU64,
+}
+
+/// The values each order holds on one name.
+#[derive(Default)]
+struct Holding {
+    by_order: BTreeMap<u64, BTreeSet<String>>,
+}
+
+impl Holding {
+    fn union(&self) -> BTreeSet<String> {
+        self.by_order.values().flatten().cloned().collect()
+    }
+}
+
+/// One order's hold on the names it publishes.
+pub struct Claim<'r> {
+    records: &'r Records,
+    order: u64,
+}
+
+impl Records {
+    pub fn new() -> Records {
+        Records::default()
+    }
+
+    /// A new order's claim.
+    pub fn claim(&self) -> Claim<'_> {
+        Claim {
+            records: self,
+            order: self.next.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Whether this process published `value` (now or earlier).
+    pub fn is_ours(&self, value: &str) -> bool {
+        self.ours.lock().expect("records lock").contains(value)
+    }
+
+    fn name(&self, fqdn: &str) -> Arc<tokio::sync::Mutex<Holding>> {
+        self.names
+            .lock()
+            .expect("records lock")
+            .entry(fqdn.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets `fqdn` once no order holds anything there and nobody else
+    /// is waiting for it.
+    fn release(&self, fqdn: &str) {
+        let mut names = self.names.lock().expect("records lock");
+        if let Some(name) = names.get(fqdn)
+            && Arc::strong_count(name) == 1
+            && name.try_lock().is_ok_and(|h| h.by_order.is_empty())
+        {
+            names.remove(fqdn);
+        }
+    }
+}
+
+impl Claim<'_> {
+    /// Publishes `set.values` for this order: `publish` is called (with the
+    /// name locked) with the set carrying every in-flight order's values.
+    pub async fn present<E, F, Fut>(&self, set: &TxtSet, publish: F) -> Result<(), E>
+    where
+        F: FnOnce(TxtSet) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let name = self.records.name(&set.fqdn);
+        let mut holding = name.lock().await;
+        self.records
+            .ours
+            .lock()
+            .expect("records lock")
+            .extend(set.values.iter().cloned());
+        holding
+            .by_order
+            .insert(self.order, set.values.iter().cloned().collect());
+        let mut all = set.clone();
+        all.values = holding.union().into_iter().collect();
+        publish(all).await
+    }
+
+    /// Gives up this order's values of `set`: `remove` is called (with the
+    /// name locked) with the values no other order holds, unless there are
+    /// none or `remove` is `None` (nothing was written). Returns those
+    /// values: the ones that must now be gone.
+    pub async fn cleanup<E, F, Fut>(
+        &self,
+        set: &TxtSet,
+        remove: Option<F>,
+    ) -> Result<Vec<String>, E>
+    where
+        F: FnOnce(TxtSet) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+    {
+        let name = self.records.name(&set.fqdn);
+        let result = {
+            let mut holding = name.lock().await;
+            holding.by_order.remove(&self.order);
+            let others = holding.union();
+            let values: Vec<String> = set
+                .values
+                .iter()
+                .filter(|v| !others.contains(*v))
+                .cloned()
+                .collect();
+            match remove {
+                Some(remove) if !values.is_empty() => {
+                    let mut mine = set.clone();
+                    mine.values = values.clone();
+                    remove(mine).await.map(|()| values)
+                }
+                _ => Ok(values),
+            }
+        };
+        drop(name);
+        self.records.release(&set.fqdn);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    fn set(values: &[&str]) -> TxtSet {
+        TxtSet {
+            zone: "example.test".into(),
+            fqdn: "_acme-challenge.example.test".into(),
+            relative_name: "_acme-challenge".into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            ttl: 60,
+        }
+    }
+
+    /// A provider that replaces the whole set on present and removes the
+    /// given values on cleanup.
+    #[derive(Default)]
+    struct Replace(StdMutex<BTreeSet<String>>);
+
+    impl Replace {
+        async fn present(&self, s: TxtSet) -> Result<(), ()> {
+            let before = self.0.lock().unwrap().clone();
+            tokio::task::yield_now().await;
+            let mut after = before;
+            after.retain(|v| !v.starts_with('v'));
+            after.extend(s.values);
+            *self.0.lock().unwrap() = after;
+            Ok(())
+        }
+        async fn cleanup(&self, s: TxtSet) -> Result<(), ()> {
+            let mut now = self.0.lock().unwrap();
+            for v in s.values {
+                now.remove(&v);
+            }
+            Ok(())
+        }
+        fn values(&self) -> Vec<String> {
+            self.0.lock().unwrap().iter().cloned().collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn two_orders_on_one_name_keep_each_others_values() {
+        let records = Records::new();
+        let provider = Replace::default();
+        provider.0.lock().unwrap().insert("foreign".into());
+        let (a, b) = (records.claim(), records.claim());
+        let (sa, sb) = (set(&["v1"]), set(&["v2", "v3"]));
+        let (ra, rb) = tokio::join!(
+            a.present(&sa, |s| provider.present(s)),
+            b.present(&sb, |s| provider.present(s)),
+        );
+        ra.unwrap();
+        rb.unwrap();
+        assert_eq!(provider.values(), ["foreign", "v1", "v2", "v3"]);
+        let removed = a
+            .cleanup(&set(&["v1"]), Some(|s| provider.cleanup(s)))
+            .await
+            .unwrap();
+        assert_eq!(removed, ["v1"]);
+        assert_eq!(provider.values(), ["foreign", "v2", "v3"]);
+        b.cleanup(&set(&["v2", "v3"]), Some(|s| provider.cleanup(s)))
+            .await
+            .unwrap();
+        assert_eq!(provider.values(), ["foreign"]);
+        assert!(records.names.lock().unwrap().is_empty(), "names forgotten");
+        assert!(records.is_ours("v2") && !records.is_ours("foreign"));
+    }
+
+    #[tokio::test]
+    async fn a_value_two_orders_share_stays_until_the_last_lets_go() {
+        let records = Records::new();
+        let provider = Replace::default();
+        let (a, b) = (records.claim(), records.claim());
+        a.present(&set(&["v1"]), |s| provider.present(s))
+            .await
+            .unwrap();
+        b.present(&set(&["v1", "v2"]), |s| provider.present(s))
+            .await
+            .unwrap();
+        let removed = a
+            .cleanup(&set(&["v1"]), Some(|s| provider.cleanup(s)))
+            .await
+            .unwrap();
+        assert!(removed.is_empty(), "{removed:?}");
+        assert_eq!(provider.values(), ["v1", "v2"]);
+        type Remove = fn(TxtSet) -> std::future::Ready<Result<(), ()>>;
+        let none: Option<Remove> = None;
+        assert_eq!(
+            b.cleanup(&set(&["v1", "v2"]), none).await.unwrap(),
+            ["v1", "v2"],
+            "nothing removed, both must be gone"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! that is not installed fails under CI (`CI` set) and is skipped with a loud
 //! message on a developer machine.
 
+pub mod bind;
 pub mod dns01;
 pub mod fake_acmedns;
 pub mod fake_alidns;

@@ -1,7 +1,8 @@
 //! Running one test inside a fresh network namespace: loopback only, no
 //! route anywhere else, and optionally no IPv6 at all — the network of a CI
 //! runner or of a Docker container without IPv6. Servers the test starts
-//! (Pebble, PowerDNS, BIND) start inside it too.
+//! (Pebble, PowerDNS, BIND) start inside it too. 127.0.0.2-5 are interface
+//! addresses there, for servers (BIND) that listen only on those.
 //!
 //! A test calls [`isolated`] first: outside the namespace it runs this same
 //! test binary again, filtered to that one test, under `unshare`, and
@@ -41,8 +42,11 @@ pub fn isolated(name: &str, ipv6: Ipv6) -> bool {
              echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && "
         }
     };
+    // Loopback addresses besides 127.0.0.1 as interface addresses, so
+    // servers that listen only on interface addresses (BIND) can use them.
     let script = format!(
-        "ip link set lo up && {disable}exec \"$0\" --exact \"$1\" --nocapture --test-threads=1"
+        "ip link set lo up && for i in 2 3 4 5; do ip addr add 127.0.0.$i/32 dev lo; done && \
+         {disable}exec \"$0\" --exact \"$1\" --nocapture --test-threads=1"
     );
     // Root makes the namespace directly; anyone else through a user
     // namespace (where the kernel allows it).

@@ -404,10 +404,11 @@ pub async fn foreign_value_kept(bed: &Bed, case: &Case, fake: &impl Fake) {
 }
 
 /// With [`Case::wrong_env`], `wacme -vv issue` fails with exit code 4 (a
-/// provider error), stderr shows [`Case::auth_reason`], no secret (right or
-/// wrong) appears in stdout or stderr, and no record is left (PowerDNS, the
-/// fake) nor any certificate; the journal entry the failed cleanup kept is
-/// settled by `wacme cleanup` with the right credential, leaving nothing.
+/// provider error), its JSON error shows [`Case::auth_reason`], no secret
+/// (right or wrong) appears in stdout or stderr, and nothing is left: no
+/// record (PowerDNS, the fake), no certificate, and — the provider refused
+/// before anything was written — no journal entry, so `wacme cleanup` has
+/// nothing to do.
 pub async fn wrong_credential(bed: &Bed, case: &Case, fake: &impl Fake) -> Output {
     assert!(
         !case.wrong_env.is_empty(),
@@ -416,24 +417,17 @@ pub async fn wrong_credential(bed: &Bed, case: &Case, fake: &impl Fake) -> Outpu
     assert!(!case.auth_reason.is_empty(), "the case names no reason");
     let out = issue_args(bed, case, &case.wrong_credential_env(), &["-vv"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stderr.contains(&case.auth_reason),
-        "stderr shows the provider's reason {:?}: {}",
+        stdout.contains(&case.auth_reason),
+        "the error shows the provider's reason {:?}: {}",
         case.auth_reason,
         show(&out)
     );
     assert_no_secret(case, &out);
-    bed.assert_no_residue().await;
+    bed.assert_failed_cleanly().await;
     let held = fake.txt_records().await;
     assert!(held.is_empty(), "left in the fake: {held:?}");
-    assert!(
-        bed.local.cert_files().is_empty(),
-        "{:?}",
-        bed.local.cert_files()
-    );
-    // Cleanup failed too (same credential), so the run kept its journal
-    // entry; `wacme cleanup` with the right credential settles it.
     let mut cmd = bed.wacme();
     cmd.arg("cleanup");
     for (k, v) in &case.env {
@@ -441,8 +435,11 @@ pub async fn wrong_credential(bed: &Bed, case: &Case, fake: &impl Fake) -> Outpu
     }
     let cleaned = run(cmd).await;
     assert!(cleaned.status.success(), "{}", show(&cleaned));
-    assert_no_secret(case, &cleaned);
-    bed.assert_failed_cleanly().await;
+    assert!(
+        String::from_utf8_lossy(&cleaned.stdout).contains("nothing to clean up"),
+        "{}",
+        show(&cleaned)
+    );
     out
 }
 

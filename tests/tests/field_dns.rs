@@ -1,6 +1,7 @@
 //! DNS-01 under field conditions: nameservers with addresses this machine
 //! cannot use (no IPv6 route, IPv6 disabled, a refusing or dead address), a
-//! second nameserver that is down, and strict mode; plugins whose cleanup
+//! second nameserver that is down, a BIND 9 secondary that transfers the
+//! zone late, and strict mode; plugins whose cleanup
 //! lies or wipes values they did not publish. Real Pebble and
 //! PowerDNS; the IPv6 cases run inside a network namespace of their own
 //! (see `wacme_tests::netns`).
@@ -443,4 +444,72 @@ async fn a_run_refused_by_the_provider_leaves_no_journal_entry() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
     bed.assert_failed_cleanly().await;
+}
+
+/// A real secondary: BIND 9 copies the zone from PowerDNS by AXFR, and only
+/// `LAG` after the run starts (then every 300 ms). In a network namespace,
+/// where 127.0.0.4 can be an interface address for named to listen on. The run waits for it to
+/// serve the values (it answers, without them: lagging, not unreachable),
+/// and after cleanup waits again until it no longer serves them.
+#[tokio::test]
+async fn waits_for_a_bind_secondary_that_transfers_late() {
+    const LAG: Duration = Duration::from_secs(2);
+    if !wacme_tests::bind::available()
+        || !netns::isolated(
+            "waits_for_a_bind_secondary_that_transfers_late",
+            Ipv6::LoopbackOnly,
+        )
+    {
+        return;
+    }
+    let ns2 = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
+    let Some(bed) = bed(&[("ns2.example.test", ns2)]).await else {
+        return;
+    };
+    let port = bed.pdns.dns_addr().port();
+    let bind = std::sync::Arc::new(
+        wacme_tests::bind::Bind::secondary(ns2, port, "example.test", bed.pdns.dns_addr())
+            .await
+            .expect("start named"),
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let transfers = {
+        let (bind, stop) = (bind.clone(), stop.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(LAG).await;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                bind.transfer().await.expect("zone transfer");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        })
+    };
+    let domains = ["example.test", "*.example.test"];
+    let mut cmd = bed.issue_command(&domains, &["--output", "json"]);
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run wacme"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    transfers.await.unwrap();
+    assert!(out.status.success(), "{}\n{}", show(&out), bind.log_tail());
+    assert!(
+        took >= LAG,
+        "did not wait for the secondary: {took:?}: {}",
+        show(&out)
+    );
+    assert!(took < LAG + Duration::from_secs(10), "took {took:?}");
+    let report = json(&out);
+    let ns2_verdict = verdict(&report, "ns2.example.test");
+    assert_eq!(ns2_verdict["status"], "confirmed", "{report}");
+    assert_eq!(ns2_verdict["address"], format!("{ns2}:{port}"), "{report}");
+    assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
+    bed.check_certificate(report["cert_name"].as_str().unwrap(), &domains)
+        .await;
+    bed.assert_clean().await;
+    bind.transfer().await.unwrap();
+    let left = wacme_tests::pdns::txt_values_at(bind.dns_addr(), APEX)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the secondary still serves {left:?}");
 }

@@ -399,9 +399,15 @@ async fn cleanup_that_cannot_reach_the_api_is_finished_by_wacme_cleanup() {
     proxy.add(Rule::reset(cleanup_writes()));
     let out = run(issue_json_via(&bed, &proxy.url(), &[]));
     // The certificate is issued; the values could not be removed, and the
-    // run says so and keeps its journal entry for `wacme cleanup`.
-    assert!(out.status.success(), "{}", show(&out));
+    // run says so (exit 13, the nameserver still serving them named) and
+    // keeps its journal entry for `wacme cleanup`.
+    assert_eq!(out.status.code(), Some(13), "{}", show(&out));
     let report = json(&out);
+    assert_eq!(report["cleanup_check"]["status"], "failed", "{report}");
+    assert_eq!(
+        report["cleanup_check"]["left"][0]["nameserver"], "ns1.example.test",
+        "{report}"
+    );
     bed.check_certificate(CERT_NAME, &DOMAINS).await;
     let errors = report["cleanup_errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{report}");

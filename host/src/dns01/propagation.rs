@@ -545,7 +545,15 @@ impl Group<'_> {
             _ => self
                 .probes
                 .iter()
-                .map(|p| format!("{}: {}", p.server.addr, p.last))
+                .map(|p| {
+                    let said = p.last.to_string();
+                    let addr = p.server.addr.to_string();
+                    if said.starts_with(&addr) {
+                        said
+                    } else {
+                        format!("{addr}: {said}")
+                    }
+                })
                 .collect(),
         };
         if let Some(why) = &self.unresolved {

@@ -487,8 +487,15 @@ impl Solver<'_> {
         self.options.progress.emit(Progress::CleaningUp);
         let (gone, errors) = self.cleanup(&published, &claim).await;
         report.cleanup_errors = errors;
+        // After a failed removal the values are most likely still there:
+        // one look then, not a wait for the whole deadline.
+        let check_timeout = if report.cleanup_errors.is_empty() {
+            self.options.propagation_timeout
+        } else {
+            self.dns.query_timeout
+        };
         report.cleanup_check = self
-            .check_cleanup(&published, &gone, &nameservers, &before)
+            .check_cleanup(&published, &gone, &nameservers, &before, check_timeout)
             .await;
         report.cleanup_ms = started.elapsed().as_millis() as u64;
         for e in &report.cleanup_errors {
@@ -671,6 +678,7 @@ impl Solver<'_> {
         gone: &BTreeMap<String, Vec<String>>,
         nameservers: &BTreeMap<String, Vec<Nameserver>>,
         before: &BTreeMap<String, Option<Vec<String>>>,
+        timeout: Duration,
     ) -> CleanupCheck {
         let skipped = |note: &str| CleanupCheck {
             note: Some(note.to_string()),
@@ -726,16 +734,7 @@ impl Solver<'_> {
         let checks = by_zone.into_iter().map(|(zone, of_zone)| {
             let servers = nameservers.get(zone).map(Vec::as_slice).unwrap_or(&all);
             let of_zone: Vec<Expectation> = of_zone.into_iter().cloned().collect();
-            async move {
-                propagation::check(
-                    self.dns,
-                    servers,
-                    &of_zone,
-                    false,
-                    self.options.propagation_timeout,
-                )
-                .await
-            }
+            async move { propagation::check(self.dns, servers, &of_zone, false, timeout).await }
         });
         let mut check = CleanupCheck {
             status: CheckStatus::Verified,

@@ -110,7 +110,7 @@ async fn azure_wrong_client_secret() {
     let fake = start(&bed.pdns).await;
     let out = suite::wrong_credential(&bed, &lego_case(&fake), &fake).await;
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("invalid_client"),
+        String::from_utf8_lossy(&out.stdout).contains("invalid_client"),
         "{}",
         show(&out)
     );

@@ -61,7 +61,7 @@ async fn cloudflare_wrong_token() {
     let fake = start(&bed).await;
     let out = suite::wrong_credential(&bed, &case(&fake), &fake).await;
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("10000"),
+        String::from_utf8_lossy(&out.stdout).contains("10000"),
         "Cloudflare's error code is shown"
     );
     assert!(

@@ -135,7 +135,7 @@ async fn gcloud_wrong_key() {
     let keys = key_files(&fake);
     let out = suite::wrong_credential(&bed, &file_case(&fake, &keys), &fake).await;
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("invalid_grant"),
+        String::from_utf8_lossy(&out.stdout).contains("invalid_grant"),
         "{}",
         show(&out)
     );

@@ -252,8 +252,11 @@ async fn a_cleanup_that_wipes_foreign_values_is_caught() {
         .set_rrset("example.test", name, "TXT", 60, &["\"someone-elses\""])
         .await
         .unwrap();
+    let started = Instant::now();
     let out = issue_with_overwrite(&bed, "wipe.example.test", &[]);
+    let took = started.elapsed();
     assert_eq!(out.status.code(), Some(EXIT_RESIDUE), "{}", show(&out));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
     let report = json(&out);
     let check = &report["cleanup_check"];
     assert_eq!(check["status"], "failed", "{report}");
@@ -381,12 +384,17 @@ async fn killed_run_with_config_file_secrets_is_recovered() {
         cmd
     };
     let cleanup = |extra: &[&str]| {
-        bed.local
+        let started = Instant::now();
+        let out = bed
+            .local
             .wacme()
             .args(["cleanup", "--output", "json", "--check-timeout", "3s"])
             .args(extra)
             .output()
-            .expect("run wacme cleanup")
+            .expect("run wacme cleanup");
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "cleanup took {took:?}");
+        out
     };
 
     // The secret file is gone when cleanup runs: nothing can be removed.
@@ -437,12 +445,14 @@ async fn a_run_refused_by_the_provider_leaves_no_journal_entry() {
     let Some(bed) = bed(&[]).await else {
         return;
     };
+    let started = Instant::now();
     let out = bed
         .issue_command(&["refused.example.test"], &["--output", "json"])
         .env("WACME_PDNS_API_KEY", "not-the-key")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert!(started.elapsed() < Duration::from_secs(5));
     bed.assert_failed_cleanly().await;
 }
 

@@ -580,7 +580,15 @@ async fn killed_run_is_cleaned_by_the_next_issue() {
     };
     kill_while_waiting(&bed, "crash.example.test").await;
     // Another name: only the stale-journal cleanup can remove crash's values.
-    issue_ok(&bed, &["other.example.test"], &[]).await;
+    let report = issue_ok(&bed, &["other.example.test"], &[]).await;
+    // The JSON says what that cleanup did, checked on the nameservers.
+    let cleaned = &report["stale_journal"]["cleaned"];
+    assert_eq!(cleaned.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(
+        cleaned[0]["names"][0], "_acme-challenge.crash.example.test",
+        "{report}"
+    );
+    assert_eq!(cleaned[0]["verified"], true, "{report}");
     assert!(
         bed.pdns
             .rrset(ZONE, "_acme-challenge.crash.example.test", "TXT")

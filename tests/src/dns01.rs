@@ -122,15 +122,21 @@ impl Bed {
             cmd.args(["-d", d]);
         }
         cmd.args(["--dns", "pdns"])
-            .args(["--dns-config", &format!("api_url={api_url}")])
-            .args(["--directory", &self.pebble.directory_url()])
+            .args(["--dns-config", &format!("api_url={api_url}")]);
+        self.bed_args(&mut cmd).args(extra);
+        cmd
+    }
+
+    /// Adds what every issuance on this bed needs: Pebble (directory, its
+    /// root, account contact and ToS), PowerDNS as resolver and the
+    /// nameservers' port.
+    pub fn bed_args<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.args(["--directory", &self.pebble.directory_url()])
             .arg("--ca-cert")
             .arg(self.pebble.ca_cert_path())
             .args(["--email", "admin@example.test", "--agree-tos"])
             .args(["--dns-resolver", &self.pdns.dns_addr().to_string()])
             .args(["--dns-port", &self.pdns.dns_addr().port().to_string()])
-            .args(extra);
-        cmd
     }
 
     /// `wacme` with this bed's state, plugin dir, cache and API key.

@@ -333,13 +333,8 @@ pub async fn issue_args(
     let mut cmd = bed.wacme();
     cmd.arg("issue")
         .args(["-d", ZONE, "-d", WILDCARD])
-        .args(["--dns", &case.plugin])
-        .args(["--directory", &bed.pebble.directory_url()])
-        .arg("--ca-cert")
-        .arg(bed.pebble.ca_cert_path())
-        .args(["--email", "admin@example.test", "--agree-tos"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
+        .args(["--dns", &case.plugin]);
+    bed.bed_args(&mut cmd)
         .args(["--output", "json"])
         .args(&case.issue_args)
         .args(extra);

@@ -189,13 +189,8 @@ fn issue_with_overwrite(bed: &Bed, name: &str, config: &[&str]) -> std::process:
     cmd.args(["issue", "-d", name, "--output", "json"])
         .arg("--dns")
         .arg(wacme_tests::plugin_wasm("overwrite"))
-        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
-        .args(["--directory", &bed.pebble.directory_url()])
-        .arg("--ca-cert")
-        .arg(bed.pebble.ca_cert_path())
-        .args(["--email", "admin@example.test", "--agree-tos"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
+        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())]);
+    bed.bed_args(&mut cmd)
         .args(["--propagation-timeout", "3s"])
         .env("WACME_OVERWRITE_API_KEY", bed.pdns.api_key());
     for c in config {
@@ -373,14 +368,8 @@ async fn killed_run_with_config_file_secrets_is_recovered() {
         cmd.arg("--config")
             .arg(&config)
             .args(["issue", "--cert-name", name, "--plugin-dir"])
-            .arg(&plugins)
-            .args(["--directory", &bed.pebble.directory_url()])
-            .arg("--ca-cert")
-            .arg(bed.pebble.ca_cert_path())
-            .args(["--email", "admin@example.test", "--agree-tos"])
-            .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-            .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
-            .args(["--propagation", "wait:60s"]);
+            .arg(&plugins);
+        bed.bed_args(&mut cmd).args(["--propagation", "wait:60s"]);
         cmd
     };
     let cleanup = |extra: &[&str]| {

@@ -569,14 +569,8 @@ fn issue(bed: &Bed, plugin: &str, config: &[String], env: &[(&str, &str)]) -> st
     let mut cmd = bed.wacme();
     cmd.arg("issue")
         .args(["-d", ZONE, "-d", "*.example.test"])
-        .args(["--dns", plugin])
-        .args(["--directory", &bed.pebble.directory_url()])
-        .arg("--ca-cert")
-        .arg(bed.pebble.ca_cert_path())
-        .args(["--email", "admin@example.test", "--agree-tos"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
-        .args(["--output", "json"]);
+        .args(["--dns", plugin]);
+    bed.bed_args(&mut cmd).args(["--output", "json"]);
     for c in config {
         cmd.args(["--dns-config", c]);
     }

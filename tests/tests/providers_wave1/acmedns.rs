@@ -241,13 +241,8 @@ async fn acmedns_wrong_password() {
     .unwrap();
     let mut cmd = bed.wacme();
     cmd.args(["issue", "-vv", "-d", ZONE, "-d", suite::WILDCARD])
-        .args(["--dns", "acmedns", "--no-cleanup-check"])
-        .args(["--directory", &bed.pebble.directory_url()])
-        .arg("--ca-cert")
-        .arg(bed.pebble.ca_cert_path())
-        .args(["--email", "admin@example.test", "--agree-tos"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()]);
+        .args(["--dns", "acmedns", "--no-cleanup-check"]);
+    bed.bed_args(&mut cmd);
     for (k, v) in c.wrong_credential_env() {
         cmd.env(k, v);
     }

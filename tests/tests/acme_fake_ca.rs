@@ -1,7 +1,8 @@
 //! What Pebble 2.4 cannot test, against the small in-process ACME server in
 //! `acme_common/fake_ca.rs`: ARI (`renewalInfo` and `replaces`), certificate
 //! profiles, `Retry-After` on a processing order and on 429/503, `badNonce`
-//! bounds, and malformed answers in the middle of a flow. The server checks
+//! bounds, malformed answers in the middle of a flow, and a CA that gets
+//! things wrong: an order not yet `ready` at finalize. The server checks
 //! every JWS (signature, single-use nonce, `url`) like a real CA.
 
 mod acme_common;
@@ -10,7 +11,8 @@ use acme_common::fake_ca::{FakeCa, Fault};
 use acme_common::{issue, issue_with};
 use std::time::{Duration, Instant};
 use wacme::acme::{
-    Account, Client, ClientConfig, Error, KeyType, NewAccount, NewOrder, PrivateKey, cert_id,
+    Account, Client, ClientConfig, Csr, Error, KeyType, NewAccount, NewOrder, OrderStatus,
+    PollPolicy, PrivateKey, cert_id,
 };
 
 async fn client(ca: &FakeCa) -> Client {
@@ -334,4 +336,115 @@ async fn certificate_download_must_be_a_pem_chain() {
     let err = account.certificate(&url).await.unwrap_err();
     assert!(matches!(err, Error::BadResponse { .. }), "{err:?}");
     account.certificate(&url).await.unwrap();
+}
+
+fn policy() -> PollPolicy {
+    PollPolicy {
+        timeout: Duration::from_secs(30),
+        ..PollPolicy::default()
+    }
+}
+
+/// The requests the server saw from the `n`th on.
+fn requests_since(ca: &FakeCa, n: usize) -> Vec<String> {
+    ca.state.lock().unwrap().requests[n..].to_vec()
+}
+
+/// RFC 8555 §7.4: only a `ready` order is finalized. The order in hand is
+/// the one `newOrder` answered (`pending`, as after the authorizations of
+/// an issuance); the CA makes it `ready` only at the third poll, asking
+/// for a second between polls, and refuses an early finalize.
+#[tokio::test]
+async fn finalize_waits_until_the_order_is_ready() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    {
+        let mut st = ca.state.lock().unwrap();
+        st.pending_polls = 2;
+        st.pending_retry_after = Some(1);
+        st.processing_polls = 2;
+        st.processing_retry_after = None;
+    }
+    let order = account
+        .new_order(&NewOrder::dns(["ready.example.com"]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Pending);
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let csr = Csr::build(&order.identifiers, &key).unwrap();
+    let seen = ca.state.lock().unwrap().requests.len();
+    let started = Instant::now();
+    let valid = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap();
+    assert_eq!(valid.status, OrderStatus::Valid);
+    assert!(valid.certificate.is_some());
+    // pending, pending, ready; finalize (processing); processing, valid.
+    assert_eq!(
+        requests_since(&ca, seen),
+        [
+            "POST /order/1",
+            "POST /order/1",
+            "POST /order/1",
+            "POST /order/1/finalize",
+            "POST /order/1",
+            "POST /order/1",
+        ]
+    );
+    // Two waits of the pending order's Retry-After.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+}
+
+/// A CA that answers finalize with `orderNotReady` (its order was not
+/// ready after all): the order is polled to `ready` and finalized once
+/// more; a second `orderNotReady` is the CA's error.
+#[tokio::test]
+async fn order_not_ready_at_finalize_is_retried_once() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let order = account
+        .new_order(&NewOrder::dns(["late.example.com"]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Ready);
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let csr = Csr::build(&order.identifiers, &key).unwrap();
+    ca.inject(
+        "/order/1/finalize",
+        Fault::problem(403, "orderNotReady", "authorizations still pending"),
+    );
+    let seen = ca.state.lock().unwrap().requests.len();
+    let valid = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap();
+    assert_eq!(valid.status, OrderStatus::Valid);
+    let seen_now = requests_since(&ca, seen);
+    assert_eq!(
+        seen_now[..3],
+        ["POST /order/1/finalize", "POST /order/1", "POST /order/1/finalize"]
+    );
+
+    let order = account
+        .new_order(&NewOrder::dns(["never.example.com"]).unwrap())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        ca.inject(
+            "/order/1/finalize",
+            Fault::problem(403, "orderNotReady", "never ready"),
+        );
+    }
+    let before = ca.count("POST /order/1/finalize");
+    let err = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap_err();
+    assert!(err.is_problem("orderNotReady"), "{err}");
+    assert_eq!(ca.count("POST /order/1/finalize") - before, 2);
 }

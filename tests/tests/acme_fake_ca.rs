@@ -2,7 +2,8 @@
 //! `acme_common/fake_ca.rs`: ARI (`renewalInfo` and `replaces`), certificate
 //! profiles, `Retry-After` on a processing order and on 429/503, `badNonce`
 //! bounds, malformed answers in the middle of a flow, and a CA that gets
-//! things wrong: an order not yet `ready` at finalize. The server checks
+//! things wrong: an order not yet `ready` at finalize, a certificate for
+//! another key or other names. The server checks
 //! every JWS (signature, single-use nonce, `url`) like a real CA.
 
 mod acme_common;
@@ -14,6 +15,7 @@ use wacme::acme::{
     Account, Client, ClientConfig, Csr, Error, KeyType, NewAccount, NewOrder, OrderStatus,
     PollPolicy, PrivateKey, cert_id,
 };
+use wacme::error::ErrorClass;
 
 async fn client(ca: &FakeCa) -> Client {
     Client::connect(&ca.directory_url(), ClientConfig::default())
@@ -427,7 +429,11 @@ async fn order_not_ready_at_finalize_is_retried_once() {
     let seen_now = requests_since(&ca, seen);
     assert_eq!(
         seen_now[..3],
-        ["POST /order/1/finalize", "POST /order/1", "POST /order/1/finalize"]
+        [
+            "POST /order/1/finalize",
+            "POST /order/1",
+            "POST /order/1/finalize"
+        ]
     );
 
     let order = account
@@ -447,4 +453,63 @@ async fn order_not_ready_at_finalize_is_retried_once() {
         .unwrap_err();
     assert!(err.is_problem("orderNotReady"), "{err}");
     assert_eq!(ca.count("POST /order/1/finalize") - before, 2);
+}
+
+/// The certificate must hold the key the CSR was made with: a CA that
+/// certifies another key is refused (class Ca), nothing is handed on.
+#[tokio::test]
+async fn a_certificate_for_another_key_is_refused() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    ca.state.lock().unwrap().wrong_key = true;
+    let err = issue(&account, &["key.example.com"], KeyType::EcP256)
+        .await
+        .err()
+        .expect("a certificate for another key is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(msg.contains("public key"), "{msg}");
+    assert!(msg.contains("/cert/1"), "{msg}");
+}
+
+/// The certificate's DNS names must be the ordered ones (case aside):
+/// a missing or an extra name is refused, naming it.
+#[tokio::test]
+async fn a_certificate_for_other_names_is_refused() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let names = ["a.example.com", "*.example.com"];
+
+    // The same names in another case and order: accepted.
+    ca.state.lock().unwrap().wrong_names =
+        Some(vec!["*.EXAMPLE.com".into(), "A.Example.COM".into()]);
+    issue(&account, &names, KeyType::EcP256).await.unwrap();
+
+    // One missing, one extra.
+    ca.state.lock().unwrap().wrong_names =
+        Some(vec!["a.example.com".into(), "b.example.com".into()]);
+    let err = issue(&account, &names, KeyType::EcP256)
+        .await
+        .err()
+        .expect("a certificate for other names is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(msg.contains("missing *.example.com"), "{msg}");
+    assert!(msg.contains("extra b.example.com"), "{msg}");
+
+    // Only an extra name.
+    ca.state.lock().unwrap().wrong_names = Some(vec![
+        "a.example.com".into(),
+        "*.example.com".into(),
+        "evil.example.net".into(),
+    ]);
+    let err = issue(&account, &names, KeyType::EcP256)
+        .await
+        .err()
+        .expect("an extra name is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("extra evil.example.net"), "{msg}");
+    assert!(!msg.contains("missing"), "{msg}");
 }

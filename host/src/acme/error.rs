@@ -58,6 +58,11 @@ pub enum Error {
         message: String,
     },
 
+    /// The CA issued a certificate that is not the one ordered: for another
+    /// key, or for other names.
+    #[error("the CA issued a certificate ({url}) that does not match the order: {message}")]
+    WrongCertificate { url: String, message: String },
+
     /// An order, authorization or challenge ended in a failed state.
     #[error("{what} is {status}{}", .problem.as_ref().map(|p| format!(": {p}")).unwrap_or_default())]
     Failed {

@@ -50,6 +50,49 @@ impl std::fmt::Display for Identifier {
     }
 }
 
+/// How a set of DNS names differs from the names of an order (compared
+/// without regard to case; a wildcard is a name of its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NamesDifference {
+    /// Ordered, but not among the names.
+    pub missing: Vec<String>,
+    /// Among the names, but not ordered.
+    pub extra: Vec<String>,
+}
+
+impl NamesDifference {
+    pub fn of(ordered: &[Identifier], names: &[String]) -> NamesDifference {
+        use std::collections::BTreeSet;
+        let want: BTreeSet<String> = ordered
+            .iter()
+            .map(|i| i.value.to_ascii_lowercase())
+            .collect();
+        let have: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        NamesDifference {
+            missing: want.difference(&have).cloned().collect(),
+            extra: have.difference(&want).cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+impl std::fmt::Display for NamesDifference {
+    /// `missing a, b; extra c`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing {}", self.missing.join(", ")));
+        }
+        if !self.extra.is_empty() {
+            parts.push(format!("extra {}", self.extra.join(", ")));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
 /// The status of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

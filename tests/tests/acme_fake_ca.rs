@@ -3,7 +3,7 @@
 //! profiles, `Retry-After` on a processing order and on 429/503, `badNonce`
 //! bounds, malformed answers in the middle of a flow, and a CA that gets
 //! things wrong: an order not yet `ready` at finalize, a certificate for
-//! another key or other names. The server checks
+//! another key or other names, plain-http URLs. The server checks
 //! every JWS (signature, single-use nonce, `url`) like a real CA.
 
 mod acme_common;
@@ -512,4 +512,44 @@ async fn a_certificate_for_other_names_is_refused() {
     let msg = err.to_string();
     assert!(msg.contains("extra evil.example.net"), "{msg}");
     assert!(!msg.contains("missing"), "{msg}");
+}
+
+/// Every URL the CA hands out is followed over https only (plain http
+/// only for a local CA, on loopback): a plain-http `newOrder` in the
+/// directory, or finalize URL in an order, is refused before anything is
+/// sent to it, naming the URL.
+#[tokio::test]
+async fn plain_http_urls_from_the_ca_are_refused() {
+    let ca = FakeCa::start().await;
+    ca.state.lock().unwrap().directory_overrides.insert(
+        "newOrder".into(),
+        serde_json::json!("http://acme.invalid/new-order"),
+    );
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let err = account
+        .new_order(&NewOrder::dns(["h.example.com"]).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("http://acme.invalid/new-order") && msg.contains("must use https"),
+        "{msg}"
+    );
+
+    let ca = FakeCa::start().await;
+    ca.state.lock().unwrap().finalize_url = Some("http://acme.invalid/order/1/finalize".into());
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let err = issue(&account, &["h.example.com"], KeyType::EcP256)
+        .await
+        .err()
+        .expect("a plain-http finalize URL is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("http://acme.invalid/order/1/finalize") && msg.contains("must use https"),
+        "{msg}"
+    );
+    assert_eq!(ca.count("POST /order/1/finalize"), 0);
 }

@@ -79,6 +79,13 @@ pub enum Error {
     #[error("{0}")]
     Input(String),
 
+    /// The CA gave a URL the client will not follow: not https (see
+    /// [`crate::acme::Client`]). Nothing was sent to it.
+    #[error(
+        "the CA gave the URL {url}, which must use https (plain http is followed only for a local CA whose directory is on loopback); nothing was sent to it"
+    )]
+    InsecureUrl { url: String },
+
     /// A key or certificate that cannot be used.
     #[error("{0}")]
     Key(String),

@@ -1,7 +1,9 @@
 //! What Pebble 2.4 cannot test, against the small in-process ACME server in
 //! `acme_common/fake_ca.rs`: ARI (`renewalInfo` and `replaces`), certificate
 //! profiles, `Retry-After` on a processing order and on 429/503, `badNonce`
-//! bounds, and malformed answers in the middle of a flow. The server checks
+//! bounds, malformed answers in the middle of a flow, and a CA that gets
+//! things wrong: an order not yet `ready` at finalize, a certificate for
+//! another key or other names, plain-http URLs. The server checks
 //! every JWS (signature, single-use nonce, `url`) like a real CA.
 
 mod acme_common;
@@ -10,8 +12,10 @@ use acme_common::fake_ca::{FakeCa, Fault};
 use acme_common::{issue, issue_with};
 use std::time::{Duration, Instant};
 use wacme::acme::{
-    Account, Client, ClientConfig, Error, KeyType, NewAccount, NewOrder, PrivateKey, cert_id,
+    Account, Client, ClientConfig, Csr, Error, KeyType, NewAccount, NewOrder, OrderStatus,
+    PollPolicy, PrivateKey, cert_id,
 };
+use wacme::error::ErrorClass;
 
 async fn client(ca: &FakeCa) -> Client {
     Client::connect(&ca.directory_url(), ClientConfig::default())
@@ -334,4 +338,218 @@ async fn certificate_download_must_be_a_pem_chain() {
     let err = account.certificate(&url).await.unwrap_err();
     assert!(matches!(err, Error::BadResponse { .. }), "{err:?}");
     account.certificate(&url).await.unwrap();
+}
+
+fn policy() -> PollPolicy {
+    PollPolicy {
+        timeout: Duration::from_secs(30),
+        ..PollPolicy::default()
+    }
+}
+
+/// The requests the server saw from the `n`th on.
+fn requests_since(ca: &FakeCa, n: usize) -> Vec<String> {
+    ca.state.lock().unwrap().requests[n..].to_vec()
+}
+
+/// RFC 8555 §7.4: only a `ready` order is finalized. The order in hand is
+/// the one `newOrder` answered (`pending`, as after the authorizations of
+/// an issuance); the CA makes it `ready` only at the third poll, asking
+/// for a second between polls, and refuses an early finalize.
+#[tokio::test]
+async fn finalize_waits_until_the_order_is_ready() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    {
+        let mut st = ca.state.lock().unwrap();
+        st.pending_polls = 2;
+        st.pending_retry_after = Some(1);
+        st.processing_polls = 2;
+        st.processing_retry_after = None;
+    }
+    let order = account
+        .new_order(&NewOrder::dns(["ready.example.com"]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Pending);
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let csr = Csr::build(&order.identifiers, &key).unwrap();
+    let seen = ca.state.lock().unwrap().requests.len();
+    let started = Instant::now();
+    let valid = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap();
+    assert_eq!(valid.status, OrderStatus::Valid);
+    assert!(valid.certificate.is_some());
+    // pending, pending, ready; finalize (processing); processing, valid.
+    assert_eq!(
+        requests_since(&ca, seen),
+        [
+            "POST /order/1",
+            "POST /order/1",
+            "POST /order/1",
+            "POST /order/1/finalize",
+            "POST /order/1",
+            "POST /order/1",
+        ]
+    );
+    // Two waits of the pending order's Retry-After.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(10),
+        "{elapsed:?}"
+    );
+}
+
+/// A CA that answers finalize with `orderNotReady` (its order was not
+/// ready after all): the order is polled to `ready` and finalized once
+/// more; a second `orderNotReady` is the CA's error.
+#[tokio::test]
+async fn order_not_ready_at_finalize_is_retried_once() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let order = account
+        .new_order(&NewOrder::dns(["late.example.com"]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Ready);
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let csr = Csr::build(&order.identifiers, &key).unwrap();
+    ca.inject(
+        "/order/1/finalize",
+        Fault::problem(403, "orderNotReady", "authorizations still pending"),
+    );
+    let seen = ca.state.lock().unwrap().requests.len();
+    let valid = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap();
+    assert_eq!(valid.status, OrderStatus::Valid);
+    let seen_now = requests_since(&ca, seen);
+    assert_eq!(
+        seen_now[..3],
+        [
+            "POST /order/1/finalize",
+            "POST /order/1",
+            "POST /order/1/finalize"
+        ]
+    );
+
+    let order = account
+        .new_order(&NewOrder::dns(["never.example.com"]).unwrap())
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        ca.inject(
+            "/order/1/finalize",
+            Fault::problem(403, "orderNotReady", "never ready"),
+        );
+    }
+    let before = ca.count("POST /order/1/finalize");
+    let err = account
+        .finalize_and_wait(&order, csr.der(), &policy())
+        .await
+        .unwrap_err();
+    assert!(err.is_problem("orderNotReady"), "{err}");
+    assert_eq!(ca.count("POST /order/1/finalize") - before, 2);
+}
+
+/// The certificate must hold the key the CSR was made with: a CA that
+/// certifies another key is refused (class Ca), nothing is handed on.
+#[tokio::test]
+async fn a_certificate_for_another_key_is_refused() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    ca.state.lock().unwrap().wrong_key = true;
+    let err = issue(&account, &["key.example.com"], KeyType::EcP256)
+        .await
+        .err()
+        .expect("a certificate for another key is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(msg.contains("public key"), "{msg}");
+    assert!(msg.contains("/cert/1"), "{msg}");
+}
+
+/// The certificate's DNS names must be the ordered ones (case aside):
+/// a missing or an extra name is refused, naming it.
+#[tokio::test]
+async fn a_certificate_for_other_names_is_refused() {
+    let ca = FakeCa::start().await;
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let names = ["a.example.com", "*.example.com"];
+
+    // The same names in another case and order: accepted.
+    ca.state.lock().unwrap().wrong_names =
+        Some(vec!["*.EXAMPLE.com".into(), "A.Example.COM".into()]);
+    issue(&account, &names, KeyType::EcP256).await.unwrap();
+
+    // One missing, one extra.
+    ca.state.lock().unwrap().wrong_names =
+        Some(vec!["a.example.com".into(), "b.example.com".into()]);
+    let err = issue(&account, &names, KeyType::EcP256)
+        .await
+        .err()
+        .expect("a certificate for other names is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(msg.contains("missing *.example.com"), "{msg}");
+    assert!(msg.contains("extra b.example.com"), "{msg}");
+
+    // Only an extra name.
+    ca.state.lock().unwrap().wrong_names = Some(vec![
+        "a.example.com".into(),
+        "*.example.com".into(),
+        "evil.example.net".into(),
+    ]);
+    let err = issue(&account, &names, KeyType::EcP256)
+        .await
+        .err()
+        .expect("an extra name is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("extra evil.example.net"), "{msg}");
+    assert!(!msg.contains("missing"), "{msg}");
+}
+
+/// Every URL the CA hands out is followed over https only (plain http
+/// only for a local CA, on loopback): a plain-http `newOrder` in the
+/// directory, or finalize URL in an order, is refused before anything is
+/// sent to it, naming the URL.
+#[tokio::test]
+async fn plain_http_urls_from_the_ca_are_refused() {
+    let ca = FakeCa::start().await;
+    ca.state.lock().unwrap().directory_overrides.insert(
+        "newOrder".into(),
+        serde_json::json!("http://acme.invalid/new-order"),
+    );
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let err = account
+        .new_order(&NewOrder::dns(["h.example.com"]).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("http://acme.invalid/new-order") && msg.contains("must use https"),
+        "{msg}"
+    );
+
+    let ca = FakeCa::start().await;
+    ca.state.lock().unwrap().finalize_url = Some("http://acme.invalid/order/1/finalize".into());
+    let account = account_with(&ca, KeyType::EcP256).await;
+    let err = issue(&account, &["h.example.com"], KeyType::EcP256)
+        .await
+        .err()
+        .expect("a plain-http finalize URL is refused");
+    let err = err.downcast::<Error>().expect("an ACME error");
+    assert_eq!(err.class(), ErrorClass::Ca);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("http://acme.invalid/order/1/finalize") && msg.contains("must use https"),
+        "{msg}"
+    );
+    assert_eq!(ca.count("POST /order/1/finalize"), 0);
 }

@@ -1,6 +1,7 @@
 //! Issued certificates: downloading the PEM chain and its alternates
-//! (`Link: rel="alternate"`, RFC 8555 §7.4.2), choosing a preferred chain by
-//! issuer common name, and revocation (RFC 8555 §7.6) by the account key or
+//! (`Link: rel="alternate"`, RFC 8555 §7.4.2), checking that the leaf is
+//! the one ordered (the certificate key's public key, exactly the ordered
+//! names), choosing a preferred chain by issuer common name, and revocation (RFC 8555 §7.6) by the account key or
 //! by the certificate's own key, with a reason code.
 
 use super::account::Account;
@@ -10,9 +11,11 @@ use super::http::PEM_CHAIN;
 use super::jwk::b64;
 use super::jws::KeyRef;
 use super::keys::PrivateKey;
+use super::order::{Identifier, NamesDifference};
 use serde_json::json;
 use url::Url;
 use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
@@ -57,6 +60,42 @@ impl CertificateChain {
         })
     }
 
+    /// Fails unless the leaf certifies `key` (the same SubjectPublicKeyInfo)
+    /// for exactly the DNS names `ordered` (without regard to case;
+    /// wildcards as ordered): a certificate for another key, or with a name
+    /// missing or one more, must never be stored or used.
+    pub fn check_issued_for(&self, key: &PrivateKey, ordered: &[Identifier]) -> Result<()> {
+        let wrong = |message: String| Error::WrongCertificate {
+            url: self.url.to_string(),
+            message,
+        };
+        let (_, leaf) = X509Certificate::from_der(self.leaf())
+            .map_err(|e| wrong(format!("its leaf does not parse: {e}")))?;
+        let mut problems = Vec::new();
+        if leaf.public_key().raw != key.public_key_spki_der()?.as_slice() {
+            problems.push(
+                "its public key is not the one of the key generated for it (the CSR's)".to_string(),
+            );
+        }
+        let mut names = Vec::new();
+        for ext in leaf.extensions() {
+            if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+                for name in &san.general_names {
+                    names.push(describe_name(name));
+                }
+            }
+        }
+        let difference = NamesDifference::of(ordered, &names);
+        if !difference.is_empty() {
+            problems.push(format!("its names are not the ordered ones: {difference}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong(problems.join("; ")))
+        }
+    }
+
     /// The end-entity certificate (DER).
     pub fn leaf(&self) -> &[u8] {
         &self.certs[0]
@@ -93,6 +132,22 @@ impl CertificateChain {
             .into_iter()
             .flatten()
             .any(|cn| cn.trim().eq_ignore_ascii_case(issuer_cn.trim()))
+    }
+}
+
+/// A subjectAltName entry as text: a DNS name as it is, an IP address as
+/// one, anything else as `x509-parser` shows it.
+fn describe_name(name: &GeneralName<'_>) -> String {
+    match name {
+        GeneralName::DNSName(n) => (*n).to_string(),
+        GeneralName::IPAddress(bytes) => match bytes.len() {
+            4 => std::net::IpAddr::from(<[u8; 4]>::try_from(*bytes).expect("4 bytes")).to_string(),
+            16 => {
+                std::net::IpAddr::from(<[u8; 16]>::try_from(*bytes).expect("16 bytes")).to_string()
+            }
+            _ => format!("{name}"),
+        },
+        other => format!("{other}"),
     }
 }
 
@@ -250,6 +305,23 @@ impl Account {
         Ok(chains)
     }
 
+    /// Downloads the chains like [`Account::certificate_chains`] and checks
+    /// that each leaf certifies `key` for exactly the `ordered` names
+    /// ([`CertificateChain::check_issued_for`]): what to use before a new
+    /// certificate is stored.
+    pub async fn certificate_chains_for(
+        &self,
+        url: &Url,
+        key: &PrivateKey,
+        ordered: &[Identifier],
+    ) -> Result<Vec<CertificateChain>> {
+        let chains = self.certificate_chains(url).await?;
+        for chain in &chains {
+            chain.check_issued_for(key, ordered)?;
+        }
+        Ok(chains)
+    }
+
     /// Revokes a certificate of this account (signed with the account key).
     pub async fn revoke(&self, cert_der: &[u8], reason: Option<RevocationReason>) -> Result<()> {
         let url = revoke_url(self.client())?;
@@ -348,6 +420,52 @@ mod tests {
                 .starts_with("-----BEGIN CERTIFICATE-----\n")
         );
         assert_eq!(pem::parse_many(chains[0].issuers_pem()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_leaf_must_hold_the_key_and_the_ordered_names() {
+        use crate::acme::keys::KeyType;
+        use rcgen::{CertificateParams, SanType};
+        let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+        let ordered = [
+            Identifier::dns("example.com").unwrap(),
+            Identifier::dns("*.example.com").unwrap(),
+        ];
+        let url = Url::parse("https://ca/cert/1").unwrap();
+        let leaf = |key: &PrivateKey, sans: Vec<SanType>| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.subject_alt_names = sans;
+            let cert = params.self_signed(&key.to_rcgen().unwrap()).unwrap();
+            CertificateChain::from_pem(url.clone(), &cert.pem()).unwrap()
+        };
+        let dns = |n: &str| SanType::DnsName(n.try_into().unwrap());
+        leaf(&key, vec![dns("*.EXAMPLE.com"), dns("Example.Com")])
+            .check_issued_for(&key, &ordered)
+            .unwrap();
+
+        let other = PrivateKey::generate(KeyType::EcP256).unwrap();
+        let err = leaf(&other, vec![dns("example.com"), dns("*.example.com")])
+            .check_issued_for(&key, &ordered)
+            .unwrap_err();
+        assert!(matches!(err, Error::WrongCertificate { .. }), "{err:?}");
+        assert_eq!(err.class(), crate::error::ErrorClass::Ca);
+        assert_eq!(
+            err.to_string(),
+            "the CA issued a certificate (https://ca/cert/1) that does not match the order: \
+             its public key is not the one of the key generated for it (the CSR's)"
+        );
+
+        let ip = SanType::IpAddress("192.0.2.1".parse().unwrap());
+        let err = leaf(&key, vec![dns("example.com"), dns("www.example.com"), ip])
+            .check_issued_for(&key, &ordered)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.ends_with(
+                "its names are not the ordered ones: missing *.example.com; extra 192.0.2.1, www.example.com"
+            ),
+            "{msg}"
+        );
     }
 
     #[test]

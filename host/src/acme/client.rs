@@ -1,8 +1,12 @@
 //! The ACME client core: connects to a CA's directory and sends requests —
 //! unsigned GETs and `newNonce`, and signed POSTs with nonce handling,
 //! bounded `badNonce` retries, `Retry-After` for 429/503 and retries of
-//! transport failures where repeating is safe. Cheap to clone; every clone
-//! shares the connection pool and the nonce pool.
+//! transport failures where repeating is safe. Every URL followed — the
+//! directory's resources, `Location`s, authorizations, challenges,
+//! finalize, certificates and their alternates — must be https; plain http
+//! only for a local CA whose directory is itself plain http on loopback,
+//! and then only on loopback. Cheap to clone; every clone shares the
+//! connection pool and the nonce pool.
 
 use super::directory::Directory;
 use super::error::{Error, Result};
@@ -192,6 +196,7 @@ impl Client {
 
     /// An unsigned GET (ARI renewal information).
     pub(crate) async fn get(&self, url: &Url, accept: &str) -> Result<Response> {
+        check_followed_url(&self.inner.directory_url, url)?;
         let resp = get_with_retries(
             &self.inner.transport,
             &self.inner.config,
@@ -212,6 +217,7 @@ impl Client {
             return Ok(n);
         }
         let url = &self.inner.directory.new_nonce;
+        check_followed_url(&self.inner.directory_url, url)?;
         let mut busy = 0;
         let mut transport_failures = 0;
         loop {
@@ -256,6 +262,7 @@ impl Client {
         payload: Payload<'_>,
         accept: &str,
     ) -> Result<Response> {
+        check_followed_url(&self.inner.directory_url, url)?;
         let read = matches!(payload, Payload::Empty);
         let json = match payload {
             Payload::Json(v) => Some(v),
@@ -390,6 +397,22 @@ fn check_directory_url(text: &str) -> Result<Url> {
     }
 }
 
+/// Whether a URL the CA gave may be followed: https; plain http only on
+/// loopback, and only when the directory itself is plain http on loopback
+/// (a local CA, as the directory URL rules allow). An https CA sending
+/// the client to plain http, even on loopback, would expose its requests
+/// and let anyone on the path answer them.
+fn check_followed_url(directory: &Url, url: &Url) -> Result<()> {
+    let local_ca = directory.scheme() == "http" && is_loopback(directory);
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if local_ca && is_loopback(url) => Ok(()),
+        _ => Err(Error::InsecureUrl {
+            url: url.to_string(),
+        }),
+    }
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -421,6 +444,31 @@ mod tests {
             check_directory_url("not a url"),
             Err(Error::Input(_))
         ));
+    }
+
+    #[test]
+    fn followed_url_rules() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let public = url("https://acme.example/dir");
+        let local = url("http://127.0.0.1:4000/dir");
+        assert!(check_followed_url(&public, &url("https://acme.example/new-order")).is_ok());
+        assert!(check_followed_url(&public, &url("https://other.example/cert/1")).is_ok());
+        assert!(check_followed_url(&local, &url("https://acme.example/x")).is_ok());
+        assert!(check_followed_url(&local, &url("http://127.0.0.1:4000/new-order")).is_ok());
+        assert!(check_followed_url(&local, &url("http://localhost:4001/cert/1")).is_ok());
+        for (dir, bad) in [
+            (&public, "http://acme.example/new-order"),
+            // An https CA never sends the client to plain http, not even on loopback.
+            (&public, "http://127.0.0.1/finalize/1"),
+            (&local, "http://acme.example/new-order"),
+            (&local, "ftp://127.0.0.1/cert"),
+            (&public, "data:text/plain,x"),
+        ] {
+            let err = check_followed_url(dir, &url(bad)).unwrap_err();
+            assert!(matches!(err, Error::InsecureUrl { .. }), "{bad}: {err:?}");
+            assert_eq!(err.class(), crate::error::ErrorClass::Ca);
+            assert!(err.to_string().contains(bad), "{err}");
+        }
     }
 
     #[test]

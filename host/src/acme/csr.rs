@@ -4,7 +4,7 @@
 
 use super::error::{Error, Result};
 use super::keys::PrivateKey;
-use super::order::Identifier;
+use super::order::{Identifier, NamesDifference};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
@@ -98,16 +98,12 @@ impl Csr {
 
     /// Fails unless the CSR asks for exactly the identifiers of an order.
     pub fn check_matches(&self, identifiers: &[Identifier]) -> Result<()> {
-        let mut want: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
-        let mut have: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        want.sort_unstable();
-        want.dedup();
-        have.sort_unstable();
-        have.dedup();
-        if want != have {
+        let difference = NamesDifference::of(identifiers, &self.names);
+        if !difference.is_empty() {
+            let want: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
             return Err(Error::Input(format!(
-                "the CSR names {} but the order is for {}",
-                have.join(", "),
+                "the CSR names {} but the order is for {} ({difference})",
+                self.names.join(", "),
                 want.join(", ")
             )));
         }

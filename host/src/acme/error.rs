@@ -58,6 +58,11 @@ pub enum Error {
         message: String,
     },
 
+    /// The CA issued a certificate that is not the one ordered: for another
+    /// key, or for other names.
+    #[error("the CA issued a certificate ({url}) that does not match the order: {message}")]
+    WrongCertificate { url: String, message: String },
+
     /// An order, authorization or challenge ended in a failed state.
     #[error("{what} is {status}{}", .problem.as_ref().map(|p| format!(": {p}")).unwrap_or_default())]
     Failed {
@@ -73,6 +78,13 @@ pub enum Error {
     /// Bad input found before anything was sent: a name, a URL, an option.
     #[error("{0}")]
     Input(String),
+
+    /// The CA gave a URL the client will not follow: not https (see
+    /// [`crate::acme::Client`]). Nothing was sent to it.
+    #[error(
+        "the CA gave the URL {url}, which must use https (plain http is followed only for a local CA whose directory is on loopback); nothing was sent to it"
+    )]
+    InsecureUrl { url: String },
 
     /// A key or certificate that cannot be used.
     #[error("{0}")]

@@ -13,8 +13,9 @@
 //! [`Client::account`] from stored state) → [`Account::new_order`] →
 //! [`Account::authorizations`] → publish [`Account::dns01_value`] →
 //! [`Account::respond`] → [`Account::wait_authorization`] (all
-//! concurrently) → [`Account::wait_order`] → [`Account::finalize_and_wait`]
-//! with a [`Csr`] → [`Account::certificate_chains`] → [`select_chain`].
+//! concurrently) → [`Account::finalize_and_wait`] with a [`Csr`] (it waits
+//! for the order to be `ready` first) → [`Account::certificate_chains`] →
+//! [`select_chain`].
 //! [`Account::counting`] gives a clone whose [`Account::request_count`]
 //! counts the CA requests of one order.
 

@@ -50,6 +50,49 @@ impl std::fmt::Display for Identifier {
     }
 }
 
+/// How a set of DNS names differs from the names of an order (compared
+/// without regard to case; a wildcard is a name of its own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NamesDifference {
+    /// Ordered, but not among the names.
+    pub missing: Vec<String>,
+    /// Among the names, but not ordered.
+    pub extra: Vec<String>,
+}
+
+impl NamesDifference {
+    pub fn of(ordered: &[Identifier], names: &[String]) -> NamesDifference {
+        use std::collections::BTreeSet;
+        let want: BTreeSet<String> = ordered
+            .iter()
+            .map(|i| i.value.to_ascii_lowercase())
+            .collect();
+        let have: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        NamesDifference {
+            missing: want.difference(&have).cloned().collect(),
+            extra: have.difference(&want).cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+impl std::fmt::Display for NamesDifference {
+    /// `missing a, b; extra c`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing {}", self.missing.join(", ")));
+        }
+        if !self.extra.is_empty() {
+            parts.push(format!("extra {}", self.extra.join(", ")));
+        }
+        f.write_str(&parts.join("; "))
+    }
+}
+
 /// The status of an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -430,8 +473,36 @@ impl Account {
         check_order(order)
     }
 
-    /// Finalizes an order with a CSR (DER). The answer may be `processing`
-    /// (see [`Account::finalize_and_wait`]).
+    /// Polls an order while it is `pending`; returns it when `ready`, fails
+    /// when it is anything else (`invalid`, or finalized already).
+    async fn wait_ready(&self, url: &Url, policy: &PollPolicy) -> Result<Order> {
+        let order = poll_until(
+            policy,
+            None,
+            || format!("waiting for the order {url} to be ready"),
+            || async {
+                let (order, retry_after) = self.order_with_retry_after(url).await?;
+                Ok(match order.status {
+                    OrderStatus::Pending => Step::Again(retry_after),
+                    _ => Step::Done(order),
+                })
+            },
+        )
+        .await?;
+        let order = check_order(order)?;
+        if order.status != OrderStatus::Ready {
+            return Err(Error::Failed {
+                what: format!("the order {url}, which must be ready to be finalized,"),
+                status: order.status.to_string(),
+                problem: order.error.map(Box::new),
+            });
+        }
+        Ok(order)
+    }
+
+    /// Finalizes an order with a CSR (DER), as it is: the CA refuses one
+    /// that is not `ready`. The answer may be `processing` (see
+    /// [`Account::finalize_and_wait`], which waits for both).
     pub async fn finalize(&self, order: &Order, csr_der: &[u8]) -> Result<Order> {
         Ok(self.finalize_with_retry_after(order, csr_der).await?.0)
     }
@@ -450,14 +521,32 @@ impl Account {
         Ok((updated, resp.retry_after()))
     }
 
-    /// Finalizes an order and waits until it is `valid` with a certificate URL.
+    /// Finalizes an order and waits until it is `valid` with a certificate
+    /// URL. Only a `ready` order is finalized (RFC 8555 §7.4): an `order`
+    /// in another state (such as the `pending` one `newOrder` answered) is
+    /// polled until it is `ready` first, and a finalize the CA refuses with
+    /// `orderNotReady` is sent once more after polling again. Both waits
+    /// honour the CA's `Retry-After` within `policy`.
     pub async fn finalize_and_wait(
         &self,
         order: &Order,
         csr_der: &[u8],
         policy: &PollPolicy,
     ) -> Result<Order> {
-        let (order, retry_after) = self.finalize_with_retry_after(order, csr_der).await?;
+        let ready = if order.status == OrderStatus::Ready {
+            order.clone()
+        } else {
+            check_order(order.clone())?;
+            self.wait_ready(&order.url, policy).await?
+        };
+        let (order, retry_after) = match self.finalize_with_retry_after(&ready, csr_der).await {
+            Err(e) if e.is_problem("orderNotReady") => {
+                tracing::debug!(order = %ready.url, "finalize refused with orderNotReady: waiting for the order to be ready");
+                let ready = self.wait_ready(&ready.url, policy).await?;
+                self.finalize_with_retry_after(&ready, csr_der).await?
+            }
+            other => other?,
+        };
         let mut order = check_order(order)?;
         if order.status != OrderStatus::Valid {
             order = self

@@ -1,6 +1,7 @@
 //! One certificate, from a new order to stored files: order → DNS-01
 //! ([`crate::dns01::solver`]) → new key and CSR → finalize → download (with
-//! the preferred chain) → atomic store ([`crate::workspace::certs`]).
+//! the preferred chain; the leaf must hold the new key and exactly the
+//! ordered names) → atomic store ([`crate::workspace::certs`]).
 //!
 //! Shared by `wacme issue` and `wacme renew`.
 
@@ -202,7 +203,11 @@ impl Issuer<'_> {
                 .finalize_and_wait(&order, csr.der(), &self.options.poll)
                 .await?;
             let url = order.certificate.clone().ok_or(IssueError::NoChain)?;
-            let chains = account.certificate_chains(&url).await?;
+            // A certificate for another key or other names is refused here,
+            // before anything is stored: the working certificate stays.
+            let chains = account
+                .certificate_chains_for(&url, &key, &new_order.identifiers)
+                .await?;
             let chain = select_chain(&chains, request.preferred_chain.as_deref())
                 .ok_or(IssueError::NoChain)?
                 .clone();

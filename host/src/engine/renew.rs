@@ -352,7 +352,7 @@ impl Ctx<'_> {
         }
         tracing::info!("renewing {name}: {}", decision.reason);
         let issued = match self.obtain(&job, &client).await {
-            Err(e) if job.replaces.is_some() && mentions_replaces(&e) => {
+            Err(e) if job.replaces.is_some() && refused_replaces(&e) => {
                 // The CA will not take this order as the old certificate's
                 // replacement (e.g. it was replaced already): renew anyway.
                 tracing::info!("renewing {name} without `replaces`: {e:#}");
@@ -536,11 +536,40 @@ impl Ctx<'_> {
     }
 }
 
-fn mentions_replaces(err: &Error) -> bool {
-    err.inner().chain().any(|c| {
-        c.downcast_ref::<acme::Error>().is_some_and(|e| {
-            e.problem().is_some() && e.to_string().to_lowercase().contains("replace")
-        })
+/// Whether the CA refused the renewal's order because of its `replaces`
+/// field, so that it may be ordered once more without it:
+/// - `alreadyReplaced` (RFC 9773 §5): the old certificate has a
+///   replacement already (say, from an earlier run whose certificate was
+///   lost);
+/// - `malformed` whose detail is about the field (a CA that does not take
+///   `replaces`, or not this value of it; Boulder said "already has a
+///   replacement order" this way before `alreadyReplaced` existed).
+///
+/// Any other problem — a rate limit that mentions replacement orders among
+/// them — is the renewal's failure: ordering again would only repeat it.
+fn refused_replaces(err: &Error) -> bool {
+    let Some(problem) = acme_error(err).and_then(acme::Error::problem) else {
+        return false;
+    };
+    problem.is("alreadyReplaced")
+        || problem.is("malformed")
+            && problem
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.to_ascii_lowercase().contains("replace"))
+}
+
+/// The ACME error in `err`'s chain, also inside an issuance error (whose
+/// `Acme` case is transparent: its source is the ACME error's source, so
+/// the chain alone skips it).
+fn acme_error(err: &Error) -> Option<&acme::Error> {
+    use super::issuance::IssueError;
+    err.inner().chain().find_map(|c| {
+        c.downcast_ref::<acme::Error>()
+            .or(match c.downcast_ref::<IssueError>() {
+                Some(IssueError::Acme(e)) => Some(e),
+                _ => None,
+            })
     })
 }
 
@@ -551,6 +580,54 @@ mod tests {
 
     const NB: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
     const NA: OffsetDateTime = datetime!(2026-04-01 0:00 UTC); // 90 days
+
+    /// An ACME problem as `obtain` fails with it: inside an issuance error.
+    fn refused(kind: &str, detail: &str) -> Error {
+        let problem = acme::Problem::parse(
+            serde_json::json!({"type": format!("urn:ietf:params:acme:error:{kind}"), "detail": detail})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        let err = acme::Error::Problem(Box::new(acme::ProblemResponse {
+            method: "POST",
+            url: "https://ca.example/acme/replace-order".into(),
+            status: 409,
+            problem,
+            retry_after: None,
+        }));
+        Error::new(crate::engine::issuance::IssueError::Acme(err))
+    }
+
+    #[test]
+    fn the_renewal_is_ordered_again_without_replaces_only_when_the_ca_refused_it() {
+        // RFC 9773: the certificate already has a replacement.
+        assert!(refused_replaces(&refused(
+            "alreadyReplaced",
+            "serial 01 already has a replacement order"
+        )));
+        assert!(refused_replaces(&refused("alreadyReplaced", "")));
+        // A CA that does not take the field, or this value of it.
+        assert!(refused_replaces(&refused(
+            "malformed",
+            "Unable to decode \"replaces\" field"
+        )));
+        // Anything else is the renewal's failure, whatever its words (and
+        // the URL does not count).
+        assert!(!refused_replaces(&refused(
+            "rateLimited",
+            "too many replacement orders"
+        )));
+        assert!(!refused_replaces(&refused("malformed", "bad CSR")));
+        assert!(!refused_replaces(&refused("serverInternal", "oops")));
+        // Directly an ACME error, too.
+        let direct = Error::from(anyhow::Error::new(acme::Error::Failed {
+            what: "the order".into(),
+            status: "invalid".into(),
+            problem: None,
+        }));
+        assert!(!refused_replaces(&direct));
+    }
 
     #[test]
     fn a_third_of_the_lifetime() {

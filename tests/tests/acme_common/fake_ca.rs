@@ -1,9 +1,12 @@
 //! A small in-process ACME server (plain HTTP on loopback) for what Pebble
 //! 2.4 cannot do: ARI (`renewalInfo`, `replaces`), certificate profiles,
 //! `Retry-After` on orders, and injected faults (429/503, `badNonce`, HTML
-//! pages, truncated JSON, missing headers). It checks every JWS the way a
-//! CA must: signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce
-//! and `url`. Challenges are valid from the start.
+//! pages, truncated JSON, missing headers), and a CA that misbehaves: an
+//! order slow to become `ready`, a certificate for another key or other
+//! names, plain-http URLs. It checks every JWS the way a CA must:
+//! signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce and
+//! `url`, and refuses to finalize an order that is not `ready`.
+//! Challenges are valid from the start.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -74,8 +77,22 @@ pub struct CaState {
     pub processing_polls: u32,
     /// The `Retry-After` (seconds) sent with `processing`.
     pub processing_retry_after: Option<u64>,
+    /// How many order polls answer `pending` before the order is `ready`
+    /// (a finalize before then gets `orderNotReady`).
+    pub pending_polls: u32,
+    /// The `Retry-After` (seconds) sent with `pending`.
+    pub pending_retry_after: Option<u64>,
+    polls_before_ready: u32,
     finalized: bool,
     polls_after_finalize: u32,
+    /// Issue the certificate for a key other than the CSR's.
+    pub wrong_key: bool,
+    /// Issue the certificate for these DNS names instead of the CSR's.
+    pub wrong_names: Option<Vec<String>>,
+    /// Directory members replaced (e.g. a plain-http `newOrder`).
+    pub directory_overrides: serde_json::Map<String, Value>,
+    /// The finalize URL orders advertise instead of the real one.
+    pub finalize_url: Option<String>,
     issuer: Issuer<'static, KeyPair>,
     chain_pem: Option<String>,
     /// The ARI certificate id `renewalInfo` knows.
@@ -114,7 +131,14 @@ impl FakeCa {
             new_orders: Vec::new(),
             processing_polls: 1,
             processing_retry_after: Some(1),
+            pending_polls: 0,
+            pending_retry_after: None,
+            polls_before_ready: 0,
             finalized: false,
+            wrong_key: false,
+            wrong_names: None,
+            directory_overrides: serde_json::Map::new(),
+            finalize_url: None,
             polls_after_finalize: 0,
             issuer: Issuer::new(ca, ca_key),
             chain_pem: None,
@@ -214,7 +238,7 @@ async fn handle(
     let base = st.base.clone();
     match (method.clone(), path.as_str()) {
         (Method::GET, "/dir") => {
-            let dir = json!({
+            let mut dir = json!({
                 "newNonce": format!("{base}/nonce"),
                 "newAccount": format!("{base}/new-account"),
                 "newOrder": format!("{base}/new-order"),
@@ -227,6 +251,9 @@ async fn handle(
                 },
                 "zz9PluralZAlpha": "https://example.com/random-directory-entry",
             });
+            for (k, v) in &st.directory_overrides {
+                dir[k] = v.clone();
+            }
             (
                 StatusCode::OK,
                 [("content-type", "application/json")],
@@ -404,7 +431,13 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
             st.new_orders.push(payload.clone());
             st.finalized = false;
             st.polls_after_finalize = 0;
-            let body = order_body(st, "ready", &payload["identifiers"]);
+            st.polls_before_ready = 0;
+            let status = if st.pending_polls > 0 {
+                "pending"
+            } else {
+                "ready"
+            };
+            let body = order_body(st, status, &payload["identifiers"]);
             json_ok(st, 201, vec![("location", format!("{base}/order/1"))], body)
         }
         ("/authz/1", Signer::Kid(_)) => {
@@ -416,6 +449,10 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
             json_ok(st, 200, vec![], body)
         }
         ("/order/1/finalize", Signer::Kid(_)) => {
+            if st.polls_before_ready < st.pending_polls || st.finalized {
+                let f = problem(403, "orderNotReady", "the order is not ready");
+                return fault_response(st, f);
+            }
             let csr_b64 = payload
                 .as_ref()
                 .and_then(|p| p["csr"].as_str())
@@ -430,7 +467,18 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
             csr.params.serial_number = Some(rcgen::SerialNumber::from_slice(&[
                 0x00, 0x87, 0x65, 0x43, 0x21,
             ]));
-            let cert = csr.signed_by(&st.issuer).unwrap();
+            if let Some(names) = &st.wrong_names {
+                csr.params.subject_alt_names = names
+                    .iter()
+                    .map(|n| rcgen::SanType::DnsName(n.clone().try_into().unwrap()))
+                    .collect();
+            }
+            let cert = if st.wrong_key {
+                let other = KeyPair::generate().unwrap();
+                csr.params.signed_by(&other, &st.issuer).unwrap()
+            } else {
+                csr.signed_by(&st.issuer).unwrap()
+            };
             st.known_cert_id = Some(wacme::acme::cert_id(cert.der()).unwrap());
             st.chain_pem = Some(cert.pem());
             st.finalized = true;
@@ -448,6 +496,13 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
                 } else {
                     ("valid", vec![])
                 }
+            } else if st.polls_before_ready < st.pending_polls {
+                st.polls_before_ready += 1;
+                let headers = st
+                    .pending_retry_after
+                    .map(|s| vec![("retry-after", s.to_string())])
+                    .unwrap_or_default();
+                ("pending", headers)
             } else {
                 ("ready", vec![])
             };
@@ -479,7 +534,7 @@ fn order_body(st: &CaState, status: &str, identifiers: &Value) -> Value {
         "status": status,
         "identifiers": identifiers,
         "authorizations": [format!("{base}/authz/1")],
-        "finalize": format!("{base}/order/1/finalize"),
+        "finalize": st.finalize_url.clone().unwrap_or_else(|| format!("{base}/order/1/finalize")),
     });
     if status == "valid" {
         body["certificate"] = format!("{base}/cert/1").into();

@@ -71,13 +71,13 @@ pub async fn issue_with(
     let order = account
         .finalize_and_wait(&order, csr.der(), &policy)
         .await?;
+    let url = order
+        .certificate
+        .as_ref()
+        .expect("checked by finalize_and_wait");
+    // As an issuance does: the leaf must hold the key, for the names ordered.
     let chains = account
-        .certificate_chains(
-            order
-                .certificate
-                .as_ref()
-                .expect("checked by finalize_and_wait"),
-        )
+        .certificate_chains_for(url, &key, &request.identifiers)
         .await?;
     Ok(Issued {
         order,

@@ -205,6 +205,55 @@ async fn twenty_identifiers_in_one_order() {
     assert_eq!(report["domains"].as_array().unwrap().len(), 20);
 }
 
+/// 100 identifiers (50 names and their wildcards) in one order: the CA
+/// sees at most 2N + 15 requests — each authorization fetched once and its
+/// challenge answered once, then the order polled, not every
+/// authorization.
+#[tokio::test]
+async fn a_hundred_identifiers_cost_at_most_2n_plus_15_ca_requests() {
+    // No nonce rejections and no authorization reuse: Pebble's own noise
+    // (5 % badNonce by default) would count against the client.
+    let pebble = PebbleOptions::new().nonce_reject(0).authz_reuse(0);
+    let Some(bed) = Bed::start_with(PdnsOptions::default(), pebble).await else {
+        return;
+    };
+    let names: Vec<String> = (0..50)
+        .flat_map(|i| [format!("h{i}.example.test"), format!("*.h{i}.example.test")])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = bed.issue(&names, &["--output", "json", "-vv"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let report = json(&out);
+    bed.check_certificate(report["cert_name"].as_str().unwrap(), &names)
+        .await;
+    bed.assert_clean().await;
+    // What the CA saw, by method, resource and problem, for the message.
+    let log = String::from_utf8_lossy(&out.stderr);
+    let mut kinds = std::collections::BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains("ACME request")) {
+        let field = |name: &str| {
+            line.split(&format!("{name}="))
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let resource = field("url").split('/').nth(3).unwrap_or("").to_string();
+        *kinds
+            .entry(format!(
+                "{} {resource} {}",
+                field("method"),
+                field("problem")
+            ))
+            .or_insert(0) += 1;
+    }
+    let requests = report["ca_requests"].as_u64().unwrap();
+    assert!(
+        requests <= 2 * 100 + 15,
+        "{requests} CA requests for 100 identifiers: {kinds:#?}"
+    );
+}
+
 #[tokio::test]
 async fn cname_delegated_into_a_second_zone() {
     let Some(bed) = Bed::start().await else {

@@ -5,8 +5,12 @@
 //! directory's resources, `Location`s, authorizations, challenges,
 //! finalize, certificates and their alternates — must be https; plain http
 //! only for a local CA whose directory is itself plain http on loopback,
-//! and then only on loopback. Cheap to clone; every clone shares the
-//! connection pool and the nonce pool.
+//! and then only on loopback. Requests are paced per endpoint and the
+//! whole client pauses while the CA asks it to back off ([`super::pace`]);
+//! at most [`ClientConfig::max_in_flight`] signed requests are in flight at
+//! once, so each answer's `Replay-Nonce` feeds the next request instead of
+//! a `newNonce` call per request. Cheap to clone; every clone shares the
+//! connection pool, the nonce pool and the pacing.
 
 use super::directory::Directory;
 use super::error::{Error, Result};
@@ -14,6 +18,7 @@ use super::http::{RequestCounter, Response, Transport, TransportConfig};
 use super::jws::{self, KeyRef};
 use super::keys::PrivateKey;
 use super::nonce::NoncePool;
+use super::pace::{Pacer, RateLimits, endpoint};
 use reqwest::Method;
 use serde_json::Value;
 use std::net::IpAddr;
@@ -42,6 +47,11 @@ pub struct ClientConfig {
     /// reads, or requests that certainly never reached the CA).
     pub max_transport_retries: u32,
     pub user_agent: String,
+    /// Request rates per kind of endpoint (defaults under Let's Encrypt's
+    /// published limits).
+    pub rate_limits: RateLimits,
+    /// Signed requests in flight at once (at least 1).
+    pub max_in_flight: usize,
 }
 
 impl Default for ClientConfig {
@@ -55,6 +65,8 @@ impl Default for ClientConfig {
             max_retry_after: Duration::from_secs(60),
             max_transport_retries: 2,
             user_agent: format!("wacme/{}", env!("CARGO_PKG_VERSION")),
+            rate_limits: RateLimits::default(),
+            max_in_flight: 4,
         }
     }
 }
@@ -87,6 +99,8 @@ struct Inner {
     directory: Directory,
     transport: Transport,
     nonces: NoncePool,
+    pacer: Pacer,
+    in_flight: tokio::sync::Semaphore,
     config: ClientConfig,
 }
 
@@ -125,8 +139,15 @@ impl Client {
             user_agent: config.user_agent.clone(),
         })?;
         let counter = RequestCounter::new();
-        let resp =
-            get_with_retries(&transport, &config, &url, "application/json", &counter).await?;
+        let resp = get_with_retries(
+            &transport,
+            &config,
+            &url,
+            "application/json",
+            &counter,
+            None,
+        )
+        .await?;
         if !resp.is_success() {
             return Err(resp.error());
         }
@@ -150,6 +171,8 @@ impl Client {
                 directory,
                 transport,
                 nonces,
+                pacer: Pacer::new(&config.rate_limits),
+                in_flight: tokio::sync::Semaphore::new(config.max_in_flight.max(1)),
                 config,
             }),
             counter,
@@ -203,6 +226,7 @@ impl Client {
             url,
             accept,
             &self.counter,
+            Some((&self.inner.pacer, endpoint(&self.inner.directory, url))),
         )
         .await?;
         if let Some(n) = resp.replay_nonce() {
@@ -221,6 +245,7 @@ impl Client {
         let mut busy = 0;
         let mut transport_failures = 0;
         loop {
+            self.inner.pacer.wait(super::pace::Endpoint::NewNonce).await;
             let result = self
                 .inner
                 .transport
@@ -269,9 +294,17 @@ impl Client {
             Payload::Empty => None,
         };
         let config = &self.inner.config;
+        let _slot = self
+            .inner
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let kind = endpoint(&self.inner.directory, url);
         let (mut bad_nonces, mut busy, mut transport_failures) = (0u32, 0u32, 0u32);
         loop {
             let nonce = self.nonce().await?;
+            self.inner.pacer.wait(kind).await;
             let body = jws::sign(key, key_ref, Some(&nonce), url.as_str(), json)?;
             let body = serde_json::to_vec(&body).expect("a JWS serializes");
             let result = self
@@ -314,9 +347,12 @@ impl Client {
         }
     }
 
-    /// For a 429 or 503 answer that may be retried: how long to wait first.
+    /// For a 429 or 503 answer that may be retried: how long to wait first
+    /// (the whole client waits as long).
     fn busy_wait(&self, resp: &Response, attempts: u32) -> Option<Duration> {
-        busy_wait(&self.inner.config, resp, attempts)
+        let wait = busy_wait(&self.inner.config, resp, attempts)?;
+        self.inner.pacer.pause(wait);
+        Some(wait)
     }
 }
 
@@ -341,15 +377,22 @@ async fn get_with_retries(
     url: &Url,
     accept: &str,
     counter: &RequestCounter,
+    pacer: Option<(&Pacer, super::pace::Endpoint)>,
 ) -> Result<Response> {
     let (mut busy, mut failures) = (0u32, 0u32);
     loop {
+        if let Some((pacer, kind)) = pacer {
+            pacer.wait(kind).await;
+        }
         match transport
             .send(Method::GET, url, None, accept, counter)
             .await
         {
             Ok(resp) if !resp.is_success() => {
                 if let Some(wait) = busy_wait(config, &resp, busy) {
+                    if let Some((pacer, _)) = pacer {
+                        pacer.pause(wait);
+                    }
                     busy += 1;
                     tokio::time::sleep(wait).await;
                     continue;

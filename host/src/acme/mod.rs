@@ -1,8 +1,9 @@
 //! The ACME protocol (RFC 8555) as the host speaks it to a CA.
 //!
 //! - [`Client`] ([`client`]): one CA — directory, HTTPS transport, nonce pool,
-//!   signed requests with `badNonce` / `Retry-After` / transport retries.
-//!   `Clone + Send + Sync`; clones share connections and nonces.
+//!   signed requests with `badNonce` / `Retry-After` / transport retries,
+//!   paced per endpoint ([`pace`]). `Clone + Send + Sync`; clones share
+//!   connections, nonces and pacing.
 //! - [`Account`] ([`account`]): the signing identity for everything after
 //!   registration; orders ([`order`]), certificates and revocation ([`cert`]).
 //! - [`PrivateKey`] ([`keys`]), JWS/JWK/EAB ([`jws`]), CSRs ([`csr`]),
@@ -12,9 +13,10 @@
 //! A typical issuance: [`Client::connect`] → [`Client::new_account`] (or
 //! [`Client::account`] from stored state) → [`Account::new_order`] →
 //! [`Account::authorizations`] → publish [`Account::dns01_value`] →
-//! [`Account::respond`] → [`Account::wait_authorization`] (all
-//! concurrently) → [`Account::finalize_and_wait`] with a [`Csr`] (it waits
-//! for the order to be `ready` first) → [`Account::certificate_chains`] →
+//! [`Account::respond`] (all concurrently) → [`Account::wait_authorized`]
+//! (the order polled until the CA validated everything) →
+//! [`Account::finalize_and_wait`] with a [`Csr`] (it waits for the order to
+//! be `ready` first) → [`Account::certificate_chains`] →
 //! [`select_chain`].
 //! [`Account::counting`] gives a clone whose [`Account::request_count`]
 //! counts the CA requests of one order.
@@ -32,6 +34,7 @@ pub mod jws;
 pub mod keys;
 pub mod nonce;
 pub mod order;
+pub mod pace;
 pub mod poll;
 pub mod problem;
 mod serde_url;
@@ -52,6 +55,7 @@ pub use order::{
     Authorization, AuthorizationStatus, Challenge, ChallengeStatus, Identifier, NewOrder, Order,
     OrderStatus,
 };
+pub use pace::{Rate, RateLimits};
 pub use poll::PollPolicy;
 pub use problem::Problem;
 pub use store::{AccountStore, StoredAccount};

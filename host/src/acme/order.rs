@@ -445,6 +445,49 @@ impl Account {
         }
     }
 
+    /// After the challenges of `authorizations` were answered: polls the
+    /// order (one resource, however many names) while it is `pending`, and
+    /// returns it once the CA has validated every authorization (`ready`,
+    /// or further). When the order turns `invalid`, the authorizations are
+    /// fetched once each to name the one that failed and why.
+    pub async fn wait_authorized(
+        &self,
+        order_url: &Url,
+        authorizations: &[Authorization],
+        policy: &PollPolicy,
+    ) -> Result<Order> {
+        let order = poll_until(
+            policy,
+            None,
+            || format!("waiting for the CA to validate the order {order_url}"),
+            || async {
+                let (order, retry_after) = self.order_with_retry_after(order_url).await?;
+                Ok(match order.status {
+                    OrderStatus::Pending => Step::Again(retry_after),
+                    _ => Step::Done(order),
+                })
+            },
+        )
+        .await?;
+        if order.status != OrderStatus::Invalid {
+            return check_order(order);
+        }
+        for authz in authorizations {
+            if authz.status == AuthorizationStatus::Valid {
+                continue;
+            }
+            let now = self.authorization(&authz.url).await?;
+            if now.status != AuthorizationStatus::Valid {
+                return Err(Error::Failed {
+                    what: format!("the authorization for {}", now.ordered_name()),
+                    status: now.status.to_string(),
+                    problem: now.challenge_error().cloned().map(Box::new),
+                });
+            }
+        }
+        check_order(order)
+    }
+
     /// Polls an order while it is `pending` or `processing`; returns it when
     /// `ready` or `valid`, fails with the order's problem when `invalid`.
     pub async fn wait_order(&self, url: &Url, policy: &PollPolicy) -> Result<Order> {

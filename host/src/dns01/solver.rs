@@ -11,7 +11,8 @@
 //!    [`super::records`], which owns each name's set across the orders of
 //!    the process; retryable provider errors are retried with backoff.
 //! 4. Propagation is proven (see [`super::propagation`]).
-//! 5. All challenges are answered and all authorizations polled concurrently.
+//! 5. All challenges are answered concurrently, then the order is polled
+//!    until the CA has validated them all.
 //! 6. Cleanup always runs — after success, after any failure, and when the
 //!    [`Interrupt`] fires (Ctrl-C) — for every name something may have been
 //!    written to. Then the nameservers are asked again: this run's values
@@ -81,6 +82,9 @@ pub struct SolveReport {
     /// Authorizations the CA already held valid (nothing to publish).
     pub reused_authorizations: usize,
     pub propagation: propagation::Report,
+    /// The order as the CA last showed it (`ready` once validated).
+    #[serde(skip)]
+    pub order: Option<acme::Order>,
     /// Cleanup failures (the journal keeps the entry unless the cleanup
     /// check found the values gone anyway).
     pub cleanup_errors: Vec<String>,
@@ -336,6 +340,14 @@ pub struct Solver<'a> {
     pub records: &'a Records,
 }
 
+/// The order being solved, its authorizations, and the pending ones with
+/// their dns-01 challenge.
+struct Challenges<'a> {
+    order: &'a acme::Order,
+    authorizations: &'a [Authorization],
+    pending: &'a [(&'a Authorization, &'a acme::Challenge)],
+}
+
 /// A record set and whether anything may have been written for it.
 struct Published {
     set: TxtSet,
@@ -348,6 +360,7 @@ impl Solver<'_> {
     /// config for the journal (its `sets` are filled in here).
     pub async fn solve(
         &self,
+        order: &acme::Order,
         authorizations: &[Authorization],
         mut entry: Entry,
         interrupt: &Interrupt,
@@ -467,12 +480,17 @@ impl Solver<'_> {
                 if self.options.cleanup_check {
                     before = self.snapshot(&sets, &nameservers).await;
                 }
+                let challenges = Challenges {
+                    order,
+                    authorizations,
+                    pending: &pending,
+                };
                 self.present_and_validate(
+                    &challenges,
                     &published,
                     &claim,
                     &nameservers,
                     &names_by_fqdn,
-                    &pending,
                     &mut report,
                 )
                 .await
@@ -548,13 +566,14 @@ impl Solver<'_> {
 
     async fn present_and_validate(
         &self,
+        challenges: &Challenges<'_>,
         published: &[Published],
         claim: &super::records::Claim<'_>,
         nameservers: &BTreeMap<String, Vec<Nameserver>>,
         names_by_fqdn: &BTreeMap<String, Vec<String>>,
-        pending: &[(&Authorization, &acme::Challenge)],
         report: &mut SolveReport,
     ) -> Result<(), SolveError> {
+        let pending = challenges.pending;
         let started = Instant::now();
         for (authz, _) in pending {
             self.step(&authz.ordered_name(), Step::Presenting);
@@ -610,19 +629,28 @@ impl Solver<'_> {
         }
         report.propagation_ms = started.elapsed().as_millis() as u64;
 
+        // Answer every challenge, then poll the order — one resource —
+        // until the CA has validated them all (the authorizations are
+        // fetched again only to explain a failure).
         let started = Instant::now();
         futures::future::try_join_all(pending.iter().map(|(authz, challenge)| async move {
-            let name = authz.ordered_name();
             self.account.respond(&challenge.url).await?;
-            self.step(&name, Step::Validating);
-            let done = self
-                .account
-                .wait_authorization(&authz.url, &self.options.poll)
-                .await?;
-            self.step(&name, Step::Valid);
-            Ok::<_, acme::Error>(done)
+            self.step(&authz.ordered_name(), Step::Validating);
+            Ok::<_, acme::Error>(())
         }))
         .await?;
+        let validated = self
+            .account
+            .wait_authorized(
+                &challenges.order.url,
+                challenges.authorizations,
+                &self.options.poll,
+            )
+            .await?;
+        for (authz, _) in pending {
+            self.step(&authz.ordered_name(), Step::Valid);
+        }
+        report.order = Some(validated);
         report.validation_ms = started.elapsed().as_millis() as u64;
         Ok(())
     }

@@ -185,7 +185,12 @@ impl Issuer<'_> {
             options: self.options,
             records: self.records,
         };
-        let solved: SolveReport = solver.solve(&authorizations, entry, interrupt).await?;
+        let solved: SolveReport = solver
+            .solve(&order, &authorizations, entry, interrupt)
+            .await?;
+        // The order as validation left it (`ready`): finalized without
+        // asking for it again.
+        let order = solved.order.clone().unwrap_or(order);
 
         // The solver watched the interrupt while records were published (it
         // must clean up); from here on an interrupt simply stops.

@@ -57,8 +57,9 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-fn sync_dir(dir: &Path) {
-    // Best effort: makes the rename durable on filesystems that need it.
+/// Syncs a directory after a rename or removal in it (best effort: makes it
+/// durable on filesystems that need it).
+pub fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }

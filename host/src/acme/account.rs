@@ -162,6 +162,29 @@ impl Client {
         self.registration(key, resp)
     }
 
+    /// The URL of the account `key` belongs to, or `None` when the CA has
+    /// no account for it (`accountDoesNotExist`); creates nothing
+    /// (`onlyReturnExisting`). Any other failure leaves the question open
+    /// and is returned as is.
+    pub async fn account_url_of(&self, key: &PrivateKey) -> Result<Option<Url>> {
+        let url = self.directory().new_account.clone();
+        let payload = json!({ "onlyReturnExisting": true });
+        let sent = self
+            .post(
+                key,
+                KeyRef::Jwk,
+                &url,
+                Payload::Json(&payload),
+                "application/json",
+            )
+            .await;
+        match sent {
+            Ok(resp) => Ok(Some(resp.require_location()?)),
+            Err(e) if e.is_problem("accountDoesNotExist") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// An account known from earlier (stored URL and key); sends nothing.
     pub fn account(&self, key: PrivateKey, url: Url) -> Account {
         let thumbprint = key.thumbprint().into();

@@ -5,7 +5,9 @@
 //! Everything that can be checked locally (contacts, terms of service,
 //! External Account Binding) is checked before the network; the account key
 //! is stored before the CA learns of it, so an interrupted registration is
-//! completed with the same key next time.
+//! completed with the same key next time. Every use of a stored account
+//! opens it through [`crate::acme::AccountStore::open`], which settles a key
+//! rollover a crash left unfinished by asking the CA.
 
 use super::Error;
 use crate::acme::{
@@ -84,7 +86,7 @@ async fn register_with(
     let directory = client.directory_url().to_string();
     client.check_new_account(req.agree_tos, eab.is_some())?;
 
-    let stored = store.load(&directory)?;
+    let stored = store.open(client).await?;
     let key = match store.load_key(&directory)? {
         Some(key) => key,
         None => {
@@ -152,7 +154,7 @@ pub async fn ensure(
 ) -> Result<Account, Error> {
     async {
         let store = workspace.accounts();
-        if let Some((info, key)) = store.load(client.directory_url().as_str())? {
+        if let Some((info, key)) = store.open(client).await? {
             let url = url::Url::parse(&info.url).with_context(|| {
                 format!(
                     "stored account URL {:?} in {}",
@@ -183,7 +185,7 @@ pub async fn stored(
 ) -> Result<(StoredAccount, Account), Error> {
     let store = workspace.accounts();
     async {
-        let (info, key) = store.load_required(client.directory_url().as_str())?;
+        let (info, key) = store.open_required(client).await?;
         let url = url::Url::parse(&info.url).with_context(|| {
             format!(
                 "bad account URL {:?} in {}",
@@ -277,29 +279,35 @@ pub async fn list(
     async {
         let store = workspace.accounts();
         let infos: Vec<StoredAccount> = match directory {
-            Some(dir) => vec![store.load_required(&normalize_url(dir))?.0],
+            Some(dir) => {
+                let dir = normalize_url(dir);
+                let info = store.load_info(&dir)?;
+                vec![info.ok_or_else(|| acme::Error::NoAccount {
+                    directory: dir,
+                    accounts_dir: store.root().to_path_buf(),
+                })?]
+            }
             None => store.list()?,
         };
         let mut out = Vec::new();
         for info in infos {
-            let resource = if refresh {
-                let (_, key) = store.load_required(&info.directory)?;
+            let (info, resource) = if refresh {
                 let client = engine.client(&info.directory, ca_certs).await?;
+                let (info, key) = store.open_required(&client).await?;
                 let url = url::Url::parse(&info.url).with_context(|| {
                     format!(
                         "bad account URL in {}",
                         store.dir_for(&info.directory).display()
                     )
                 })?;
-                Some(
-                    client
-                        .account(key, url)
-                        .fetch()
-                        .await
-                        .with_context(|| format!("fetching the account {}", info.url))?,
-                )
+                let resource = client
+                    .account(key, url)
+                    .fetch()
+                    .await
+                    .with_context(|| format!("fetching the account {}", info.url))?;
+                (info, Some(resource))
             } else {
-                None
+                (info, None)
             };
             out.push((info, resource));
         }

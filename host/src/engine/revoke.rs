@@ -52,7 +52,7 @@ pub async fn revoke(
             .unwrap_or_default();
         ca_certs.extend(ca_cert.iter().cloned());
         let client = engine.client(&meta.directory, &ca_certs).await?;
-        let signed_with = match workspace.accounts().load(client.directory_url().as_str())? {
+        let signed_with = match workspace.accounts().open(&client).await? {
             Some((info, key)) if info.url == meta.account_url => {
                 let url = url::Url::parse(&info.url).context("stored account URL")?;
                 client

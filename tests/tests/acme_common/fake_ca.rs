@@ -6,7 +6,9 @@
 //! names, plain-http URLs. It checks every JWS the way a CA must:
 //! signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce and
 //! `url`, and refuses to finalize an order that is not `ready`.
-//! Challenges are valid from the start.
+//! Challenges are valid from the start. Accounts can be looked up by key
+//! (`onlyReturnExisting`), fetched (POST-as-GET) and rolled over to a new
+//! key (`keyChange`, with the inner JWS checked).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -401,6 +403,18 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
         respond(st, status, headers, "application/json", v.to_string())
     };
     match (path, signer) {
+        ("/new-account", Signer::Jwk(jwk))
+            if payload
+                .as_ref()
+                .is_some_and(|p| p["onlyReturnExisting"] == true) =>
+        {
+            find_account(st, &jwk)
+        }
+        ("/key-change", Signer::Kid(kid)) => key_change(st, &kid, payload),
+        (p, Signer::Kid(kid)) if p.starts_with("/acct/") && kid == format!("{base}{p}") => {
+            let body = json!({"status": "valid", "orders": format!("{kid}/orders")});
+            json_ok(st, 200, vec![], body)
+        }
         ("/new-account", Signer::Jwk(jwk)) => {
             let payload = payload.unwrap_or_default();
             if payload["termsOfServiceAgreed"] != true {
@@ -547,4 +561,82 @@ fn order_body(st: &CaState, status: &str, identifiers: &Value) -> Value {
         }
     }
     body
+}
+
+/// `newAccount` with `onlyReturnExisting`: the account of `jwk`, or
+/// `accountDoesNotExist`.
+fn find_account(st: &mut CaState, jwk: &Value) -> Response {
+    let Some(url) = st
+        .accounts
+        .iter()
+        .find(|(_, k)| *k == jwk)
+        .map(|(u, _)| u.clone())
+    else {
+        let f = problem(400, "accountDoesNotExist", "no account for this key");
+        return fault_response(st, f);
+    };
+    let body = json!({"status": "valid", "orders": format!("{url}/orders")});
+    respond(
+        st,
+        200,
+        vec![("location", url)],
+        "application/json",
+        body.to_string(),
+    )
+}
+
+/// `keyChange` (RFC 8555 §7.3.5): the outer JWS (already checked) is signed
+/// by the account `kid`; the inner one by the new key, for the same URL,
+/// naming the account and its current key.
+fn key_change(st: &mut CaState, kid: &str, payload: Option<Value>) -> Response {
+    let bad = |d: &str| problem(400, "malformed", d);
+    let inner = payload.unwrap_or_default();
+    let checked = (|| {
+        let protected_b64 = inner["protected"]
+            .as_str()
+            .ok_or_else(|| bad("no inner protected"))?;
+        let payload_b64 = inner["payload"]
+            .as_str()
+            .ok_or_else(|| bad("no inner payload"))?;
+        let sig = B64
+            .decode(inner["signature"].as_str().unwrap_or_default())
+            .map_err(|_| bad("inner signature not base64url"))?;
+        let header: Value = B64
+            .decode(protected_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("inner protected not JSON"))?;
+        let body: Value = B64
+            .decode(payload_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("inner payload not JSON"))?;
+        if header["url"] != format!("{}/key-change", st.base) {
+            return Err(bad("inner url is not the keyChange URL"));
+        }
+        let new_jwk = header["jwk"].clone();
+        let input = format!("{protected_b64}.{payload_b64}");
+        let alg = header["alg"].as_str().unwrap_or_default();
+        if !verify_signature(alg, &new_jwk, input.as_bytes(), &sig) {
+            return Err(bad("inner JWS signature does not verify"));
+        }
+        if body["account"] != kid {
+            return Err(bad("inner account is not the signer"));
+        }
+        if st.accounts.get(kid) != Some(&body["oldKey"]) {
+            return Err(bad("oldKey is not the account key"));
+        }
+        if st.accounts.values().any(|k| *k == new_jwk) {
+            return Err(problem(409, "conflict", "the new key has an account"));
+        }
+        Ok(new_jwk)
+    })();
+    match checked {
+        Ok(new_jwk) => {
+            st.accounts.insert(kid.to_owned(), new_jwk);
+            let body = json!({"status": "valid", "orders": format!("{kid}/orders")});
+            respond(st, 200, vec![], "application/json", body.to_string())
+        }
+        Err(f) => fault_response(st, f),
+    }
 }

@@ -128,8 +128,6 @@ pub struct Issuer<'a> {
     pub dns: &'a DnsConfig,
     pub journal: &'a Journal,
     pub certs: &'a CertStore,
-    /// Where a finalized order waits until its certificate is stored.
-    pub pending: &'a PendingStore,
     pub options: &'a SolverOptions,
     /// The record sets of every order of this process.
     pub records: &'a Records,
@@ -147,11 +145,11 @@ pub struct Issuer<'a> {
 
 impl Issuer<'_> {
     /// Issues and stores one certificate, or collects the one an earlier
-    /// run's pending record names ([`Issuer::recover`]). Cleanup of
-    /// challenge records always runs; `interrupt` stops the issuance in any
-    /// phase before finalize (after cleanup, if records were published), and
-    /// nothing is stored then. After finalize it is noted, the certificate
-    /// is collected and stored, and the result is the interrupt.
+    /// run's pending record names. Cleanup of challenge records always
+    /// runs; `interrupt` stops the issuance in any phase before finalize
+    /// (after cleanup, if records were published), and nothing is stored
+    /// then. After finalize it is noted, the certificate is collected and
+    /// stored, and the result is the interrupt.
     pub async fn issue(
         &self,
         request: &IssueRequest,
@@ -253,7 +251,7 @@ impl Issuer<'_> {
                 .unwrap_or_default(),
         };
         let key_pem = key.to_pem();
-        let pending = self.pending.clone();
+        let pending = PendingStore::of(self.certs);
         blocking(move || pending.save(&record, &key_pem)).await?;
 
         let chain = self
@@ -303,7 +301,7 @@ impl Issuer<'_> {
         interrupt: &Interrupt,
     ) -> Result<Option<Issued>, IssueError> {
         let name = request.cert_name.clone();
-        let pending = self.pending.clone();
+        let pending = PendingStore::of(self.certs);
         let Some((record, key_pem)) = blocking(move || pending.load(&name)).await? else {
             return Ok(None);
         };
@@ -509,7 +507,7 @@ impl Issuer<'_> {
         let name = request.cert_name.clone();
         let (paths, meta) =
             blocking(move || store.save(&name, &files, &meta).map(|p| (p, meta))).await?;
-        let pending = self.pending.clone();
+        let pending = PendingStore::of(self.certs);
         let name = request.cert_name.clone();
         if let Err(e) = blocking(move || pending.remove(&name)).await {
             tracing::warn!(
@@ -544,7 +542,7 @@ impl Issuer<'_> {
     /// Removes the pending record of `name` and its key (a failure is only
     /// logged: the next run tries again).
     async fn discard(&self, name: &str) {
-        let pending = self.pending.clone();
+        let pending = PendingStore::of(self.certs);
         let owned = name.to_string();
         if let Err(e) = blocking(move || pending.remove(&owned)).await {
             tracing::warn!("cannot remove the pending issuance of {name}: {e}");

@@ -305,7 +305,6 @@ pub async fn obtain_with(
 
     let (plugin_config, secret_keys) = setup.config_for_storage();
     let store = workspace.certs();
-    let pending = workspace.pending();
     let plugin_arg = job.dns.plugin_arg().map_err(Error::new)?;
     let issuer = Issuer {
         account: &account,
@@ -314,7 +313,6 @@ pub async fn obtain_with(
         dns: &setup.dns,
         journal: &journal,
         certs: &store,
-        pending: &pending,
         options: &setup.options,
         records: engine.records(),
         plugin_arg,

@@ -12,7 +12,7 @@
 //! always has its key. The record holds no account key and no provider
 //! secret: only URLs, names and the key type.
 
-use super::certs::{StoreError, validate_name};
+use super::certs::{CertStore, StoreError, validate_name};
 use crate::fsx::{Mode, write_atomic};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -56,6 +56,12 @@ impl PendingStore {
         PendingStore {
             dir: state_dir.join("pending"),
         }
+    }
+
+    /// The pending issuances of the state directory of `certs`: the
+    /// certificates finalized but not stored there yet.
+    pub fn of(certs: &CertStore) -> Self {
+        PendingStore::new(certs.state_dir())
     }
 
     /// The directory holding the pending issuance of `name`.

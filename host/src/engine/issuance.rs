@@ -29,7 +29,7 @@ use crate::plugins::Session;
 use crate::workspace::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
 use crate::workspace::pending::{PendingRecord, PendingStore};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use time::OffsetDateTime;
 
 /// What to issue.
@@ -590,7 +590,7 @@ async fn test_pause_after_finalize() {
         tracing::warn!(
             "test hook: pausing {ms} ms after finalize ({TEST_PAUSE_AFTER_FINALIZE_ENV})"
         );
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }
 

@@ -1,8 +1,10 @@
 //! Issued certificates: downloading the PEM chain and its alternates
 //! (`Link: rel="alternate"`, RFC 8555 §7.4.2), checking that the leaf is
 //! the one ordered (the certificate key's public key, exactly the ordered
-//! names), choosing a preferred chain by issuer common name, and revocation (RFC 8555 §7.6) by the account key or
-//! by the certificate's own key, with a reason code.
+//! names), choosing a preferred chain by issuer common name (alternates
+//! fetched only for a preferred chain, the default kept when one fails),
+//! and revocation (RFC 8555 §7.6) by the account key or by the
+//! certificate's own key, with a reason code.
 
 use super::account::Account;
 use super::client::{Client, Payload};
@@ -165,6 +167,14 @@ fn first_cn(name: &X509Name<'_>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// What [`Account::certificate_chain_for`] chose.
+#[derive(Debug, Clone)]
+pub struct ChosenChain {
+    pub chain: CertificateChain,
+    /// Alternate chains that could not be downloaded, with the reason.
+    pub skipped: Vec<String>,
+}
+
 /// The chain to use: the first whose root issuer matches `preferred`, else
 /// the CA's default (the first). `None` only for an empty list.
 pub fn select_chain<'a>(
@@ -320,6 +330,47 @@ impl Account {
             chain.check_issued_for(key, ordered)?;
         }
         Ok(chains)
+    }
+
+    /// The chain to store for a new certificate: the default chain, or,
+    /// when `preferred` names an issuer the default does not lead to, the
+    /// first alternate (`Link: rel="alternate"`) that does. Alternates are
+    /// downloaded only then, one at a time; one that cannot be downloaded
+    /// is skipped and named in [`ChosenChain::skipped`], so the default
+    /// chain is used rather than the run failing. The chosen leaf must
+    /// certify `key` for exactly the `ordered` names
+    /// ([`CertificateChain::check_issued_for`]).
+    pub async fn certificate_chain_for(
+        &self,
+        url: &Url,
+        key: &PrivateKey,
+        ordered: &[Identifier],
+        preferred: Option<&str>,
+    ) -> Result<ChosenChain> {
+        let (default, alternates) = self.certificate_with_alternates(url).await?;
+        default.check_issued_for(key, ordered)?;
+        let mut chosen = ChosenChain {
+            chain: default,
+            skipped: Vec::new(),
+        };
+        let Some(preferred) = preferred else {
+            return Ok(chosen);
+        };
+        if chosen.chain.matches_issuer(preferred) {
+            return Ok(chosen);
+        }
+        for alternate in &alternates {
+            match self.certificate(alternate).await {
+                Ok(chain) if chain.matches_issuer(preferred) => {
+                    chain.check_issued_for(key, ordered)?;
+                    chosen.chain = chain;
+                    return Ok(chosen);
+                }
+                Ok(_) => {}
+                Err(e) => chosen.skipped.push(format!("{alternate}: {e}")),
+            }
+        }
+        Ok(chosen)
     }
 
     /// Revokes a certificate of this account (signed with the account key).

@@ -42,7 +42,7 @@ pub mod store;
 
 pub use account::{Account, AccountResource, AccountStatus, NewAccount, Registration, mailto};
 pub use ari::{RenewalInfo, SuggestedWindow, cert_id};
-pub use cert::{CertificateChain, RevocationReason, select_chain};
+pub use cert::{CertificateChain, ChosenChain, RevocationReason, select_chain};
 pub use client::{Client, ClientConfig};
 pub use csr::Csr;
 pub use directory::{Directory, Meta};

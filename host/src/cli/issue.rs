@@ -190,6 +190,11 @@ pub fn describe(i: &Issued) -> String {
         i.not_before.date(),
         i.not_after.date()
     );
+    if let Some(order) = &i.recovered_order {
+        out.push_str(&format!(
+            "  collected from the order {order} of an earlier run (no new order)\n"
+        ));
+    }
     out.push_str(&format!(
         "  fullchain: {}\n  privkey:   {}\n",
         i.paths.fullchain.display(),

@@ -263,6 +263,11 @@ impl Interrupt {
         Interrupt(Some(rx))
     }
 
+    /// Whether the interrupt has fired by now.
+    pub fn has_fired(&self) -> bool {
+        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
     /// Resolves when the interrupt fires.
     pub async fn fired(&self) {
         match &self.0 {

@@ -1,11 +1,22 @@
 //! One certificate, from a new order to stored files: order → DNS-01
-//! ([`crate::dns01::solver`]) → new key and CSR → finalize → download (with
-//! the preferred chain; the leaf must hold the new key and exactly the
-//! ordered names) → atomic store ([`crate::workspace::certs`]).
+//! ([`crate::dns01::solver`]) → new key and CSR → pending record
+//! ([`crate::workspace::pending`]) → finalize → download (the default
+//! chain, or the preferred one; the leaf must hold the new key and exactly
+//! the ordered names) → atomic store ([`crate::workspace::certs`]) → pending
+//! record removed.
+//!
+//! An issued certificate is never given up: once finalize is sent, an
+//! interrupt no longer stops the run (it collects and stores the
+//! certificate, then reports the interrupt), and a run that dies leaves
+//! its pending record, from which the next issuance of the same
+//! certificate name collects the certificate instead of ordering again.
 //!
 //! Shared by `wacme issue` and `wacme renew`.
 
-use crate::acme::{self, Account, Csr, KeyType, NewOrder, PrivateKey, select_chain};
+use crate::acme::{
+    self, Account, CertificateChain, Csr, Identifier, KeyType, NewOrder, Order, OrderStatus,
+    PrivateKey,
+};
 use crate::dns01::dns::DnsConfig;
 use crate::dns01::journal::{Entry, Journal, JournalDns};
 use crate::dns01::records::Records;
@@ -16,6 +27,7 @@ use crate::dns01::zone::ZoneFinder;
 use crate::names::Domain;
 use crate::plugins::Session;
 use crate::workspace::certs::{CertFiles, CertMeta, CertPaths, CertStore, StoreError};
+use crate::workspace::pending::{PendingRecord, PendingStore};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -71,6 +83,10 @@ pub struct Issued {
     /// Challenge values may be left behind, or foreign values were
     /// removed: the certificate is stored, the exit code says so.
     pub residue: bool,
+    /// The order an earlier run finalized, whose certificate this run
+    /// collected from its pending record (no new order was placed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered_order: Option<String>,
 }
 
 /// Why an issuance failed.
@@ -86,6 +102,8 @@ pub enum IssueError {
     BadCertificate(String),
     #[error("the CA returned no certificate chain")]
     NoChain,
+    #[error("interrupted; the certificate issued meanwhile is stored in {0}")]
+    InterruptedAfterStore(String),
 }
 
 impl IssueError {
@@ -97,6 +115,7 @@ impl IssueError {
             IssueError::Acme(e) => e.class(),
             IssueError::Store(_) => ErrorClass::State,
             IssueError::BadCertificate(_) | IssueError::NoChain => ErrorClass::Ca,
+            IssueError::InterruptedAfterStore(_) => ErrorClass::Interrupted,
         }
     }
 }
@@ -125,9 +144,12 @@ pub struct Issuer<'a> {
 }
 
 impl Issuer<'_> {
-    /// Issues and stores one certificate. Cleanup of challenge records
-    /// always runs; `interrupt` stops the issuance in any phase (after
-    /// cleanup, if records were published), and nothing is stored then.
+    /// Issues and stores one certificate, or collects the one an earlier
+    /// run's pending record names. Cleanup of challenge records always
+    /// runs; `interrupt` stops the issuance in any phase before finalize
+    /// (after cleanup, if records were published), and nothing is stored
+    /// then. After finalize it is noted, the certificate is collected and
+    /// stored, and the result is the interrupt.
     pub async fn issue(
         &self,
         request: &IssueRequest,
@@ -136,6 +158,13 @@ impl Issuer<'_> {
         let started = Instant::now();
         let account = self.account.counting();
         let requests_before = self.session.requests();
+
+        if let Some(mut issued) = self.recover(&account, request, interrupt).await? {
+            issued.timings.total_ms = started.elapsed().as_millis() as u64;
+            issued.timings.finalize_ms = issued.timings.total_ms;
+            issued.ca_requests = account.request_count();
+            return Ok(issued);
+        }
 
         let mut new_order = NewOrder::dns(request.domains.iter().map(|d| d.name.as_str()))?;
         if let Some(profile) = &request.profile {
@@ -193,9 +222,9 @@ impl Issuer<'_> {
         let order = solved.order.clone().unwrap_or(order);
 
         // The solver watched the interrupt while records were published (it
-        // must clean up); from here on an interrupt simply stops.
+        // must clean up); until finalize is sent an interrupt simply stops.
         let finalize_started = Instant::now();
-        let (key, chain) = interruptible(interrupt, async {
+        let (key, ready) = interruptible(interrupt, async {
             let key_type = request.key_type;
             // RSA key generation takes long enough to keep off the async workers.
             let key = tokio::task::spawn_blocking(move || PrivateKey::generate(key_type))
@@ -203,24 +232,257 @@ impl Issuer<'_> {
                 .map_err(|e| {
                     IssueError::BadCertificate(format!("key generation panicked: {e}"))
                 })??;
-            let csr = Csr::build(&order.identifiers, &key)?;
-            let order = account
-                .finalize_and_wait(&order, csr.der(), &self.options.poll)
-                .await?;
+            let ready = if order.status == OrderStatus::Ready {
+                order.clone()
+            } else {
+                account.wait_order(&order.url, &self.options.poll).await?
+            };
+            Ok((key, ready))
+        })
+        .await?;
+
+        // Before finalize: the key and the order on disk, so the certificate
+        // the CA issues can be collected whatever happens to this run.
+        let record = PendingRecord {
+            version: 1,
+            cert_name: request.cert_name.clone(),
+            order_url: ready.url.to_string(),
+            directory: account.client().directory_url().to_string(),
+            account_url: account.url().to_string(),
+            domains: request.domains.iter().map(|d| d.name.clone()).collect(),
+            key_type: key.key_type().as_str().to_string(),
+            created: OffsetDateTime::now_utc()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        };
+        let key_pem = key.to_pem();
+        let pending = PendingStore::of(self.certs);
+        blocking(move || pending.save(&record, &key_pem)).await?;
+
+        let chain = self
+            .collect(
+                &account,
+                &ready,
+                &key,
+                &new_order.identifiers,
+                request,
+                interrupt,
+            )
+            .await?;
+        let finalize_ms = finalize_started.elapsed().as_millis() as u64;
+        let mut issued = self
+            .store(&account, request, &key, &chain, interrupt)
+            .await?;
+        issued.timings = Timings {
+            present_ms: solved.present_ms,
+            propagation_ms: solved.propagation_ms,
+            validation_ms: solved.validation_ms,
+            finalize_ms,
+            cleanup_ms: solved.cleanup_ms,
+            total_ms: started.elapsed().as_millis() as u64,
+        };
+        issued.ca_requests = account.request_count();
+        issued.provider_requests = self.session.requests() - requests_before;
+        issued.reused_authorizations = solved.reused_authorizations;
+        issued.record_sets = solved.sets.len();
+        issued.residue = solved.residue();
+        issued.propagation = solved.propagation;
+        issued.cleanup_errors = solved.cleanup_errors;
+        issued.cleanup_check = solved.cleanup_check;
+        Ok(issued)
+    }
+
+    /// Collects the certificate of an earlier run's pending record of
+    /// `request.cert_name`, if there is one to collect: its order `valid`
+    /// (downloaded), `processing` (polled) or `ready` (finalized with the
+    /// recorded key). `None` when there is nothing to collect: no record,
+    /// or one whose order is `invalid`, gone, not finalized (`pending`), or
+    /// for another CA, account, names or key type (then the record and its
+    /// key are discarded and a new order is placed).
+    async fn recover(
+        &self,
+        account: &Account,
+        request: &IssueRequest,
+        interrupt: &Interrupt,
+    ) -> Result<Option<Issued>, IssueError> {
+        let name = request.cert_name.clone();
+        let pending = PendingStore::of(self.certs);
+        let Some((record, key_pem)) = blocking(move || pending.load(&name)).await? else {
+            return Ok(None);
+        };
+        let name = &request.cert_name;
+        let requested: std::collections::BTreeSet<String> = request
+            .domains
+            .iter()
+            .map(|d| d.name.to_ascii_lowercase())
+            .collect();
+        let recorded: std::collections::BTreeSet<String> = record
+            .domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        let mismatch = if record.directory != account.client().directory_url().as_str() {
+            Some(format!("it was ordered from {}", record.directory))
+        } else if record.account_url != account.url().as_str() {
+            Some(format!(
+                "it was ordered by the account {}",
+                record.account_url
+            ))
+        } else if recorded != requested {
+            Some(format!("it was for {}", record.domains.join(", ")))
+        } else if record.key_type != request.key_type.as_str() {
+            Some(format!("it was for a {} key", record.key_type))
+        } else {
+            None
+        };
+        if let Some(why) = mismatch {
+            tracing::warn!(
+                "discarding the pending issuance of {name} (order {}): {why}",
+                record.order_url
+            );
+            self.discard(name).await;
+            return Ok(None);
+        }
+        let (key, order_url) = match (
+            PrivateKey::from_pem(&key_pem),
+            url::Url::parse(&record.order_url),
+        ) {
+            (Ok(k), Ok(u)) => (k, u),
+            (Err(e), _) => {
+                tracing::warn!("discarding the pending issuance of {name}: its key: {e}");
+                self.discard(name).await;
+                return Ok(None);
+            }
+            (_, Err(e)) => {
+                tracing::warn!("discarding the pending issuance of {name}: its order URL: {e}");
+                self.discard(name).await;
+                return Ok(None);
+            }
+        };
+        let order = match interruptible(interrupt, async { Ok(account.order(&order_url).await?) })
+            .await
+        {
+            Ok(order) => order,
+            Err(IssueError::Acme(e)) if is_gone(&e) => {
+                tracing::warn!(
+                    "the CA no longer knows the pending order {order_url} of {name}: ordering anew"
+                );
+                self.discard(name).await;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match order.status {
+            OrderStatus::Valid | OrderStatus::Processing | OrderStatus::Ready => {}
+            status => {
+                tracing::warn!(
+                    "the pending order {order_url} of {name} is {status}: ordering anew"
+                );
+                self.discard(name).await;
+                return Ok(None);
+            }
+        }
+        tracing::info!(
+            "collecting the certificate of {name} from the order {order_url} of an earlier run"
+        );
+        let identifiers = NewOrder::dns(&record.domains)?.identifiers;
+        let chain = self
+            .collect(account, &order, &key, &identifiers, request, interrupt)
+            .await?;
+        let mut issued = self
+            .store(account, request, &key, &chain, interrupt)
+            .await?;
+        issued.recovered_order = Some(order_url.to_string());
+        Ok(Some(issued))
+    }
+
+    /// Takes `order` (`ready`, `processing` or `valid`) to a downloaded,
+    /// checked certificate chain for `key`. Once finalize is sent (or was,
+    /// by an earlier run) an interrupt no longer stops this: the CA is
+    /// issuing, and the certificate must be kept. The poll policy bounds
+    /// the wait. The pending record stays when this fails, except when the
+    /// order failed or the CA issued a certificate that is not the one
+    /// ordered (nothing to collect then).
+    async fn collect(
+        &self,
+        account: &Account,
+        order: &Order,
+        key: &PrivateKey,
+        identifiers: &[Identifier],
+        request: &IssueRequest,
+        interrupt: &Interrupt,
+    ) -> Result<CertificateChain, IssueError> {
+        let work = async {
+            let order = match order.status {
+                OrderStatus::Valid => order.clone(),
+                _ => {
+                    let order = if order.status == OrderStatus::Processing {
+                        account.wait_order(&order.url, &self.options.poll).await?
+                    } else {
+                        let csr = Csr::build(identifiers, key)?;
+                        account
+                            .finalize_and_wait(order, csr.der(), &self.options.poll)
+                            .await?
+                    };
+                    test_pause_after_finalize().await;
+                    order
+                }
+            };
+            if order.status != OrderStatus::Valid {
+                return Err(IssueError::Acme(acme::Error::Failed {
+                    what: format!("the order {}", order.url),
+                    status: order.status.to_string(),
+                    problem: order.error.map(Box::new),
+                }));
+            }
             let url = order.certificate.clone().ok_or(IssueError::NoChain)?;
             // A certificate for another key or other names is refused here,
             // before anything is stored: the working certificate stays.
-            let chains = account
-                .certificate_chains_for(&url, &key, &new_order.identifiers)
+            let chosen = account
+                .certificate_chain_for(&url, key, identifiers, request.preferred_chain.as_deref())
                 .await?;
-            let chain = select_chain(&chains, request.preferred_chain.as_deref())
-                .ok_or(IssueError::NoChain)?
-                .clone();
-            Ok((key, chain))
-        })
-        .await?;
-        let finalize_ms = finalize_started.elapsed().as_millis() as u64;
+            for skipped in &chosen.skipped {
+                tracing::warn!(
+                    "an alternate chain of {} could not be downloaded ({skipped}); using the default chain",
+                    request.cert_name
+                );
+            }
+            Ok(chosen.chain)
+        };
+        let notice = async {
+            interrupt.fired().await;
+            tracing::warn!(
+                "interrupted after the order of {} was finalized: waiting for the certificate to store it first",
+                request.cert_name
+            );
+            std::future::pending::<()>().await
+        };
+        let result = tokio::select! {
+            result = work => result,
+            () = notice => unreachable!("the notice never ends"),
+        };
+        if let Err(IssueError::Acme(e)) = &result
+            && matches!(
+                e,
+                acme::Error::Failed { .. } | acme::Error::WrongCertificate { .. }
+            )
+        {
+            self.discard(&request.cert_name).await;
+        }
+        result
+    }
 
+    /// Stores a collected certificate, then removes the pending record.
+    /// When `interrupt` fired meanwhile, the result is the interrupt (the
+    /// certificate is stored).
+    async fn store(
+        &self,
+        account: &Account,
+        request: &IssueRequest,
+        key: &PrivateKey,
+        chain: &CertificateChain,
+        interrupt: &Interrupt,
+    ) -> Result<Issued, IssueError> {
         let (serial, not_before, not_after) = leaf_facts(chain.leaf())?;
         let issued_at = OffsetDateTime::now_utc();
         let meta = CertMeta {
@@ -248,15 +510,20 @@ impl Issuer<'_> {
         // executor, so other certificates of the run go on meanwhile.
         let store = self.certs.clone();
         let name = request.cert_name.clone();
-        let (paths, meta) = tokio::task::spawn_blocking(move || {
-            store.save(&name, &files, &meta).map(|p| (p, meta))
-        })
-        .await
-        .unwrap_or_else(|e| match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("storing the certificate did not finish: {e}"),
-        })?;
-
+        let (paths, meta) =
+            blocking(move || store.save(&name, &files, &meta).map(|p| (p, meta))).await?;
+        let pending = PendingStore::of(self.certs);
+        let name = request.cert_name.clone();
+        if let Err(e) = blocking(move || pending.remove(&name)).await {
+            tracing::warn!(
+                "the certificate {} is stored, but its pending record could not be removed: {e}",
+                request.cert_name
+            );
+        }
+        if interrupt.has_fired() {
+            let dir = paths.cert.parent().unwrap_or(&paths.cert);
+            return Err(IssueError::InterruptedAfterStore(dir.display().to_string()));
+        }
         Ok(Issued {
             cert_name: request.cert_name.clone(),
             domains: meta.domains,
@@ -264,23 +531,71 @@ impl Issuer<'_> {
             not_before,
             not_after,
             paths,
-            timings: Timings {
-                present_ms: solved.present_ms,
-                propagation_ms: solved.propagation_ms,
-                validation_ms: solved.validation_ms,
-                finalize_ms,
-                cleanup_ms: solved.cleanup_ms,
-                total_ms: started.elapsed().as_millis() as u64,
-            },
+            timings: Timings::default(),
             ca_requests: account.request_count(),
-            provider_requests: self.session.requests() - requests_before,
-            reused_authorizations: solved.reused_authorizations,
-            record_sets: solved.sets.len(),
-            residue: solved.residue(),
-            propagation: solved.propagation,
-            cleanup_errors: solved.cleanup_errors,
-            cleanup_check: solved.cleanup_check,
+            provider_requests: 0,
+            reused_authorizations: 0,
+            record_sets: 0,
+            propagation: Default::default(),
+            cleanup_errors: Vec::new(),
+            cleanup_check: CleanupCheck::default(),
+            residue: false,
+            recovered_order: None,
         })
+    }
+
+    /// Removes the pending record of `name` and its key (a failure is only
+    /// logged: the next run tries again).
+    async fn discard(&self, name: &str) {
+        let pending = PendingStore::of(self.certs);
+        let owned = name.to_string();
+        if let Err(e) = blocking(move || pending.remove(&owned)).await {
+            tracing::warn!("cannot remove the pending issuance of {name}: {e}");
+        }
+    }
+}
+
+/// Whether the CA says a resource does not exist (HTTP 404).
+fn is_gone(e: &acme::Error) -> bool {
+    match e {
+        acme::Error::Problem(p) => p.status == 404,
+        acme::Error::BadResponse { status, .. } => *status == 404,
+        _ => false,
+    }
+}
+
+/// Runs blocking file work off the async executor.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, IssueError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("file work did not finish: {e}"),
+        })
+        .map_err(IssueError::Store)
+}
+
+/// The environment variable of [`test_pause_after_finalize`].
+#[doc(hidden)]
+pub const TEST_PAUSE_AFTER_FINALIZE_ENV: &str = "WACME_TEST_PAUSE_AFTER_FINALIZE_MS";
+
+/// A test hook of debug builds only: with
+/// `WACME_TEST_PAUSE_AFTER_FINALIZE_MS` set, waits that long once the order
+/// is finalized and before the certificate is downloaded, so tests can
+/// interrupt or kill a run at that moment. Release builds ignore it.
+#[doc(hidden)]
+async fn test_pause_after_finalize() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(TEST_PAUSE_AFTER_FINALIZE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        tracing::warn!(
+            "test hook: pausing {ms} ms after finalize ({TEST_PAUSE_AFTER_FINALIZE_ENV})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }
 

@@ -4,7 +4,9 @@
 //! file, never stored.
 //!
 //! A certificate is due when
-//! 1. `force` is set, or it was revoked, or it has expired;
+//! 1. `force` is set, or it was revoked, or it has expired, or an earlier
+//!    run left a pending issuance of it ([`crate::workspace::pending`]: its
+//!    certificate is collected instead of ordering again);
 //! 2. else with `days: Some(n)`: when at most n days are left;
 //! 3. else when the CA offers ACME Renewal Information and the time it picks
 //!    in the suggested window has come (the new order then names the old
@@ -328,7 +330,13 @@ impl Ctx<'_> {
                 if client.directory().renewal_info.is_some() {
                     job.replaces = acme::cert_id(&der).ok();
                 }
-                if domains_changed {
+                if self.workspace.pending().exists(name) {
+                    Decision {
+                        due: true,
+                        reason: "an earlier run's certificate is waiting to be collected".into(),
+                        due_at: None,
+                    }
+                } else if domains_changed {
                     Decision {
                         due: true,
                         reason: "the config file's domains changed".into(),

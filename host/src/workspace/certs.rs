@@ -131,6 +131,11 @@ impl CertStore {
         }
     }
 
+    /// The state directory this store is in.
+    pub fn state_dir(&self) -> &Path {
+        &self.state
+    }
+
     fn link(&self, name: &str) -> PathBuf {
         self.state.join("certs").join(name)
     }

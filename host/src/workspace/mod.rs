@@ -5,13 +5,15 @@
 //!   the platform data directory (`~/.local/share/wacme` on Linux);
 //! - its lock ([`lock`]): one run that changes it at a time;
 //! - the account store (`accounts/`, [`crate::acme::AccountStore`]), the
-//!   certificate store ([`certs`]) and the cleanup journal (`journal/`,
-//!   [`crate::dns01::journal`]);
+//!   certificate store ([`certs`]), the pending issuances (`pending/`,
+//!   [`pending`]: a finalized order whose certificate is not stored yet)
+//!   and the cleanup journal (`journal/`, [`crate::dns01::journal`]);
 //! - the config file ([`config`]): defaults and the certificates it names.
 
 pub mod certs;
 pub mod config;
 pub mod lock;
+pub mod pending;
 
 use crate::acme::AccountStore;
 use crate::dns01::journal::Journal;
@@ -19,6 +21,7 @@ use crate::error::InputError;
 use certs::CertStore;
 use config::ConfigFile;
 use lock::{LockError, StateLock};
+use pending::PendingStore;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,6 +79,11 @@ impl Workspace {
     /// The stored certificates.
     pub fn certs(&self) -> CertStore {
         CertStore::new(&self.root)
+    }
+
+    /// The issuances finalized whose certificates are not stored yet.
+    pub fn pending(&self) -> PendingStore {
+        PendingStore::new(&self.root)
     }
 
     /// The error for a certificate name this workspace does not store.

@@ -3,7 +3,7 @@
 //! `Retry-After` on orders, and injected faults (429/503, `badNonce`, HTML
 //! pages, truncated JSON, missing headers), and a CA that misbehaves: an
 //! order slow to become `ready`, a certificate for another key or other
-//! names, plain-http URLs. It checks every JWS the way a CA must:
+//! names, plain-http URLs; alternate chains (`alternates`). It checks every JWS the way a CA must:
 //! signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce and
 //! `url`, and refuses to finalize an order that is not `ready`.
 //! Challenges are valid from the start. Accounts can be looked up by key
@@ -99,6 +99,9 @@ pub struct CaState {
     chain_pem: Option<String>,
     /// The ARI certificate id `renewalInfo` knows.
     pub known_cert_id: Option<String>,
+    /// Alternate chains linked from the certificate (`/cert/1/alt/<n>`,
+    /// n from 1): the leaf under a self-signed "Fake Alternate Root <n>".
+    pub alternates: u32,
 }
 
 pub struct FakeCa {
@@ -145,6 +148,7 @@ impl FakeCa {
             issuer: Issuer::new(ca, ca_key),
             chain_pem: None,
             known_cert_id: None,
+            alternates: 0,
         }));
         let app = Router::new().fallback(handle).with_state(state.clone());
         let task = tokio::spawn(async move {
@@ -525,6 +529,21 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
         }
         ("/cert/1", Signer::Kid(_)) => {
             let pem = st.chain_pem.clone().unwrap_or_default();
+            let links = (1..=st.alternates)
+                .map(|n| ("link", format!("<{base}/cert/1/alt/{n}>;rel=\"alternate\"")))
+                .collect();
+            respond(st, 200, links, "application/pem-certificate-chain", pem)
+        }
+        (p, Signer::Kid(_)) if p.starts_with("/cert/1/alt/") => {
+            let n = &p["/cert/1/alt/".len()..];
+            let mut root = CertificateParams::new(Vec::<String>::new()).unwrap();
+            root.distinguished_name.push(
+                rcgen::DnType::CommonName,
+                format!("Fake Alternate Root {n}"),
+            );
+            root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let root = root.self_signed(&KeyPair::generate().unwrap()).unwrap();
+            let pem = st.chain_pem.clone().unwrap_or_default() + &root.pem();
             respond(st, 200, vec![], "application/pem-certificate-chain", pem)
         }
         _ => fault_response(st, problem(404, "malformed", "no such resource")),

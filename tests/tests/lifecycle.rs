@@ -723,3 +723,50 @@ fn completions_and_man_pages() {
     assert!(dir.path().join("wacme.1").exists());
     assert!(dir.path().join("wacme-renew.1").exists());
 }
+
+/// A renewal resolves the plugin's config as an issuance does: the stored
+/// settings sit where the config file sits, so the environment overrides
+/// them; the plugin's defaults and values read from the environment are
+/// not stored at all.
+#[tokio::test]
+async fn renewal_config_follows_the_documented_precedence() {
+    let options = PebbleOptions::new().authz_reuse(0);
+    let Some(bed) = Bed::start_with(PdnsOptions::default(), options).await else {
+        return;
+    };
+    // Issued with api_url on the command line, and a TTL from the
+    // environment.
+    let out = bed
+        .issue_command(&[ZONE], &[])
+        .env("WACME_PDNS_TTL", "77")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), OK, "{}", show(&out));
+    let meta: Value = serde_json::from_str(&read(&bed.cert_dir(ZONE).join("meta.json"))).unwrap();
+    let stored = &meta["plugin_config"];
+    assert_eq!(stored["api_url"], bed.pdns.api_url(), "{meta}");
+    assert!(
+        stored.get("ttl").is_none(),
+        "environment values are not stored: {meta}"
+    );
+    assert!(
+        stored.get("server_id").is_none(),
+        "plugin defaults are not stored: {meta}"
+    );
+
+    // The environment names another API endpoint (a proxy in front of the
+    // same PowerDNS): the renewal goes there, not to the stored one.
+    let proxy = wacme_tests::faulty::Faulty::start(&bed.pdns.api_url()).await;
+    let out = bed
+        .wacme()
+        .env("WACME_PDNS_API_URL", proxy.url())
+        .args(["renew", "--cert-name", ZONE, "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), OK, "{}", show(&out));
+    assert!(
+        !proxy.log().is_empty(),
+        "the environment's api_url was not used: {}",
+        show(&out)
+    );
+}

@@ -281,15 +281,21 @@ impl DnsSetup {
         })
     }
 
-    /// Non-secret config values (kept in the journal and certificate
-    /// metadata) and the names of secret ones (resolved again when needed).
+    /// Non-secret config values the operator gave (`--dns-config`, the
+    /// config file), kept in the journal and certificate metadata, and the
+    /// names of secret ones (resolved again when needed). Values from the
+    /// environment are not kept (it is read again, and wins again), nor are
+    /// the plugin's defaults (a newer plugin's defaults apply on renewal).
     pub fn config_for_storage(&self) -> (BTreeMap<String, String>, Vec<String>) {
+        use crate::plugins::config::Origin;
         let mut values = BTreeMap::new();
         let mut secrets = Vec::new();
-        for (key, _origin, secret) in self.config.describe() {
+        for (key, origin, secret) in self.config.describe() {
             if secret {
                 secrets.push(key);
-            } else if let Some(v) = self.config.get(&key) {
+            } else if matches!(origin, Origin::Cli | Origin::File)
+                && let Some(v) = self.config.get(&key)
+            {
                 values.insert(key, v.to_string());
             }
         }

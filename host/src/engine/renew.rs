@@ -433,16 +433,14 @@ impl Ctx<'_> {
         };
         let num = |k: &str| x.get(k).and_then(|v| v.as_u64());
 
+        // The stored non-secret settings sit where the config file sits
+        // (below --dns-config and the environment, above the plugin's
+        // defaults): they are not replayed as command-line values.
+        let mut stored_config: BTreeMap<String, String> =
+            meta.map(|m| m.plugin_config.clone()).unwrap_or_default();
         let mut dns = DnsOptions {
             plugin: meta.map(|m| m.plugin.clone()),
-            config: meta
-                .map(|m| {
-                    m.plugin_config
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            config: Vec::new(),
             propagation: s(extra::PROPAGATION),
             propagation_timeout: s(extra::PROPAGATION_TIMEOUT),
             resolvers: list(extra::RESOLVERS),
@@ -469,7 +467,7 @@ impl Ctx<'_> {
             // The config file describes what the certificate should be.
             if dns.plugin.as_deref() != Some(e.dns.as_str()) {
                 dns.plugin = Some(e.dns.clone());
-                dns.config.clear();
+                stored_config.clear();
             }
             dns.propagation = e.propagation.clone().or(dns.propagation);
             dns.propagation_timeout = e.propagation_timeout.clone().or(dns.propagation_timeout);
@@ -486,21 +484,10 @@ impl Ctx<'_> {
             key_type = e.key_type.clone().or(key_type);
         }
         let dns = dns.with_defaults(None, &self.config.defaults);
-        // Values in the config file's entry replace the stored non-secret
-        // ones for the same keys.
-        let file_config = self.config.plugin_config(name)?;
-        let dns = DnsOptions {
-            config: dns
-                .config
-                .iter()
-                .filter(|pair| {
-                    let key = pair.split('=').next().unwrap_or_default();
-                    !file_config.contains_key(key)
-                })
-                .cloned()
-                .collect(),
-            ..dns
-        };
+        // Values in the config file's entry replace the stored ones for the
+        // same keys.
+        let mut file_config = stored_config;
+        file_config.extend(self.config.plugin_config(name)?);
         let key_type: KeyType = key_type
             .or_else(|| self.config.defaults.key_type.clone())
             .unwrap_or_else(|| "ec-p256".into())

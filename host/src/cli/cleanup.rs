@@ -42,7 +42,8 @@ pub async fn run(args: CleanupArgs, global: &GlobalArgs, engine: &Engine) -> any
         check_timeout: args.check_timeout,
     };
     let _lock = global.lock(&workspace)?;
-    let report = clean_stale(engine, &workspace.journal(), &options, false).await;
+    let interrupt = crate::dns01::solver::Interrupt::on_signals();
+    let report = clean_stale(engine, &workspace.journal(), &options, false, &interrupt).await;
     print(global.output, &report, || {
         let mut out = String::new();
         if report.is_empty() {
@@ -71,7 +72,9 @@ pub async fn run(args: CleanupArgs, global: &GlobalArgs, engine: &Engine) -> any
         }
         out
     });
-    Ok(if report.failed.is_empty() {
+    Ok(if interrupt.has_fired() {
+        Exit::Interrupted
+    } else if report.failed.is_empty() {
         Exit::Success
     } else {
         Exit::Residue

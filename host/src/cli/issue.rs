@@ -132,22 +132,30 @@ pub async fn run(args: IssueArgs, global: &GlobalArgs, engine: &Engine) -> anyho
     let setup = issue::prepare(engine, &job).await?;
 
     let _lock = global.lock(&workspace)?;
+    // From here on Ctrl-C/SIGTERM are watched by every phase.
+    let interrupt = Interrupt::on_signals();
     let stale = issue::clean_stale(
         engine,
         &workspace,
         &job.dns.plugins,
         &global.config_file()?,
         global.output == super::Output::Text,
+        &interrupt,
     )
     .await;
     let stale = (!stale.is_empty()).then_some(stale);
     let result = async {
-        let client = engine
-            .client(&directory, &job.ca_cert)
-            .await
-            .map_err(crate::engine::Error::new)?;
+        let client = tokio::select! {
+            client = engine.client(&directory, &job.ca_cert) => {
+                client.map_err(crate::engine::Error::new)?
+            }
+            () = interrupt.fired() => {
+                return Err(crate::engine::Error::new(
+                    crate::dns01::solver::SolveError::Interrupted,
+                ));
+            }
+        };
         let progress = super::progress::Terminal::new(global);
-        let interrupt = Interrupt::on_signals();
         issue::obtain_with(
             engine, &workspace, &job, setup, &client, &progress, &interrupt,
         )

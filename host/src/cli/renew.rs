@@ -89,7 +89,9 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         engine, &workspace, &config, &names, &options, &progress, &interrupt,
     )
     .await;
-    let exit = if done.failed > 0 {
+    let exit = if interrupt.has_fired() {
+        Exit::Interrupted
+    } else if done.failed > 0 {
         let class = done.certificates.iter().find_map(|r| r.class);
         match (&args.cert_name, class) {
             (Some(_), Some(class)) if done.certificates.len() == 1 => Exit::from(class),

@@ -196,6 +196,10 @@ pub enum SolveError {
     Journal { dir: String, source: std::io::Error },
     #[error("interrupted; the challenge records were cleaned up")]
     Interrupted,
+    #[error(
+        "interrupted twice: cleanup was cut short; `wacme cleanup` removes what is left (journal: {journal})"
+    )]
+    CleanupCutShort { journal: String },
 }
 
 impl SolveError {
@@ -208,15 +212,15 @@ impl SolveError {
             SolveError::Acme(e) => e.class(),
             SolveError::NoDns01(_) | SolveError::Unusable { .. } => ErrorClass::Ca,
             SolveError::Journal { .. } => ErrorClass::State,
-            SolveError::Interrupted => ErrorClass::Interrupted,
+            SolveError::Interrupted | SolveError::CleanupCutShort { .. } => ErrorClass::Interrupted,
         }
     }
 }
 
 /// A Ctrl-C (or any other stop request) that every phase of an issuance
-/// can watch. Cheap to clone.
+/// can watch; a second one cuts cleanup short. Cheap to clone.
 #[derive(Clone, Default)]
-pub struct Interrupt(Option<tokio::sync::watch::Receiver<bool>>);
+pub struct Interrupt(Option<tokio::sync::watch::Receiver<u32>>);
 
 impl Interrupt {
     /// Never fires.
@@ -225,56 +229,70 @@ impl Interrupt {
     }
 
     /// Fires on Ctrl-C (SIGINT) or SIGTERM (systemd, `docker stop`, a
-    /// cancelled CI job). Installing the handlers replaces the default ones
-    /// (which would kill the process at once), so every phase must watch
-    /// this.
+    /// cancelled CI job), and counts them. Installing the handlers replaces
+    /// the default ones (which would kill the process at once), so every
+    /// phase must watch this.
     pub fn on_signals() -> Self {
-        let (tx, rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = tokio::sync::watch::channel(0u32);
         tokio::spawn(async move {
-            let terminate = async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    match signal(SignalKind::terminate()) {
-                        Ok(mut s) => {
-                            s.recv().await;
-                        }
-                        Err(_) => std::future::pending::<()>().await,
+            #[cfg(unix)]
+            let mut terminate = {
+                use tokio::signal::unix::{SignalKind, signal};
+                signal(SignalKind::terminate()).ok()
+            };
+            loop {
+                let term = async {
+                    #[cfg(unix)]
+                    if let Some(s) = terminate.as_mut() {
+                        s.recv().await;
+                        return;
                     }
+                    std::future::pending::<()>().await
+                };
+                let fired = tokio::select! {
+                    result = tokio::signal::ctrl_c() => result.is_ok(),
+                    () = term => true,
+                };
+                if !fired {
+                    // No handler could be installed: never fire (and keep
+                    // the sender, as a closed channel would read as fired).
+                    std::future::pending::<()>().await;
                 }
-                #[cfg(not(unix))]
-                std::future::pending::<()>().await
-            };
-            let fired = tokio::select! {
-                result = tokio::signal::ctrl_c() => result.is_ok(),
-                () = terminate => true,
-            };
-            if fired {
-                let _ = tx.send(true);
-                // Keep the sender alive: a closed channel would read as fired.
-                std::future::pending::<()>().await;
+                tx.send_modify(|n| *n += 1);
             }
         });
         Interrupt(Some(rx))
     }
 
-    /// A fired interrupt from a channel the caller controls (tests).
-    pub fn from_channel(rx: tokio::sync::watch::Receiver<bool>) -> Self {
+    /// An interrupt fired by sending counts on a channel the caller
+    /// controls (tests).
+    pub fn from_channel(rx: tokio::sync::watch::Receiver<u32>) -> Self {
         Interrupt(Some(rx))
     }
 
     /// Whether the interrupt has fired by now.
     pub fn has_fired(&self) -> bool {
-        self.0.as_ref().is_some_and(|rx| *rx.borrow())
+        self.0.as_ref().is_some_and(|rx| *rx.borrow() > 0)
     }
 
     /// Resolves when the interrupt fires.
     pub async fn fired(&self) {
+        self.fired_times(1).await
+    }
+
+    /// Resolves when the interrupt fires a second time: stop even what
+    /// must otherwise finish (cleanup retries; the journal keeps what is
+    /// left).
+    pub async fn fired_again(&self) {
+        self.fired_times(2).await
+    }
+
+    async fn fired_times(&self, times: u32) {
         match &self.0 {
             None => std::future::pending().await,
             Some(rx) => {
                 let mut rx = rx.clone();
-                if rx.wait_for(|fired| *fired).await.is_err() {
+                if rx.wait_for(|n| *n >= times).await.is_err() {
                     std::future::pending::<()>().await;
                 }
             }
@@ -460,6 +478,7 @@ impl Solver<'_> {
                 dir: self.journal.dir().display().to_string(),
                 source,
             })?;
+        let held_path = held.path().display().to_string();
 
         let published: Vec<Published> = sets
             .iter()
@@ -508,18 +527,34 @@ impl Solver<'_> {
 
         let started = Instant::now();
         self.options.progress.emit(Progress::CleaningUp);
-        let (gone, errors) = self.cleanup(&published, &claim).await;
-        report.cleanup_errors = errors;
-        // After a failed removal the values are most likely still there:
-        // one look then, not a wait for the whole deadline.
-        let check_timeout = if report.cleanup_errors.is_empty() {
-            self.options.propagation_timeout
-        } else {
-            self.dns.query_timeout
+        // Cleanup always runs, also after an interrupt; a second one cuts it
+        // short (the journal entry stays for `wacme cleanup`).
+        let cleanup = async {
+            let (gone, errors) = self.cleanup(&published, &claim).await;
+            // After a failed removal the values are most likely still
+            // there: one look then, not a wait for the whole deadline.
+            let check_timeout = if errors.is_empty() {
+                self.options.propagation_timeout
+            } else {
+                self.dns.query_timeout
+            };
+            let check = self
+                .check_cleanup(&published, &gone, &nameservers, &before, check_timeout)
+                .await;
+            (errors, check)
         };
-        report.cleanup_check = self
-            .check_cleanup(&published, &gone, &nameservers, &before, check_timeout)
-            .await;
+        let cut_short = tokio::select! {
+            (errors, check) = cleanup => {
+                report.cleanup_errors = errors;
+                report.cleanup_check = check;
+                false
+            }
+            () = interrupt.fired_again() => {
+                report.cleanup_errors =
+                    vec!["interrupted again: cleanup was cut short".to_string()];
+                true
+            }
+        };
         report.cleanup_ms = started.elapsed().as_millis() as u64;
         for e in &report.cleanup_errors {
             tracing::warn!("cleanup failed: {e}");
@@ -528,6 +563,7 @@ impl Solver<'_> {
             tracing::warn!("{line}");
         }
         let left = match report.cleanup_check.status {
+            _ if cut_short => true,
             CheckStatus::Verified => false,
             CheckStatus::Failed => !report.cleanup_check.left.is_empty(),
             CheckStatus::Skipped => !report.cleanup_errors.is_empty(),
@@ -540,6 +576,9 @@ impl Solver<'_> {
             );
         } else if let Err(e) = held.complete() {
             tracing::warn!("cannot remove the journal entry: {e}");
+        }
+        if cut_short {
+            return Err(SolveError::CleanupCutShort { journal: held_path });
         }
         outcome.map(|()| report)
     }

@@ -253,6 +253,7 @@ pub async fn clean_stale(
     job_plugins: &super::options::PluginOptions,
     config_file: &crate::workspace::config::ConfigFile,
     warn: bool,
+    interrupt: &Interrupt,
 ) -> super::recovery::CleanupReport {
     let options = super::recovery::RecoveryOptions {
         plugins: job_plugins.clone(),
@@ -260,7 +261,7 @@ pub async fn clean_stale(
         check_timeout: std::time::Duration::from_secs(10),
         ..Default::default()
     };
-    super::recovery::clean_stale(engine, &workspace.journal(), &options, warn).await
+    super::recovery::clean_stale(engine, &workspace.journal(), &options, warn, interrupt).await
 }
 
 /// Obtains and stores one certificate from `client`'s CA, then runs its
@@ -294,14 +295,20 @@ pub async fn obtain_with(
     let line = progress.certificate(&job.cert_name);
     setup.options.progress = line.sink();
     let journal = workspace.journal();
-    let account = account::ensure(
-        client,
-        workspace,
-        &job.email,
-        job.agree_tos,
-        job.eab.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
-    )
-    .await?;
+    // Registration (or the account lookup) may wait on a slow CA: Ctrl-C
+    // stops it; nothing was published yet.
+    let account = tokio::select! {
+        account = account::ensure(
+            client,
+            workspace,
+            &job.email,
+            job.agree_tos,
+            job.eab.as_ref().map(|(k, h)| (k.as_str(), h.as_str())),
+        ) => account?,
+        () = interrupt.fired() => {
+            return Err(Error::new(crate::dns01::solver::SolveError::Interrupted));
+        }
+    };
 
     let (plugin_config, secret_keys) = setup.config_for_storage();
     let store = workspace.certs();

@@ -17,6 +17,7 @@ use super::options::PluginOptions;
 use crate::dns01::dns::DnsConfig;
 use crate::dns01::journal::{Entry, Journal, JournalDns, Stale};
 use crate::dns01::propagation::{self, Expectation, Mode, PropagationError, Status};
+use crate::dns01::solver::Interrupt;
 use crate::dns01::solver::{CLEANUP_RETRIES, Residue, call_with_retries};
 use crate::dns01::zone::ZoneFinder;
 use crate::plugins::TxtSet;
@@ -90,12 +91,14 @@ pub struct FailedEntry {
 }
 
 /// Cleans every stale journal entry; failures are reported, not fatal, and
-/// logged as warnings when `warn`.
+/// logged as warnings when `warn`. When `interrupt` fires, the entry being
+/// cleaned and those not reached yet stay for the next run.
 pub async fn clean_stale(
     engine: &Engine,
     journal: &Journal,
     options: &RecoveryOptions,
     warn: bool,
+    interrupt: &Interrupt,
 ) -> CleanupReport {
     let (stale, broken) = journal.stale();
     let mut report = CleanupReport::default();
@@ -112,7 +115,11 @@ pub async fn clean_stale(
         let journal_path = entry.path.display().to_string();
         let plugin = entry.entry.plugin.clone();
         let names: Vec<String> = entry.entry.sets.iter().map(|s| s.fqdn.clone()).collect();
-        match clean_entry(engine, &entry, options).await {
+        let cleaned = tokio::select! {
+            cleaned = clean_entry(engine, &entry, options) => cleaned,
+            () = interrupt.fired() => Err(("interrupted; the entry stays for the next run".to_string(), Vec::new())),
+        };
+        match cleaned {
             Ok(verified) => {
                 tracing::info!("removed records left by an earlier run ({journal_path})");
                 if let Err(e) = entry.complete() {

@@ -215,6 +215,7 @@ pub async fn renew(
         },
         config,
         options.warn,
+        interrupt,
     )
     .await;
     let store = workspace.certs();
@@ -295,6 +296,10 @@ impl Ctx<'_> {
     }
 
     async fn try_renew(&self, name: &str, result: &mut RenewResult) -> anyhow::Result<()> {
+        if self.interrupt.has_fired() {
+            // Stopped before this certificate was begun.
+            return Err(Error::new(crate::dns01::solver::SolveError::Interrupted).into());
+        }
         let meta = self.store.load_meta(name)?;
         let entry = self.config.certificate(name);
         let mut job = self.job(name, meta.as_ref(), entry)?;

@@ -96,7 +96,7 @@ async fn ctrl_c_while_cleaning_an_earlier_runs_leftovers_stops_the_run() {
     proxy.add(Rule::reset(Match::any()));
     let before = proxy.log().len();
 
-    let mut next = bed
+    let next = bed
         .issue_command(&["next.example.test"], &["-v"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

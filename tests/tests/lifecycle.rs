@@ -770,3 +770,53 @@ async fn renewal_config_follows_the_documented_precedence() {
         show(&out)
     );
 }
+
+/// `[defaults.ca_rate_limits]` in the config file paces the requests to the
+/// CA; a value that is not a rate is refused before any network call,
+/// naming the key.
+#[tokio::test]
+async fn ca_rate_limits_come_from_the_config_file() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let config = bed.local.home.path().join("wacme.toml");
+    let write = |other: &str| {
+        std::fs::write(
+            &config,
+            format!("[defaults.ca_rate_limits]\nother = \"{other}\"\nnew_order = \"50/s\"\n"),
+        )
+        .unwrap()
+    };
+    write("4/s burst 1");
+    let started = std::time::Instant::now();
+    let out = bed
+        .issue_command(&[ZONE], &["--output", "json"])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(code(&out), OK, "{}", show(&out));
+    // newAccount, newOrder and a few newNonce aside, every request is an
+    // "other" one, one per 250 ms after the first.
+    let requests = json(&out)["ca_requests"].as_u64().unwrap();
+    let other = requests.saturating_sub(6);
+    assert!(
+        took >= std::time::Duration::from_millis(250 * other.saturating_sub(1)),
+        "{requests} requests in {took:?}"
+    );
+
+    write("fast");
+    let out = bed
+        .issue_command(&["other.example.test"], &[])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), INPUT, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ca_rate_limits.other"),
+        "{}",
+        show(&out)
+    );
+}

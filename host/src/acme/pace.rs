@@ -22,6 +22,32 @@ impl Rate {
     }
 }
 
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    /// `20/s` (a burst of one second's worth) or `20/s burst 10`.
+    fn from_str(s: &str) -> Result<Rate, String> {
+        let bad = || format!("`{s}` is not a rate: write e.g. `20/s` or `20/s burst 10`");
+        let mut words = s.split_whitespace();
+        let per_second: f64 = words
+            .next()
+            .and_then(|r| r.strip_suffix("/s"))
+            .and_then(|n| n.parse().ok())
+            .filter(|n: &f64| n.is_finite() && *n > 0.0)
+            .ok_or_else(bad)?;
+        let burst = match (words.next(), words.next(), words.next()) {
+            (None, _, _) => per_second.max(1.0),
+            (Some("burst"), Some(b), None) => b
+                .parse::<f64>()
+                .ok()
+                .filter(|b| b.is_finite() && *b >= 1.0)
+                .ok_or_else(bad)?,
+            _ => return Err(bad()),
+        };
+        Ok(Rate { per_second, burst })
+    }
+}
+
 /// The request rates the client keeps to, per kind of endpoint. The
 /// defaults are 80 % of Let's Encrypt's published overall request limits
 /// (new-nonce 20/s burst 10, new-account 5/s burst 15, new-order 300/s
@@ -36,6 +62,28 @@ pub struct RateLimits {
     pub renewal_info: Rate,
     /// Authorizations, challenges, orders, finalize, certificates, account.
     pub other: Rate,
+}
+
+impl RateLimits {
+    /// Sets the rate of the endpoint kind `name` (`new_nonce`,
+    /// `new_account`, `new_order`, `revoke_cert`, `renewal_info`, `other`).
+    pub fn set(&mut self, name: &str, rate: Rate) -> Result<(), String> {
+        let slot = match name {
+            "new_nonce" => &mut self.new_nonce,
+            "new_account" => &mut self.new_account,
+            "new_order" => &mut self.new_order,
+            "revoke_cert" => &mut self.revoke_cert,
+            "renewal_info" => &mut self.renewal_info,
+            "other" => &mut self.other,
+            _ => {
+                return Err(format!(
+                    "`{name}` is not an endpoint: use new_nonce, new_account, new_order, revoke_cert, renewal_info or other"
+                ));
+            }
+        };
+        *slot = rate;
+        Ok(())
+    }
 }
 
 impl Default for RateLimits {
@@ -223,6 +271,31 @@ mod tests {
         pacer.wait(Endpoint::NewNonce).await;
         assert!(started.elapsed() >= Duration::from_millis(290));
         pacer.wait(Endpoint::NewOrder).await;
+    }
+
+    #[test]
+    fn rates_parse_and_set() {
+        assert_eq!("20/s".parse::<Rate>().unwrap(), Rate::new(20.0, 20.0));
+        assert_eq!("0.5/s".parse::<Rate>().unwrap(), Rate::new(0.5, 1.0));
+        assert_eq!(
+            "20/s burst 10".parse::<Rate>().unwrap(),
+            Rate::new(20.0, 10.0)
+        );
+        for bad in [
+            "20",
+            "fast",
+            "0/s",
+            "-1/s",
+            "20/s burst",
+            "20/s burst 0",
+            "20/s x 3",
+        ] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        let mut limits = RateLimits::default();
+        limits.set("new_order", Rate::new(1.0, 1.0)).unwrap();
+        assert_eq!(limits.new_order, Rate::new(1.0, 1.0));
+        assert!(limits.set("new_orders", Rate::new(1.0, 1.0)).is_err());
     }
 
     #[test]

@@ -159,6 +159,11 @@ pub fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
     let engine = Engine::new();
     let global = &cli.global;
+    // A config file that cannot be read is reported by the command that
+    // needs it; its CA request rates apply to every CA client.
+    if let Ok(config) = global.config_file() {
+        engine.set_rate_limits(crate::engine::options::rate_limits(&config.defaults)?);
+    }
     match cli.command {
         Command::Issue(args) => issue::run(*args, global, &engine).await,
         Command::Cleanup(args) => cleanup::run(args, global, &engine).await,

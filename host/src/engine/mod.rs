@@ -59,6 +59,8 @@ pub struct Engine {
     clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
     /// The challenge record sets of every order in flight, per name.
     records: crate::dns01::records::Records,
+    /// Request rates of new CA clients.
+    rate_limits: std::sync::Mutex<crate::acme::RateLimits>,
 }
 
 fn runtime_key(options: &PluginOptions) -> RuntimeKey {
@@ -72,6 +74,12 @@ fn runtime_key(options: &PluginOptions) -> RuntimeKey {
 impl Engine {
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// Sets the request rates of the CA clients made from now on (the
+    /// config file's `ca_rate_limits`).
+    pub fn set_rate_limits(&self, limits: crate::acme::RateLimits) {
+        *self.rate_limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
     }
 
     /// The challenge record sets of every order this engine runs.
@@ -148,7 +156,12 @@ impl Engine {
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
-        let client = connect(directory, ca_certs).await?;
+        let limits = self
+            .rate_limits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let client = connect_with(directory, ca_certs, limits).await?;
         clients.insert(key, client.clone());
         Ok(client)
     }
@@ -156,7 +169,18 @@ impl Engine {
 
 /// A new client for a CA (no sharing).
 pub async fn connect(directory: &str, ca_certs: &[PathBuf]) -> Result<Client, crate::acme::Error> {
-    let mut config = ClientConfig::default();
+    connect_with(directory, ca_certs, crate::acme::RateLimits::default()).await
+}
+
+async fn connect_with(
+    directory: &str,
+    ca_certs: &[PathBuf],
+    rate_limits: crate::acme::RateLimits,
+) -> Result<Client, crate::acme::Error> {
+    let mut config = ClientConfig {
+        rate_limits,
+        ..ClientConfig::default()
+    };
     for path in ca_certs {
         config.add_ca_cert_file(path)?;
     }

@@ -157,6 +157,21 @@ impl Default for DnsOptions {
     }
 }
 
+/// The CA request rates: the built-in defaults with the config file's
+/// `ca_rate_limits` applied.
+pub fn rate_limits(defaults: &Defaults) -> Result<crate::acme::RateLimits, InputError> {
+    let mut limits = crate::acme::RateLimits::default();
+    for (name, text) in &defaults.ca_rate_limits {
+        let rate = text
+            .parse()
+            .map_err(|e| InputError(format!("ca_rate_limits.{name}: {e}")))?;
+        limits
+            .set(name, rate)
+            .map_err(|e| InputError(format!("ca_rate_limits: {e}")))?;
+    }
+    Ok(limits)
+}
+
 /// The DNS side of an issuance, checked and loaded.
 pub struct DnsSetup {
     pub runtime: Runtime,

@@ -66,6 +66,10 @@ pub struct Defaults {
     pub resolvers: Vec<String>,
     pub dns_port: Option<u16>,
     pub deploy_hook: Option<String>,
+    /// Request rates to the CA per kind of endpoint (`new_order = "20/s
+    /// burst 10"`, …), replacing the built-in defaults.
+    #[serde(default)]
+    pub ca_rate_limits: BTreeMap<String, String>,
 }
 
 /// One `[certificates.<name>]` entry.

@@ -437,11 +437,7 @@ impl Account {
         if authz.status == AuthorizationStatus::Valid {
             Ok(authz)
         } else {
-            Err(Error::Failed {
-                what: format!("the authorization for {}", authz.ordered_name()),
-                status: authz.status.to_string(),
-                problem: authz.challenge_error().cloned().map(Box::new),
-            })
+            Err(authorization_failed(&authz))
         }
     }
 
@@ -478,11 +474,7 @@ impl Account {
             }
             let now = self.authorization(&authz.url).await?;
             if now.status != AuthorizationStatus::Valid {
-                return Err(Error::Failed {
-                    what: format!("the authorization for {}", now.ordered_name()),
-                    status: now.status.to_string(),
-                    problem: now.challenge_error().cloned().map(Box::new),
-                });
+                return Err(authorization_failed(&now));
             }
         }
         check_order(order)
@@ -612,6 +604,16 @@ impl Account {
             });
         }
         Ok(order)
+    }
+}
+
+/// An authorization that did not become valid, as an error naming it and
+/// the challenge's problem.
+fn authorization_failed(authz: &Authorization) -> Error {
+    Error::Failed {
+        what: format!("the authorization for {}", authz.ordered_name()),
+        status: authz.status.to_string(),
+        problem: authz.challenge_error().cloned().map(Box::new),
     }
 }
 

@@ -95,14 +95,7 @@ impl AccountStore {
     /// The stored key for a CA, if any (possibly without `account.json`, when
     /// a registration was interrupted).
     pub fn load_key(&self, directory_url: &str) -> Result<Option<PrivateKey>> {
-        let path = self.dir_for(directory_url).join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => PrivateKey::from_pem(&text)
-                .map(Some)
-                .map_err(|e| Error::storage(&path, std::io::Error::other(e.to_string()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::storage(path, e)),
-        }
+        read_key(&self.dir_for(directory_url).join(KEY_FILE))
     }
 
     /// Writes the account key (0600). Call before registering, so a key the
@@ -199,14 +192,7 @@ impl AccountStore {
 
     /// The next key of an unfinished rollover, if any.
     fn load_next_key(&self, directory_url: &str) -> Result<Option<PrivateKey>> {
-        let path = self.dir_for(directory_url).join(NEXT_KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => PrivateKey::from_pem(&text)
-                .map(Some)
-                .map_err(|e| Error::storage(&path, std::io::Error::other(e.to_string()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::storage(path, e)),
-        }
+        read_key(&self.dir_for(directory_url).join(NEXT_KEY_FILE))
     }
 
     /// Finishes or undoes an unfinished rollover by what the CA says: the
@@ -474,6 +460,17 @@ fn folder_name(directory_url: &str) -> String {
         "unknown".into()
     } else {
         name
+    }
+}
+
+/// A PEM key file, if it exists.
+fn read_key(path: &std::path::Path) -> Result<Option<PrivateKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => PrivateKey::from_pem(&text)
+            .map(Some)
+            .map_err(|e| Error::storage(path, std::io::Error::other(e.to_string()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::storage(path, e)),
     }
 }
 

@@ -233,6 +233,47 @@ async fn ctrl_c_after_finalize_stores_the_certificate_and_exits_130() {
     assert!(temp_files(bed.state()).is_empty());
 }
 
+/// A first Ctrl-C after finalize makes the run wait for the certificate; a
+/// second one stops the wait at once (exit 130), the pending record keeps
+/// the order and its key, and the next `wacme issue` collects it.
+#[tokio::test]
+async fn a_second_ctrl_c_after_finalize_leaves_the_order_to_the_next_run() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let name = "twice.example.test";
+    let (mut child, rx) = spawn_watched(bed.issue_command(&[name], &[]).env(PAUSE_ENV, "60000"));
+    let mut lines = wait_for_line(&rx, PAUSE_LINE);
+    for _ in 0..2 {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let sent = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        sent.elapsed()
+    );
+    lines.extend(rx.iter());
+    let stderr = lines.join("\n");
+    assert_eq!(status.code(), Some(EXIT_INTERRUPTED), "{stderr}");
+    assert!(stderr.contains("interrupted twice"), "{stderr}");
+    assert!(!bed.cert_dir(name).exists());
+    assert!(pending_dir(bed.state(), name).exists(), "{stderr}");
+
+    let out = bed.issue(&[name], &["--output", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(json(&out)["recovered_order"].is_string());
+    bed.check_certificate(name, &[name]).await;
+    assert!(!pending_dir(bed.state(), name).exists());
+    bed.assert_no_residue().await;
+}
+
 /// `wacme issue -d example.com` against the fake CA (its authorizations
 /// are valid from the start: nothing is published, the pdns plugin is
 /// loaded but never called).

@@ -104,6 +104,10 @@ pub enum IssueError {
     NoChain,
     #[error("interrupted; the certificate issued meanwhile is stored in {0}")]
     InterruptedAfterStore(String),
+    #[error(
+        "interrupted twice while the CA was issuing {0}: the next `wacme issue` or `wacme renew` of it collects the certificate"
+    )]
+    InterruptedBeforeStore(String),
 }
 
 impl IssueError {
@@ -115,7 +119,9 @@ impl IssueError {
             IssueError::Acme(e) => e.class(),
             IssueError::Store(_) => ErrorClass::State,
             IssueError::BadCertificate(_) | IssueError::NoChain => ErrorClass::Ca,
-            IssueError::InterruptedAfterStore(_) => ErrorClass::Interrupted,
+            IssueError::InterruptedAfterStore(_) | IssueError::InterruptedBeforeStore(_) => {
+                ErrorClass::Interrupted
+            }
         }
     }
 }
@@ -457,9 +463,14 @@ impl Issuer<'_> {
             );
             std::future::pending::<()>().await
         };
+        // A second signal stops the wait: the pending record keeps the
+        // order and its key for the next run.
         let result = tokio::select! {
             result = work => result,
             () = notice => unreachable!("the notice never ends"),
+            () = interrupt.fired_again() => {
+                return Err(IssueError::InterruptedBeforeStore(request.cert_name.clone()));
+            }
         };
         if let Err(IssueError::Acme(e)) = &result
             && matches!(

@@ -248,6 +248,7 @@ async fn a_hundred_identifiers_cost_at_most_2n_plus_15_ca_requests() {
             .or_insert(0) += 1;
     }
     let requests = report["ca_requests"].as_u64().unwrap();
+    eprintln!("{requests} CA requests, {}: {kinds:?}", report["timings"]);
     assert!(
         requests <= 2 * 100 + 15,
         "{requests} CA requests for 100 identifiers: {kinds:#?}"

@@ -512,10 +512,14 @@ pub async fn load_with_env(case: &Case, env: &[(String, String)]) -> Loaded {
         .expect("load the plugin");
     let lookup = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let read = |_: &std::path::Path| Err(std::io::Error::other("no files are read"));
+    // What an operator gets: the grants shipped with wacme.
+    let policy =
+        wacme::plugins::grants::GrantFile::in_memory().policy(plugin.metadata(), plugin.sha256());
     let config = Sources {
         cli: &case.config,
         file: &Default::default(),
         env: &lookup,
+        policy: &policy,
         read_file: &read,
     }
     .resolve(plugin.metadata())

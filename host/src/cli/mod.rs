@@ -12,6 +12,7 @@ mod cleanup;
 pub mod exit;
 mod issue;
 mod plugin;
+mod plugin_grants;
 mod progress;
 mod renew;
 mod revoke;
@@ -163,6 +164,23 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     // needs it; its CA request rates apply to every CA client.
     if let Ok(config) = global.config_file() {
         engine.set_rate_limits(crate::engine::options::rate_limits(&config.defaults)?);
+    }
+    // What plugins may read from the environment: the state directory's
+    // grants, for every command that runs a plugin.
+    if matches!(
+        cli.command,
+        Command::Issue(_)
+            | Command::Cleanup(_)
+            | Command::Plugin(_)
+            | Command::Renew(_)
+            | Command::Revoke(_)
+    ) && let Ok(workspace) = global.workspace()
+    {
+        let lock = workspace
+            .root()
+            .join(crate::plugins::grants::GrantFile::FILE_NAME);
+        let grants = crate::plugins::grants::GrantFile::load(&lock)?;
+        engine.set_plugin_grants(grants, Some(workspace.root().join("plugins")));
     }
     match cli.command {
         Command::Issue(args) => issue::run(*args, global, &engine).await,

@@ -64,6 +64,16 @@ pub enum PluginCommand {
     Test(Box<TestArgs>),
     /// Create a new provider crate from the template (builds for wasm32-wasip2 as is).
     New(NewArgs),
+    /// Install a plugin into the state directory and approve what it asks for: shows its
+    /// hosts, secret fields and environment variables, and records the grants beside its
+    /// SHA-256 in plugins.lock.
+    Install(Box<super::plugin_grants::InstallArgs>),
+    /// Let a plugin read environment variables it declares (recorded in plugins.lock for
+    /// its current bytes).
+    Grant(super::plugin_grants::GrantArgs),
+    /// Stop a plugin from reading environment variables it was granted (also those
+    /// shipped with wacme's own plugins).
+    Revoke(super::plugin_grants::GrantArgs),
 }
 
 /// `wacme plugin test`.
@@ -118,6 +128,13 @@ pub async fn run(cmd: PluginCommand, global: &GlobalArgs, engine: &Engine) -> an
         }
         PluginCommand::Test(args) => test(engine, &args, global.output).await,
         PluginCommand::New(args) => new(&args, global.output),
+        PluginCommand::Install(args) => super::plugin_grants::install(&args, global, engine).await,
+        PluginCommand::Grant(args) => {
+            super::plugin_grants::grant(&args, false, global, engine).await
+        }
+        PluginCommand::Revoke(args) => {
+            super::plugin_grants::grant(&args, true, global, engine).await
+        }
     }
 }
 
@@ -296,7 +313,7 @@ struct ListEntry {
 
 async fn list(engine: &Engine, args: &PluginOptions, output: Output) -> anyhow::Result<Exit> {
     let runtime = engine.runtime(args)?;
-    let dirs = discovery::search_dirs(&args.plugin_dirs);
+    let dirs = engine.plugin_search_dirs(args);
     let mut entries: Vec<ListEntry> = Vec::new();
     for path in discovery::list(&dirs) {
         let shown = path.display().to_string();
@@ -362,7 +379,19 @@ struct Inspection<'a> {
     path: &'a str,
     sha256: &'a str,
     size_bytes: usize,
+    /// Every declared environment alias and whether it is read.
+    env: Vec<super::plugin_grants::EnvLine>,
+    /// Own variables that are not read, with why.
+    env_blocked: Vec<(String, String)>,
+    /// Which addresses the plugin's requests may reach.
+    address_policy: &'static str,
 }
+
+/// What `address_policy` says.
+const ADDRESS_POLICY: &str = "public addresses only; loopback, private, link-local, CGNAT, \
+    multicast and unspecified addresses only through an endpoint given in your config \
+    (--dns-config, the config file, WACME_<PLUGIN>_<KEY> or a granted variable) or an origin \
+    of --plugin-allow";
 
 async fn inspect(
     engine: &Engine,
@@ -372,12 +401,23 @@ async fn inspect(
 ) -> anyhow::Result<Exit> {
     let plugin = engine.load_plugin(args, arg).await?;
     let m = plugin.metadata();
+    let policy = engine.env_policy(&plugin);
     let report = Inspection {
         metadata: m,
         wit_version: plugins::WIT_VERSION,
         path: plugin.origin(),
         sha256: plugin.sha256(),
         size_bytes: plugin.size(),
+        env: super::plugin_grants::env_lines(m, &policy),
+        env_blocked: m
+            .config
+            .iter()
+            .filter_map(|f| {
+                let own = plugins::grants::own_var(&m.name, &f.name);
+                policy.own_blocked(&own).map(|why| (own, why.to_string()))
+            })
+            .collect(),
+        address_policy: ADDRESS_POLICY,
     };
     print(output, &report, || {
         let mut out = String::new();
@@ -402,6 +442,8 @@ async fn inspect(
             "  allowed hosts: {}\n",
             m.allowed_hosts.join(", ")
         ));
+        out.push_str(&format!("  addresses:     {ADDRESS_POLICY}\n"));
+        out.push_str(&super::plugin_grants::env_text(m, &report.env, &policy));
         out.push_str("  config:\n");
         for f in &m.config {
             let mut flags = Vec::new();
@@ -414,14 +456,15 @@ async fn inspect(
             if let Some(d) = &f.default {
                 flags.push(format!("default {d}"));
             }
-            let env = std::iter::once(format!(
-                "WACME_{}_{}",
-                m.name.to_uppercase().replace('-', "_"),
-                f.name.to_uppercase()
-            ))
-            .chain(f.env_aliases.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(", ");
+            let env = std::iter::once(plugins::grants::own_var(&m.name, &f.name))
+                .chain(
+                    policy
+                        .field(f)
+                        .filter(|(_, s)| s.is_granted())
+                        .map(|(a, _)| a.to_string()),
+                )
+                .collect::<Vec<_>>()
+                .join(", ");
             out.push_str(&format!("    {:<18} {}\n", f.name, f.description));
             if !flags.is_empty() {
                 out.push_str(&format!("    {:<18} [{}]\n", "", flags.join(", ")));

@@ -28,7 +28,6 @@ use crate::dns01::propagation::{self, Expectation, Mode, Nameserver, Propagation
 use crate::dns01::solver::call_with_retries;
 use crate::dns01::zone::ZoneFinder;
 use crate::error::InputError;
-use crate::plugins::config::Sources;
 use crate::plugins::{self, ProviderErrorKind, Session, TxtSet};
 use base64::Engine as _;
 use serde::Serialize;
@@ -330,11 +329,7 @@ pub async fn test_plugin(
             );
         }
         let plugin = engine.load_plugin(&dns.plugins, dns.plugin_arg()?).await?;
-        let config = Sources::resolve_with_process_env(
-            plugin.metadata(),
-            &pairs,
-            &std::collections::BTreeMap::new(),
-        )?;
+        let config = engine.resolve_config(&plugin, &pairs, &std::collections::BTreeMap::new())?;
         let session = plugin.session(&config, &dns.plugins.plugin_allow)?;
         let options = Options {
             zone: zone.name.clone(),

@@ -85,6 +85,9 @@ pub fn classify(err: &anyhow::Error) -> ErrorClass {
         if let Some(e) = cause.downcast_ref::<crate::acme::Error>() {
             return e.class();
         }
+        if let Some(e) = cause.downcast_ref::<crate::plugins::grants::GrantError>() {
+            return e.class();
+        }
         if let Some(e) = cause.downcast_ref::<super::issuance::IssueError>() {
             return e.class();
         }

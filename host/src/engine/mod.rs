@@ -32,10 +32,12 @@ pub use error::{Error, classify};
 pub use options::{CaOptions, DnsOptions, DnsSetup, PluginOptions};
 
 use crate::acme::{Client, ClientConfig};
+use crate::plugins::config::{ConfigError, ResolvedConfig, Sources};
+use crate::plugins::grants::{EnvPolicy, GrantFile};
 use crate::plugins::{self, Limits, Plugin, Runtime, RuntimeOptions, discovery};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// What makes two runtimes differ: the cache switch and the limits.
@@ -61,6 +63,12 @@ pub struct Engine {
     records: crate::dns01::records::Records,
     /// Request rates of new CA clients.
     rate_limits: std::sync::Mutex<crate::acme::RateLimits>,
+    /// Which environment variables plugins may read (`plugins.lock`).
+    grants: RwLock<GrantFile>,
+    /// Where `wacme plugin install` puts plugins: searched for names last.
+    installed_dir: RwLock<Option<PathBuf>>,
+    /// Ignored variables already warned about, per plugin.
+    warned: Mutex<BTreeSet<(String, String)>>,
 }
 
 fn runtime_key(options: &PluginOptions) -> RuntimeKey {
@@ -80,6 +88,68 @@ impl Engine {
     /// config file's `ca_rate_limits`).
     pub fn set_rate_limits(&self, limits: crate::acme::RateLimits) {
         *self.rate_limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// Uses these grants (the state directory's `plugins.lock`) and finds
+    /// installed plugins in `installed_dir`. Without a call, plugins read
+    /// only their own variables and the aliases shipped with wacme.
+    pub fn set_plugin_grants(&self, grants: GrantFile, installed_dir: Option<PathBuf>) {
+        *self.grants.write().unwrap_or_else(|e| e.into_inner()) = grants;
+        *self
+            .installed_dir
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = installed_dir;
+    }
+
+    /// The grants in use.
+    pub fn plugin_grants(&self) -> GrantFile {
+        self.grants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The environment variables `plugin` may read.
+    pub fn env_policy(&self, plugin: &Plugin) -> EnvPolicy {
+        self.grants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .policy(plugin.metadata(), plugin.sha256())
+    }
+
+    /// Resolves `plugin`'s config from the command line pairs, the
+    /// environment (as far as granted) and the config file's layer; warns
+    /// once per process about each variable that is set but not read.
+    pub fn resolve_config(
+        &self,
+        plugin: &Plugin,
+        cli: &[(String, String)],
+        file: &BTreeMap<String, String>,
+    ) -> Result<ResolvedConfig, ConfigError> {
+        let policy = self.env_policy(plugin);
+        let config = Sources::resolve_with_process_env(plugin.metadata(), &policy, cli, file)?;
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        for ignored in config.ignored() {
+            if warned.insert((plugin.metadata().name.clone(), ignored.var.clone())) {
+                tracing::warn!("plugin `{}`: {ignored}", plugin.metadata().name);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The directories searched for plugins by name.
+    pub fn plugin_search_dirs(&self, options: &PluginOptions) -> Vec<PathBuf> {
+        let mut dirs = discovery::search_dirs(&options.plugin_dirs);
+        if let Some(dir) = self
+            .installed_dir
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            && !dirs.contains(&dir)
+        {
+            dirs.push(dir);
+        }
+        dirs
     }
 
     /// The challenge record sets of every order this engine runs.
@@ -117,7 +187,7 @@ impl Engine {
         arg: &str,
     ) -> Result<Plugin, plugins::Error> {
         let runtime = self.runtime(options)?;
-        let path = discovery::find(arg, &discovery::search_dirs(&options.plugin_dirs))?;
+        let path = discovery::find(arg, &self.plugin_search_dirs(options))?;
         let key = std::fs::metadata(&path).ok().map(|m| {
             (
                 runtime_key(options),

@@ -10,7 +10,7 @@ use crate::dns01::propagation::Mode;
 use crate::dns01::solver::SolverOptions;
 use crate::dns01::zone::ZoneFinder;
 use crate::error::InputError;
-use crate::plugins::config::{Sources, parse_pair};
+use crate::plugins::config::parse_pair;
 use crate::plugins::{Plugin, ResolvedConfig, Runtime, Session};
 use crate::workspace::config::{CertEntry, ConfigFile, Defaults};
 use std::collections::BTreeMap;
@@ -270,7 +270,7 @@ impl DnsSetup {
         let dns = options.dns_config()?;
         let runtime = engine.runtime(&options.plugins)?;
         let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
-        let config = Sources::resolve_with_process_env(plugin.metadata(), &pairs, file_config)?;
+        let config = engine.resolve_config(&plugin, &pairs, file_config)?;
         let session = plugin.session(&config, &options.plugins.plugin_allow)?;
         let zones = ZoneFinder::new(
             dns.clone(),

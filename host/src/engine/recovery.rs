@@ -21,7 +21,6 @@ use crate::dns01::solver::Interrupt;
 use crate::dns01::solver::{CLEANUP_RETRIES, Residue, call_with_retries};
 use crate::dns01::zone::ZoneFinder;
 use crate::plugins::TxtSet;
-use crate::plugins::config::Sources;
 use crate::workspace::config::ConfigFile;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -233,7 +232,8 @@ async fn remove(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     pairs.extend(options.config.iter().cloned());
-    let config = Sources::resolve_with_process_env(plugin.metadata(), &pairs, &file_layer)
+    let config = engine
+        .resolve_config(&plugin, &pairs, &file_layer)
         .map_err(|e| {
             format!(
                 "{e} (secret values are not journaled: give them with --dns-config, the \

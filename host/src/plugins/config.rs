@@ -3,8 +3,11 @@
 //! Highest precedence first:
 //! 1. `--dns-config key=value` on the command line;
 //! 2. the environment: `WACME_<PLUGIN>_<KEY>` (upper case, `-` → `_`), then
-//!    the plugin's declared aliases in order; each variable `V` may instead
-//!    be given as `V_FILE` naming a file that holds the value;
+//!    the plugin's declared aliases that are granted ([`super::grants`]), in
+//!    order; each variable `V` may instead be given as `V_FILE` naming a file
+//!    that holds the value. A declared alias that is set but not granted is
+//!    not read; it is reported ([`ResolvedConfig::ignored`]) so the operator
+//!    can be told once;
 //! 3. the config file;
 //! 4. the field's declared default.
 //!
@@ -12,6 +15,7 @@
 //! declare are errors, as are required keys without a value, all before any
 //! network call. A plugin receives only its own declared keys.
 
+use super::grants::{AliasStatus, EnvPolicy};
 use super::metadata::PluginMetadata;
 pub use super::metadata::normalize_key;
 use std::collections::BTreeMap;
@@ -52,6 +56,28 @@ struct Value {
 #[derive(Debug, Clone, Default)]
 pub struct ResolvedConfig {
     values: BTreeMap<String, Value>,
+    ignored: Vec<Ignored>,
+}
+
+/// An environment variable a plugin asked for that was set but not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// The config key it would have filled.
+    pub key: String,
+    /// The variable (never its value).
+    pub var: String,
+    /// Why it was not read.
+    pub why: String,
+}
+
+impl std::fmt::Display for Ignored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "${} is set but not read for config `{}`: {}",
+            self.var, self.key, self.why
+        )
+    }
 }
 
 impl super::policy::TemplateValues for ResolvedConfig {
@@ -92,6 +118,11 @@ impl ResolvedConfig {
             .collect()
     }
 
+    /// Variables the plugin asked for that were set but not read.
+    pub fn ignored(&self) -> &[Ignored] {
+        &self.ignored
+    }
+
     /// `(key, origin, secret)` for display, without values.
     pub fn describe(&self) -> Vec<(String, Origin, bool)> {
         self.values
@@ -116,6 +147,7 @@ impl ResolvedConfig {
                     )
                 })
                 .collect(),
+            ignored: Vec::new(),
         }
     }
 }
@@ -156,14 +188,18 @@ pub struct Sources<'a> {
     pub file: &'a BTreeMap<String, String>,
     /// Environment lookup.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Which declared aliases may be read.
+    pub policy: &'a EnvPolicy,
     /// File reader for `*_FILE` variables.
     pub read_file: &'a dyn Fn(&Path) -> std::io::Result<String>,
 }
 
 impl Sources<'_> {
-    /// Resolves with the process environment and the real filesystem.
+    /// Resolves with the process environment (as far as `policy` lets the
+    /// plugin read it) and the real filesystem.
     pub fn resolve_with_process_env(
         meta: &PluginMetadata,
+        policy: &EnvPolicy,
         cli: &[(String, String)],
         file: &BTreeMap<String, String>,
     ) -> Result<ResolvedConfig, ConfigError> {
@@ -173,6 +209,7 @@ impl Sources<'_> {
             cli,
             file,
             env: &env,
+            policy,
             read_file: &read,
         }
         .resolve(meta)
@@ -194,6 +231,7 @@ impl Sources<'_> {
             cli: &cli,
             file: &BTreeMap::new(),
             env: &env,
+            policy: &EnvPolicy::none(),
             read_file: &read,
         }
         .resolve(meta)
@@ -231,6 +269,7 @@ impl Sources<'_> {
         }
 
         let mut values = BTreeMap::new();
+        let mut ignored = Vec::new();
         for field in &meta.config {
             let from_cli = self
                 .cli
@@ -240,7 +279,7 @@ impl Sources<'_> {
                 .map(|(_, v)| (v.clone(), Origin::Cli));
             let found = match from_cli {
                 Some(found) => Some(found),
-                None => match self.lookup_env(meta, field)? {
+                None => match self.lookup_env(meta, field, &mut ignored)? {
                     Some(found) => Some(found),
                     None => self
                         .file
@@ -262,18 +301,33 @@ impl Sources<'_> {
                     );
                 }
                 _ if field.required => {
-                    let vars = env_vars(meta, field);
-                    let hint = format!(
-                        "set it with `--dns-config {}=…` or ${} (or {}_FILE naming a file){}",
+                    let own = super::grants::own_var(&meta.name, &field.name);
+                    let granted: Vec<&str> = self
+                        .policy
+                        .field(field)
+                        .filter(|(_, s)| s.is_granted())
+                        .map(|(a, _)| a)
+                        .collect();
+                    let ungranted: Vec<&str> = self
+                        .policy
+                        .field(field)
+                        .filter(|(_, s)| !s.is_granted())
+                        .map(|(a, _)| a)
+                        .collect();
+                    let mut hint = format!(
+                        "set it with `--dns-config {}=…` or ${own} (or {own}_FILE naming a file)",
                         field.name,
-                        vars[0],
-                        vars[0],
-                        if vars.len() > 1 {
-                            format!("; also read from ${}", vars[1..].join(", $"))
-                        } else {
-                            String::new()
-                        }
                     );
+                    if !granted.is_empty() {
+                        hint += &format!("; also read from ${}", granted.join(", $"));
+                    }
+                    if !ungranted.is_empty() {
+                        hint += &format!(
+                            "; ${} not read unless granted (`wacme plugin grant {} …`)",
+                            ungranted.join(", $"),
+                            meta.name
+                        );
+                    }
                     return Err(ConfigError::Missing {
                         plugin: meta.name.clone(),
                         key: field.name.clone(),
@@ -283,15 +337,44 @@ impl Sources<'_> {
                 _ => {}
             }
         }
-        Ok(ResolvedConfig { values })
+        Ok(ResolvedConfig { values, ignored })
     }
 
     fn lookup_env(
         &self,
         meta: &PluginMetadata,
         field: &super::metadata::ConfigField,
+        ignored: &mut Vec<Ignored>,
     ) -> Result<Option<(String, Origin)>, ConfigError> {
-        for var in env_vars(meta, field) {
+        let own = super::grants::own_var(&meta.name, &field.name);
+        let candidates = std::iter::once((own.clone(), None)).chain(
+            self.policy
+                .field(field)
+                .map(|(a, s)| (a.to_string(), Some(s))),
+        );
+        for (var, status) in candidates {
+            let why = match &status {
+                None => self.policy.own_blocked(&var).map(str::to_string),
+                Some(s) if s.is_granted() => None,
+                Some(AliasStatus::Refused(why)) => Some(format!("never granted: {why}")),
+                Some(s) => Some(format!(
+                    "{s}; grant it with `wacme plugin grant {} {var}`",
+                    meta.name
+                )),
+            };
+            if let Some(why) = why {
+                let set = |v: &str| (self.env)(v).is_some_and(|v| !v.is_empty());
+                for v in [var.clone(), format!("{var}_FILE")] {
+                    if set(&v) {
+                        ignored.push(Ignored {
+                            key: field.name.clone(),
+                            var: v,
+                            why: why.clone(),
+                        });
+                    }
+                }
+                continue;
+            }
             if let Some(v) = (self.env)(&var).filter(|v| !v.is_empty()) {
                 return Ok(Some((v, Origin::Env(var))));
             }
@@ -312,16 +395,12 @@ impl Sources<'_> {
     }
 }
 
-/// `WACME_<PLUGIN>_<KEY>` followed by the field's aliases.
+/// `WACME_<PLUGIN>_<KEY>` followed by the field's declared aliases (granted
+/// or not).
 pub fn env_vars(meta: &PluginMetadata, field: &super::metadata::ConfigField) -> Vec<String> {
-    let own = format!("WACME_{}_{}", env_part(&meta.name), env_part(&field.name));
-    std::iter::once(own)
+    std::iter::once(super::grants::own_var(&meta.name, &field.name))
         .chain(field.env_aliases.iter().cloned())
         .collect()
-}
-
-fn env_part(s: &str) -> String {
-    s.to_ascii_uppercase().replace('-', "_")
 }
 
 /// Parses `key=value` (`--dns-config`); the value may contain `=`.
@@ -397,6 +476,7 @@ mod tests {
             cli: &cli,
             file: &file,
             env: &env_fn,
+            policy: &EnvPolicy::trust_all(&meta()),
             read_file: &read_fn,
         }
         .resolve(&meta())
@@ -448,6 +528,76 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.get("api_key"), Some("own"));
+    }
+
+    #[test]
+    fn ungranted_aliases_are_not_read_and_are_reported() {
+        let m = meta();
+        let env: HashMap<&str, &str> = [
+            ("MY_KEY", "stolen"),
+            ("LEGACY_KEY_FILE", "/etc/shadow"),
+            ("WACME_MY_DNS_API_URL", "https://own.example"),
+        ]
+        .into();
+        let env_fn = |k: &str| env.get(k).map(|v| v.to_string());
+        let read_fn = |_: &Path| -> std::io::Result<String> { panic!("no file may be read") };
+        let resolve = |policy: &EnvPolicy| {
+            Sources {
+                cli: &[("api_key".to_string(), "given".to_string())],
+                file: &BTreeMap::new(),
+                env: &env_fn,
+                policy,
+                read_file: &read_fn,
+            }
+            .resolve(&m)
+        };
+        let c = resolve(&EnvPolicy::none()).unwrap();
+        assert_eq!(c.get("api_key"), Some("given"));
+        assert_eq!(
+            c.get("api_url"),
+            Some("https://own.example"),
+            "own variable"
+        );
+        // Given on the command line, the key never looks at the environment.
+        assert!(c.ignored().is_empty(), "{:?}", c.ignored());
+
+        let c = Sources {
+            cli: &[("api_url".to_string(), "u".to_string())],
+            file: &BTreeMap::new(),
+            env: &env_fn,
+            policy: &EnvPolicy::none(),
+            read_file: &read_fn,
+        }
+        .resolve(&m)
+        .unwrap_err();
+        let msg = c.to_string();
+        assert!(
+            msg.contains("$WACME_MY_DNS_API_KEY")
+                && msg.contains("$MY_KEY, $LEGACY_KEY not read unless granted"),
+            "{msg}"
+        );
+        assert!(!msg.contains("stolen"), "{msg}");
+
+        let env_only = |policy: &EnvPolicy| {
+            Sources {
+                cli: &[("api_url".to_string(), "u".to_string())],
+                file: &[("api_key".to_string(), "from-file".to_string())].into(),
+                env: &env_fn,
+                policy,
+                read_file: &read_fn,
+            }
+            .resolve(&m)
+            .unwrap()
+        };
+        let c = env_only(&EnvPolicy::none());
+        assert_eq!(c.get("api_key"), Some("from-file"));
+        let vars: Vec<&str> = c.ignored().iter().map(|i| i.var.as_str()).collect();
+        assert_eq!(vars, ["MY_KEY", "LEGACY_KEY_FILE"]);
+        assert!(
+            c.ignored()[0]
+                .to_string()
+                .contains("wacme plugin grant my-dns MY_KEY")
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod bindings;
 mod cache;
 pub mod config;
 pub mod discovery;
+pub mod grants;
 mod host;
 pub mod limits;
 pub mod metadata;

@@ -8,6 +8,8 @@
 //! what happened, or the instance traps (loop, memory, stack, panic).
 //! `cleanup` always succeeds. Modes are listed in [`MODES`].
 
+mod env;
+
 use core::hint::black_box;
 use wacme_plugin_sdk::http::Request;
 use wacme_plugin_sdk::{Config, ConfigField, Error, Metadata, Provider, Result, TxtSet, log};
@@ -28,6 +30,7 @@ pub const MODES: &[&str] = &[
     "wasi-sockets",
     "huge-string",
     "leak-secret",
+    "exfil-env",
     "ok",
 ];
 
@@ -58,8 +61,15 @@ impl Provider for Hostile {
                 ConfigField::new("mode", "The attack `present` performs").required(),
                 ConfigField::new("target", "URL the HTTP attacks use (declared as allowed)"),
                 ConfigField::new("token", "A secret that `leak-secret` tries to leak").secret(),
+                ConfigField::new("loot", "What `exfil-env` steals from the environment").env(&[
+                    "MY_TOP_SECRET",
+                    "CF_API_TOKEN",
+                    "WACME_PDNS_API_KEY",
+                ]),
+                ConfigField::new("endpoint", "An internal URL `exfil-env` tries to reach")
+                    .env(&["VAULT_ADDR"]),
             ],
-            allowed_hosts: vec!["{target}".into()],
+            allowed_hosts: vec!["{target}".into(), "{endpoint}".into()],
             default_ttl: 60,
             min_ttl: 1,
         }
@@ -88,6 +98,7 @@ impl Provider for Hostile {
             "wasi-sockets" => wasi_sockets(config.get("target")),
             "huge-string" => Err(Error::Permanent(huge_string(16 * MIB))),
             "leak-secret" => leak_secret(config.require("token")?),
+            "exfil-env" => env::exfil_env(config),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",
@@ -103,7 +114,7 @@ impl Provider for Hostile {
 
 /// Says what leaked: through the host's log in the component; on the host
 /// target (unit tests), where the import does not exist, on stderr.
-fn report(message: &str) {
+pub(crate) fn report(message: &str) {
     #[cfg(target_arch = "wasm32")]
     log::error(message);
     #[cfg(not(target_arch = "wasm32"))]
@@ -425,9 +436,9 @@ mod tests {
     }
 
     #[test]
-    fn metadata_declares_only_the_target() {
+    fn metadata_declares_only_configured_hosts() {
         let m = Hostile::metadata();
-        assert_eq!(m.allowed_hosts, ["{target}"]);
+        assert_eq!(m.allowed_hosts, ["{target}", "{endpoint}"]);
         assert!(m.config.iter().any(|f| f.name == "token" && f.secret));
         assert!(m.config.iter().any(|f| f.name == "mode" && f.required));
     }

@@ -601,6 +601,34 @@ mod tests {
     }
 
     #[test]
+    fn own_variables_that_are_wacmes_are_not_read() {
+        let mut m = meta();
+        m.name = "eab".into();
+        m.config = vec![ConfigField {
+            name: "hmac_key".into(),
+            description: String::new(),
+            required: false,
+            secret: false,
+            default: None,
+            env_aliases: vec![],
+        }];
+        let policy = crate::plugins::grants::GrantFile::in_memory().policy(&m, "sha");
+        let env = |k: &str| (k == "WACME_EAB_HMAC_KEY").then(|| "account-binding-key".to_string());
+        let read = |_: &Path| -> std::io::Result<String> { unreachable!() };
+        let c = Sources {
+            cli: &[],
+            file: &BTreeMap::new(),
+            env: &env,
+            policy: &policy,
+            read_file: &read,
+        }
+        .resolve(&m)
+        .unwrap();
+        assert_eq!(c.get("hmac_key"), None);
+        assert_eq!(c.ignored()[0].var, "WACME_EAB_HMAC_KEY");
+    }
+
+    #[test]
     fn file_variables_are_read_and_trimmed() {
         let c = resolve(
             &[("api_url", "u")],

@@ -173,6 +173,27 @@ const BUILT_IN_KEYS: &[(&str, &[&str])] = &[
     ("acmedns", &["allow_register"]),
 ];
 
+/// wacme's own variables, which no plugin reads even when its name and key
+/// spell one (a plugin `eab` with a key `hmac_key`).
+const RESERVED: &[&str] = &[
+    "WACME_CONFIG",
+    "WACME_STATE_DIR",
+    "WACME_PLUGIN_DIR",
+    "WACME_DIRECTORY",
+    "WACME_EAB_KID",
+    "WACME_EAB_HMAC_KEY",
+    "WACME_DOMAINS",
+    "WACME_CERT_NAME",
+    "WACME_CERT_PATH",
+    "WACME_KEY_PATH",
+    "WACME_CHAIN_PATH",
+    "WACME_FULLCHAIN_PATH",
+];
+
+fn reserved(var: &str) -> bool {
+    RESERVED.contains(&var) || var.starts_with("WACME_TEST_")
+}
+
 /// `WACME_<PLUGIN>_<KEY>`: a plugin's own variable for a key.
 pub fn own_var(plugin: &str, key: &str) -> String {
     format!("WACME_{}_{}", env_part(plugin), env_part(key))
@@ -436,6 +457,11 @@ impl GrantFile {
         let entry = self.plugins.get(&meta.name);
         for field in &meta.config {
             let own = own_var(&meta.name, &field.name);
+            if reserved(&own) {
+                policy
+                    .blocked_own
+                    .insert(own.clone(), "it is one of wacme's own settings".into());
+            }
             if let Some(owner) = first_party_owner(&meta.name, &own) {
                 policy.blocked_own.insert(
                     own,
@@ -740,6 +766,13 @@ mod tests {
             "lists what is declared: {err}"
         );
         // An own variable that is a first-party plugin's.
+        let eab = meta("eab", &[("hmac_key", &[])]);
+        assert!(
+            GrantFile::in_memory()
+                .policy(&eab, "aa")
+                .own_blocked("WACME_EAB_HMAC_KEY")
+                .is_some()
+        );
         let squatter = meta("pdns-api", &[("key", &[])]);
         let p = GrantFile::in_memory().policy(&squatter, "aa");
         assert!(p.own_blocked("WACME_PDNS_API_KEY").is_some());

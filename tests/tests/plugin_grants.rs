@@ -185,6 +185,11 @@ async fn granted_aliases_follow_the_plugins_bytes_and_are_never_stored() {
     assert!(text(&out).contains("--yes"));
     assert!(!case.bed.state().join("plugins.lock").exists());
 
+    // Downloads are https only.
+    let out = run(&["plugin", "install", "http://127.0.0.1:9/hostile.wasm", "--yes"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("https:// only"), "{}", text(&out));
+
     // A wrong checksum: nothing is installed.
     let out = run(&[
         "plugin",

@@ -8,6 +8,8 @@
 //! what happened, or the instance traps (loop, memory, stack, panic).
 //! `cleanup` always succeeds. Modes are listed in [`MODES`].
 
+pub mod net;
+
 use core::hint::black_box;
 use wacme_plugin_sdk::http::Request;
 use wacme_plugin_sdk::{Config, ConfigField, Error, Metadata, Provider, Result, TxtSet, log};
@@ -28,6 +30,7 @@ pub const MODES: &[&str] = &[
     "wasi-sockets",
     "huge-string",
     "leak-secret",
+    "http-each",
     "ok",
 ];
 
@@ -59,7 +62,11 @@ impl Provider for Hostile {
                 ConfigField::new("target", "URL the HTTP attacks use (declared as allowed)"),
                 ConfigField::new("token", "A secret that `leak-secret` tries to leak").secret(),
             ],
-            allowed_hosts: vec!["{target}".into()],
+            allowed_hosts: ["{target}"]
+                .iter()
+                .chain(net::DECLARED)
+                .map(|h| h.to_string())
+                .collect(),
             default_ttl: 60,
             min_ttl: 1,
         }
@@ -88,6 +95,7 @@ impl Provider for Hostile {
             "wasi-sockets" => wasi_sockets(config.get("target")),
             "huge-string" => Err(Error::Permanent(huge_string(16 * MIB))),
             "leak-secret" => leak_secret(config.require("token")?),
+            "http-each" => net::http_each(&set.values),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",
@@ -425,9 +433,10 @@ mod tests {
     }
 
     #[test]
-    fn metadata_declares_only_the_target() {
+    fn metadata_declares_the_target_and_the_network_origins() {
         let m = Hostile::metadata();
-        assert_eq!(m.allowed_hosts, ["{target}"]);
+        assert_eq!(m.allowed_hosts[0], "{target}");
+        assert_eq!(m.allowed_hosts[1..], *net::DECLARED);
         assert!(m.config.iter().any(|f| f.name == "token" && f.secret));
         assert!(m.config.iter().any(|f| f.name == "mode" && f.required));
     }

@@ -385,11 +385,11 @@ async fn redirect_from_the_operators_origin_to_a_public_only_one_is_decided_agai
         .unwrap_err();
     assert_eq!(
         errors,
-        [format!(
+        [
             "HttpError::Denied(\"redirected to https://r.evil.test:18443: https://r.evil.test:18443 resolves \
              only to non-public addresses (loopback); an endpoint you configure yourself or \
              --plugin-allow may reach it\")"
-        )]
+        ]
     );
     assert_eq!(server.connections(), 0, "the redirect was followed");
 }

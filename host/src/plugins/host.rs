@@ -271,7 +271,7 @@ impl CallCtx {
             elapsed.as_millis(), match reach { Reach::Public => "public", Reach::Operator => "operator" });
         if error.is_timeout() && elapsed >= timeout {
             http::HttpError::Timeout(format!(
-                "no answer from {} within {timeout:?}",
+                "no complete answer from {} within {timeout:?}",
                 origin_of(url)
             ))
         } else {

@@ -264,11 +264,27 @@ async fn a_generated_plugin_builds_and_passes() {
         .join("wacme_plugin_acme_dns_co.wasm");
     assert!(wasm.is_file(), "{}", wasm.display());
 
-    let out = conformance(
-        &pdns,
-        &wasm,
-        &[format!("api_url={}", pdns.api_url())],
-        &[("ACME_DNS_CO_API_KEY", pdns.api_key())],
+    // The template's alias is read once the author grants it to the build.
+    let state = tempfile::tempdir().unwrap();
+    let state_dir = state.path().to_str().unwrap();
+    let env = [
+        ("WACME_STATE_DIR", state_dir),
+        ("ACME_DNS_CO_API_KEY", pdns.api_key()),
+    ];
+    let config = [format!("api_url={}", pdns.api_url())];
+    let out = conformance(&pdns, &wasm, &config, &env);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(
+        show(&out).contains("$ACME_DNS_CO_API_KEY not read unless granted"),
+        "{}",
+        show(&out)
     );
+    let granted = Command::new(wacme_tests::wacme_bin())
+        .args(["--state-dir", state_dir, "plugin", "grant", "--all"])
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert!(granted.status.success(), "{}", show(&granted));
+    let out = conformance(&pdns, &wasm, &config, &env);
     assert_passed(&pdns, &out).await;
 }

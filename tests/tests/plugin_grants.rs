@@ -186,7 +186,12 @@ async fn granted_aliases_follow_the_plugins_bytes_and_are_never_stored() {
     assert!(!case.bed.state().join("plugins.lock").exists());
 
     // Downloads are https only.
-    let out = run(&["plugin", "install", "http://127.0.0.1:9/hostile.wasm", "--yes"]);
+    let out = run(&[
+        "plugin",
+        "install",
+        "http://127.0.0.1:9/hostile.wasm",
+        "--yes",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("https:// only"), "{}", text(&out));
 

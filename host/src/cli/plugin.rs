@@ -18,7 +18,8 @@ pub struct PluginArgs {
     #[arg(long = "plugin-dir", value_name = "DIR")]
     pub plugin_dirs: Vec<PathBuf>,
     /// Narrow the origins a plugin may reach (repeatable), e.g. `https://api.cloudflare.com`.
-    /// A request must match the plugin's own list and this one.
+    /// A request must match the plugin's own list and this one. Origins listed here are
+    /// yours, so they may also reach non-public addresses (loopback, private networks).
     #[arg(long = "plugin-allow", value_name = "ORIGIN")]
     pub plugin_allow: Vec<String>,
     /// Wall-clock limit for one plugin call.

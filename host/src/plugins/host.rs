@@ -7,10 +7,16 @@
 //! request's timeout is bounded by what is left of the call's deadline, and
 //! what is logged about a request (method, origin, path, status) passes
 //! through the session's [`Redactor`].
+//!
+//! What went wrong on the way (unknown name, refused, reset, TLS failure, an
+//! answer that is not HTTP) reaches the plugin as one uniform
+//! `connection("connection failed")`, so that it cannot tell a closed port
+//! from an open one; the detail goes to the operator's log (`-v`).
 
 use super::bindings::wacme::dns::{http, log};
 use super::limits::Limits;
-use super::policy::{AllowList, origin_of};
+use super::net::{self, Clients, HOW_TO_ALLOW};
+use super::policy::{AllowList, Reach, origin_of};
 use super::redact::{Redactor, truncate};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +26,7 @@ use url::Url;
 /// What the imports of one plugin call need.
 pub(crate) struct CallCtx {
     plugin: String,
-    client: reqwest::Client,
+    clients: Clients,
     allow: Arc<AllowList>,
     pub(crate) redactor: Arc<Redactor>,
     limits: Limits,
@@ -33,7 +39,7 @@ pub(crate) struct CallCtx {
 impl CallCtx {
     pub(crate) fn new(
         plugin: String,
-        client: reqwest::Client,
+        clients: Clients,
         allow: Arc<AllowList>,
         redactor: Arc<Redactor>,
         limits: Limits,
@@ -42,7 +48,7 @@ impl CallCtx {
     ) -> Self {
         CallCtx {
             plugin,
-            client,
+            clients,
             allow,
             redactor,
             limits,
@@ -57,7 +63,7 @@ impl CallCtx {
         &mut self,
         request: http::Request,
     ) -> Result<http::Response, http::HttpError> {
-        use http::HttpError::{Connection, Denied, Timeout, TooLarge};
+        use http::HttpError::{Denied, Timeout, TooLarge};
         self.requests += 1;
         if self.requests > self.limits.max_requests_per_call {
             if self.requests == self.limits.max_requests_per_call + 1 {
@@ -108,13 +114,28 @@ impl CallCtx {
         let mut body = request.body;
 
         for hop in 0..=self.limits.max_redirects {
-            if let Err(denied) = self.allow.check(&url) {
-                let reason = if hop == 0 {
-                    denied.0
+            let on_hop = |reason: String| {
+                if hop == 0 {
+                    reason
                 } else {
-                    format!("redirected to {}: {}", origin_of(&url), denied.0)
-                };
-                tracing::warn!(plugin = %self.plugin, "denied {method} {}: {reason}", self.redactor.redact(&origin_of(&url)));
+                    format!("redirected to {}: {reason}", origin_of(&url))
+                }
+            };
+            let reach = match self.allow.check(&url) {
+                Ok(reach) => reach,
+                Err(denied) => {
+                    let reason = on_hop(denied.0);
+                    tracing::warn!(plugin = %self.plugin, "denied {method} {}: {reason}", self.redactor.redact(&origin_of(&url)));
+                    return Err(Denied(reason));
+                }
+            };
+            if let Some((ip, class)) = net::check_literal(&url, reach) {
+                let reason = on_hop(format!(
+                    "{} is a non-public address ({class}); {HOW_TO_ALLOW}",
+                    origin_of(&url)
+                ));
+                tracing::warn!(plugin = %self.plugin, "denied {method} {}: {ip} is {class}: {reason}",
+                    self.redactor.redact(&origin_of(&url)));
                 return Err(Denied(reason));
             }
             let remaining = self.deadline.saturating_duration_since(Instant::now());
@@ -124,7 +145,8 @@ impl CallCtx {
             let timeout = remaining.min(self.limits.http_timeout);
             let started = Instant::now();
             let sent = self
-                .client
+                .clients
+                .for_reach(reach)
                 .request(method.clone(), url.clone())
                 .headers(headers.clone())
                 .body(body.clone())
@@ -136,17 +158,18 @@ impl CallCtx {
                 .redact(&format!("{}{}", origin_of(&url), url.path()));
             let mut response = match sent {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    tracing::debug!(plugin = %self.plugin, "{method} {shown} timed out after {timeout:?}");
-                    return Err(Timeout(format!(
-                        "no answer from {} within {timeout:?}",
-                        origin_of(&url)
-                    )));
-                }
                 Err(e) => {
-                    let reason = self.redactor.redact(&crate::error::chain(&e));
-                    tracing::debug!(plugin = %self.plugin, "{method} {shown} failed: {reason}");
-                    return Err(Connection(reason));
+                    if let Some(refused) = net::refusal(&e) {
+                        let reason = on_hop(format!(
+                            "{} resolves only to non-public addresses ({}); {HOW_TO_ALLOW}",
+                            origin_of(&url),
+                            refused.classes()
+                        ));
+                        tracing::warn!(plugin = %self.plugin, "denied {method} {shown}: {}",
+                            self.redactor.redact(&refused.to_string()));
+                        return Err(Denied(reason));
+                    }
+                    return Err(self.failed(&method, &shown, &url, reach, &e, started, timeout));
                 }
             };
             let status = response.status();
@@ -212,14 +235,8 @@ impl CallCtx {
                         data.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
-                    Err(e) if e.is_timeout() => {
-                        return Err(Timeout(format!(
-                            "response from {} not complete within {timeout:?}",
-                            origin_of(&url)
-                        )));
-                    }
                     Err(e) => {
-                        return Err(Connection(self.redactor.redact(&crate::error::chain(&e))));
+                        return Err(self.failed(&method, &shown, &url, reach, &e, started, timeout));
                     }
                 }
             }
@@ -230,6 +247,36 @@ impl CallCtx {
             });
         }
         unreachable!("the loop returns on its last hop")
+    }
+
+    /// What the plugin learns of a failed request: `timeout` when the
+    /// request's own deadline passed, otherwise the uniform connection
+    /// failure. The operator's log gets the detail: the error chain and the
+    /// addresses tried.
+    #[allow(clippy::too_many_arguments)]
+    fn failed(
+        &self,
+        method: &reqwest::Method,
+        shown: &str,
+        url: &Url,
+        reach: Reach,
+        error: &reqwest::Error,
+        started: Instant,
+        timeout: std::time::Duration,
+    ) -> http::HttpError {
+        let addresses = self.clients.addresses(url, reach);
+        let reason = self.redactor.redact(&crate::error::chain(error));
+        let elapsed = started.elapsed();
+        tracing::info!(plugin = %self.plugin, "{method} {shown} failed after {} ms (addresses {addresses:?}, {} reach): {reason}",
+            elapsed.as_millis(), match reach { Reach::Public => "public", Reach::Operator => "operator" });
+        if error.is_timeout() && elapsed >= timeout {
+            http::HttpError::Timeout(format!(
+                "no complete answer from {} within {timeout:?}",
+                origin_of(url)
+            ))
+        } else {
+            http::HttpError::Connection("connection failed".into())
+        }
     }
 
     /// Removes headers that carry credentials before a cross-origin hop: the

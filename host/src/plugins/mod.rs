@@ -6,10 +6,12 @@
 //! stdio discarded), a memory cap, a wall-clock deadline per call enforced by
 //! epoch interruption plus an outer timeout, and one way out: the `http`
 //! import, which only reaches the origins its metadata declares (after
-//! templating from config) and the operator allows.
+//! templating from config) and the operator allows, and of those only public
+//! addresses unless the operator chose the origin.
 //!
 //! - [`Runtime`]: one per process; owns the engine, the epoch ticker, the
-//!   linker, the compile cache and the HTTP client.
+//!   linker, the compile cache and the HTTP clients (see [`net`] for the
+//!   address policy they apply).
 //! - [`Plugin`]: a loaded, validated component with its metadata.
 //! - [`Session`]: a plugin bound to a resolved config and allowlist; each
 //!   `present`/`cleanup` runs in a fresh store.
@@ -22,6 +24,7 @@ pub mod grants;
 mod host;
 pub mod limits;
 pub mod metadata;
+pub mod net;
 pub mod policy;
 pub mod redact;
 mod runtime;

@@ -17,6 +17,11 @@
 //! as `api.example.com.evil.test`, `API.EXAMPLE.COM`, `api.example.com.`,
 //! `0x7f.1` or userinfo tricks (`https://api.example.com@evil.test/`) cannot
 //! slip through.
+//!
+//! A match also says whose choice the origin was ([`Reach`]): the operator's
+//! (an endpoint they configured, or their `--plugin-allow` list) or the
+//! plugin's (a static entry or a default). Only the operator's may connect to
+//! non-public addresses (see [`super::net`]).
 
 use std::fmt;
 use url::{Host, Url};
@@ -77,6 +82,18 @@ impl fmt::Display for OriginPattern {
 pub struct PatternError {
     pub entry: String,
     pub reason: String,
+}
+
+/// Whose choice an allowed origin was, which decides the addresses a
+/// request may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The plugin's (a static entry, or a template filled from a default):
+    /// public addresses only.
+    Public,
+    /// The operator's (a template value they gave, or their `--plugin-allow`
+    /// list): any address, as for any tool pointed at a local service.
+    Operator,
 }
 
 /// Why a request was refused.
@@ -218,6 +235,9 @@ pub trait TemplateValues {
 #[derive(Debug, Clone, Default)]
 pub struct AllowList {
     plugin: Vec<OriginPattern>,
+    /// For each entry of `plugin`: whether the operator gave it (a template
+    /// whose value they configured).
+    operator_given: Vec<bool>,
     operator: Option<Vec<OriginPattern>>,
 }
 
@@ -233,20 +253,23 @@ impl AllowList {
         operator: &[String],
     ) -> Result<Self, PatternError> {
         let mut plugin = Vec::new();
+        let mut operator_given = Vec::new();
         for entry in declared {
             if let Some(key) = template_key(entry) {
-                let Some((value, operator_given)) = config.template_value(key) else {
+                let Some((value, given)) = config.template_value(key) else {
                     continue;
                 };
-                let pattern = OriginPattern::from_configured_url(value, operator_given).map_err(
+                let pattern = OriginPattern::from_configured_url(value, given).map_err(
                     |Denied(reason)| PatternError {
                         entry: format!("{entry} (config `{key}` = {value})"),
                         reason,
                     },
                 )?;
                 plugin.push(pattern);
+                operator_given.push(given);
             } else {
                 plugin.push(OriginPattern::parse(entry, false)?);
+                operator_given.push(false);
             }
         }
         let operator = if operator.is_empty() {
@@ -259,7 +282,11 @@ impl AllowList {
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
-        Ok(AllowList { plugin, operator })
+        Ok(AllowList {
+            plugin,
+            operator_given,
+            operator,
+        })
     }
 
     /// The plugin's effective origins (after templating).
@@ -267,15 +294,24 @@ impl AllowList {
         &self.plugin
     }
 
-    /// Allows or refuses a request to `url`.
-    pub fn check(&self, url: &Url) -> Result<(), Denied> {
+    /// Allows or refuses a request to `url`; an allowed one is
+    /// [`Reach::Operator`] when it matches an entry the operator gave or the
+    /// operator's list, [`Reach::Public`] otherwise.
+    pub fn check(&self, url: &Url) -> Result<Reach, Denied> {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(Denied(
                 "URLs with user information (`user@host`) are not allowed".into(),
             ));
         }
         let origin = origin_of(url);
-        if !self.plugin.iter().any(|p| p.matches(url)) {
+        let matched: Vec<bool> = self
+            .plugin
+            .iter()
+            .zip(&self.operator_given)
+            .filter(|(p, _)| p.matches(url))
+            .map(|(_, given)| *given)
+            .collect();
+        if matched.is_empty() {
             let allowed: Vec<String> = self.plugin.iter().map(|p| p.to_string()).collect();
             return Err(Denied(format!(
                 "{origin} is not among the plugin's allowed hosts ({})",
@@ -286,14 +322,14 @@ impl AllowList {
                 }
             )));
         }
-        if let Some(operator) = &self.operator
-            && !operator.iter().any(|p| p.matches(url))
-        {
-            return Err(Denied(format!(
+        match &self.operator {
+            Some(operator) if !operator.iter().any(|p| p.matches(url)) => Err(Denied(format!(
                 "{origin} is not allowed by the operator's --plugin-allow list"
-            )));
+            ))),
+            Some(_) => Ok(Reach::Operator),
+            None if matched.contains(&true) => Ok(Reach::Operator),
+            None => Ok(Reach::Public),
         }
-        Ok(())
     }
 }
 
@@ -453,6 +489,38 @@ mod tests {
             ValueOrigin::Default,
         )]);
         assert!(AllowList::build(&["{endpoint}".into()], &https, &[]).is_ok());
+    }
+
+    #[test]
+    fn reach_is_the_operator_only_for_their_own_origins() {
+        let reach = |l: &AllowList, u: &str| l.check(&Url::parse(u).unwrap()).unwrap();
+        let config = ResolvedConfig::for_tests(&[
+            ("api_url", "http://127.0.0.1:8081/api/v1", ValueOrigin::Cli),
+            ("endpoint", "https://api.example.net", ValueOrigin::Default),
+        ]);
+        let declared: Vec<String> = ["{api_url}", "{endpoint}", "https://*.example.com"]
+            .map(String::from)
+            .into();
+        let l = AllowList::build(&declared, &config, &[]).unwrap();
+        assert_eq!(reach(&l, "http://127.0.0.1:8081/x"), Reach::Operator);
+        assert_eq!(
+            reach(&l, "https://api.example.net/"),
+            Reach::Public,
+            "a default is the plugin's choice"
+        );
+        assert_eq!(reach(&l, "https://a.example.com/"), Reach::Public);
+        // The operator's list makes what it allows the operator's choice.
+        let l = AllowList::build(&declared, &config, &["https://*.example.com".into()]).unwrap();
+        assert_eq!(reach(&l, "https://a.example.com/"), Reach::Operator);
+        // A configured value that is the same origin as a static entry.
+        let config = ResolvedConfig::for_tests(&[(
+            "endpoint",
+            "https://a.example.com",
+            ValueOrigin::Env("E".into()),
+        )]);
+        let l = AllowList::build(&declared, &config, &[]).unwrap();
+        assert_eq!(reach(&l, "https://a.example.com/"), Reach::Operator);
+        assert_eq!(reach(&l, "https://b.example.com/"), Reach::Public);
     }
 
     #[test]

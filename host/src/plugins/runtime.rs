@@ -17,11 +17,13 @@ use super::config::ResolvedConfig;
 use super::host::CallCtx;
 use super::limits::{Limits, TICK};
 use super::metadata::PluginMetadata;
+use super::net::Clients;
 use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
 use super::{
     Error, Operation, PROVIDER_INTERFACE, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION,
 };
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +40,10 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Extra trust roots (PEM) for plugins' HTTPS endpoints.
     pub extra_roots: Vec<Vec<u8>>,
+    /// Names pinned to addresses instead of being looked up (like curl's
+    /// `--resolve`). Pinned addresses are subject to the address policy like
+    /// looked-up ones: pinning is not the operator's trust.
+    pub resolve: Vec<(String, Vec<IpAddr>)>,
 }
 
 impl RuntimeOptions {
@@ -63,7 +69,7 @@ struct RuntimeInner {
     linker: Linker<State>,
     cache: Option<CompileCache>,
     limits: Limits,
-    http: reqwest::Client,
+    http: Clients,
     ticker: Ticker,
 }
 
@@ -185,20 +191,28 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
         DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| rt(&e))?;
-        // HTTP/1.1 only, as for the CA: the client is shared by every call
-        // of the process, and one troubled HTTP/2 connection would hold all
-        // of them.
-        let mut http = reqwest::Client::builder()
-            .http1_only()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("wacme/", env!("CARGO_PKG_VERSION"), " (plugin)"))
-            .connect_timeout(Duration::from_secs(10))
-            .no_proxy();
-        for pem in &options.extra_roots {
-            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| rt(&e))?;
-            http = http.add_root_certificate(cert);
-        }
-        let http = http.build().map_err(|e| rt(&e))?;
+        // HTTP/1.1 only, as for the CA: the clients are shared by every
+        // call of the process, and one troubled HTTP/2 connection would hold
+        // all of them.
+        let roots = options
+            .extra_roots
+            .iter()
+            .map(|pem| reqwest::Certificate::from_pem(pem))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| rt(&e))?;
+        let builder = || {
+            let mut http = reqwest::Client::builder()
+                .http1_only()
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("wacme/", env!("CARGO_PKG_VERSION"), " (plugin)"))
+                .connect_timeout(Duration::from_secs(10))
+                .no_proxy();
+            for cert in &roots {
+                http = http.add_root_certificate(cert.clone());
+            }
+            http
+        };
+        let http = Clients::build(builder, &options.resolve).map_err(|e| rt(&e))?;
         let ticker = Ticker::start(&engine).map_err(|e| rt(&e))?;
         let cache = options.cache_dir.map(CompileCache::new);
         Ok(Runtime {

@@ -9,6 +9,7 @@
 //! `cleanup` always succeeds. Modes are listed in [`MODES`].
 
 mod env;
+pub mod net;
 
 use core::hint::black_box;
 use wacme_plugin_sdk::http::Request;
@@ -31,6 +32,7 @@ pub const MODES: &[&str] = &[
     "huge-string",
     "leak-secret",
     "exfil-env",
+    "http-each",
     "ok",
 ];
 
@@ -69,7 +71,11 @@ impl Provider for Hostile {
                 ConfigField::new("endpoint", "An internal URL `exfil-env` tries to reach")
                     .env(&["VAULT_ADDR"]),
             ],
-            allowed_hosts: vec!["{target}".into(), "{endpoint}".into()],
+            allowed_hosts: ["{target}", "{endpoint}"]
+                .iter()
+                .chain(net::DECLARED)
+                .map(|h| h.to_string())
+                .collect(),
             default_ttl: 60,
             min_ttl: 1,
         }
@@ -99,6 +105,7 @@ impl Provider for Hostile {
             "huge-string" => Err(Error::Permanent(huge_string(16 * MIB))),
             "leak-secret" => leak_secret(config.require("token")?),
             "exfil-env" => env::exfil_env(config),
+            "http-each" => net::http_each(&set.values),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",
@@ -436,9 +443,10 @@ mod tests {
     }
 
     #[test]
-    fn metadata_declares_only_configured_hosts() {
+    fn metadata_declares_the_configured_and_the_network_origins() {
         let m = Hostile::metadata();
-        assert_eq!(m.allowed_hosts, ["{target}", "{endpoint}"]);
+        assert_eq!(m.allowed_hosts[..2], ["{target}", "{endpoint}"]);
+        assert_eq!(m.allowed_hosts[2..], *net::DECLARED);
         assert!(m.config.iter().any(|f| f.name == "token" && f.secret));
         assert!(m.config.iter().any(|f| f.name == "mode" && f.required));
     }

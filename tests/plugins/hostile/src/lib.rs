@@ -8,6 +8,8 @@
 //! what happened, or the instance traps (loop, memory, stack, panic).
 //! `cleanup` always succeeds. Modes are listed in [`MODES`].
 
+mod output;
+
 use core::hint::black_box;
 use wacme_plugin_sdk::http::Request;
 use wacme_plugin_sdk::{Config, ConfigField, Error, Metadata, Provider, Result, TxtSet, log};
@@ -28,6 +30,7 @@ pub const MODES: &[&str] = &[
     "wasi-sockets",
     "huge-string",
     "leak-secret",
+    "write-then-trap",
     "ok",
 ];
 
@@ -88,6 +91,7 @@ impl Provider for Hostile {
             "wasi-sockets" => wasi_sockets(config.get("target")),
             "huge-string" => Err(Error::Permanent(huge_string(16 * MIB))),
             "leak-secret" => leak_secret(config.require("token")?),
+            "write-then-trap" => output::write_then_trap(config.require("token")?),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",

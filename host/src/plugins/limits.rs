@@ -77,7 +77,8 @@ pub struct Limits {
     pub max_requests_per_call: u32,
     /// Redirects followed per request.
     pub max_redirects: u32,
-    /// Log lines per call (further lines are dropped, with one warning).
+    /// Log lines per call: the `log` import and stdout/stderr lines together
+    /// (further lines are dropped and counted, never an error for the plugin).
     pub max_log_lines_per_call: u32,
     /// Longest log line or error message shown.
     pub max_message_bytes: usize,

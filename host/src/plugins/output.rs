@@ -96,7 +96,8 @@ impl PluginLog {
         self.state().write(stream, bytes);
     }
 
-    /// Writes out partial lines (end of the call).
+    /// Writes out partial lines and says how many lines were dropped (end of
+    /// the call).
     pub(crate) fn finish(&self) {
         let mut state = self.state();
         for stream in [Stream::Stdout, Stream::Stderr] {
@@ -106,6 +107,10 @@ impl PluginLog {
             if !bytes.is_empty() && !skipping {
                 state.line(stream, &bytes);
             }
+        }
+        if state.dropped > 0 {
+            tracing::warn!(plugin = %state.plugin, "dropped {} plugin log lines over the limit of {} per call",
+                state.dropped, state.max_lines);
         }
     }
 
@@ -356,5 +361,86 @@ mod tests {
         assert!(state.tail.len() <= TAIL_LINES);
         assert_eq!(state.lines, 20);
         assert!(state.partial[1].bytes.is_empty() && !state.partial[1].skipping);
+    }
+
+    /// What reached `tracing`: level, target, `plugin` field, message.
+    type Events = Arc<Mutex<Vec<(tracing::Level, String, String, String)>>>;
+
+    struct Capture(Events);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            #[derive(Default)]
+            struct Fields {
+                plugin: String,
+                message: String,
+            }
+            impl tracing::field::Visit for Fields {
+                fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                    if field.name() == "plugin" {
+                        self.plugin = value.to_string();
+                    }
+                }
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "message" {
+                        self.message = format!("{value:?}");
+                    }
+                }
+            }
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let meta = event.metadata();
+            self.0.lock().unwrap().push((
+                *meta.level(),
+                meta.target().to_string(),
+                fields.plugin,
+                fields.message,
+            ));
+        }
+    }
+
+    #[test]
+    fn stdout_and_stderr_reach_the_plugin_log_target() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let events = Events::default();
+        let subscriber = tracing_subscriber::registry().with(Capture(events.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let log = log("s3cr3t-value", 100);
+            let mut stdout = log.stream(Stream::Stdout).p2_stream();
+            let mut stderr = log.stream(Stream::Stderr).p2_stream();
+            stdout.write(Bytes::from_static(b"to stdout\n")).unwrap();
+            stderr
+                .write(Bytes::from_static(b"to stderr s3cr3t-value\nunfinished"))
+                .unwrap();
+            log.finish();
+        });
+        let events = events.lock().unwrap();
+        let plugin_events: Vec<_> = events
+            .iter()
+            .map(|(level, target, plugin, message)| {
+                (*level, target.as_str(), plugin.as_str(), message.as_str())
+            })
+            .collect();
+        assert_eq!(
+            plugin_events,
+            [
+                (tracing::Level::INFO, "wacme::plugin", "p", "to stdout"),
+                (
+                    tracing::Level::WARN,
+                    "wacme::plugin",
+                    "p",
+                    "to stderr [REDACTED]"
+                ),
+                (tracing::Level::WARN, "wacme::plugin", "p", "unfinished"),
+            ]
+        );
     }
 }

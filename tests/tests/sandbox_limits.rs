@@ -155,6 +155,21 @@ async fn memories_share_one_budget() {
 }
 
 #[tokio::test]
+async fn the_number_of_memories_stays_bounded() {
+    // Empty memories cost nothing against the budget; their number is
+    // capped on its own.
+    let more = "(core module $empty (memory 0))".to_string()
+        + &"(core instance (instantiate $empty))".repeat(8);
+    let err = load_error(Limits::default(), &provider("unreachable", "", &more)).await;
+    let text = err.to_string();
+    assert!(text.contains("metadata was stopped: "), "{text}");
+    assert!(
+        text.contains("memory count") && text.contains("at most 32 instances, 4 memories"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn table_growth_counts_against_the_budget() {
     // 70 000 elements at 16 bytes each: about 1.07 MiB, over a 1 MiB budget.
     let wasm = provider(

@@ -514,10 +514,17 @@ impl PluginInner {
                         text.strip_prefix("wasm trap: ").unwrap_or(&text)
                     )
                 }
-                None => format!(
-                    "failed: {}",
-                    truncate(&redactor.redact(&format!("{err:#}")), max_message)
-                ),
+                None => {
+                    let text = truncate(&redactor.redact(&format!("{err:#}")), max_message);
+                    if text.contains("resource limit exceeded") {
+                        format!(
+                            "was stopped: {text} (at most {MAX_INSTANCES} instances, \
+                             {MAX_MEMORIES} memories and {MAX_TABLES} tables)"
+                        )
+                    } else {
+                        format!("failed: {text}")
+                    }
+                }
             }
         };
         if let Some(tail) = output.tail() {

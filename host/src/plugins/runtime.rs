@@ -19,8 +19,9 @@
 //! (the budget errs on the side of the host). The WASI resource table is
 //! capped at [`MAX_WASI_RESOURCES`] entries.
 //!
-//! Output: the plugin's stdout and stderr go to its log ([`super::output::PluginLog`]); a
-//! trap report ends with the last lines it wrote.
+//! Output: the plugin's stdout and stderr go to its log
+//! ([`super::output::PluginLog`]); a trap report ends with the last lines it
+//! wrote.
 
 use super::bindings::wacme::dns::{http, log, types};
 use super::bindings::{DnsProvider, DnsProviderPre};

@@ -22,15 +22,33 @@ pub struct PluginArgs {
     /// yours, so they may also reach non-public addresses (loopback, private networks).
     #[arg(long = "plugin-allow", value_name = "ORIGIN")]
     pub plugin_allow: Vec<String>,
-    /// Wall-clock limit for one plugin call.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    /// Wall-clock limit for one plugin call, 1-3600 s: every export, `metadata` at load
+    /// included, instantiation included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = parse_timeout)]
     pub plugin_timeout: u64,
-    /// Memory limit for a plugin instance.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    /// Memory budget of a plugin instance, 1-4096 MiB: all its linear memories and tables
+    /// together.
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = parse_memory)]
     pub plugin_memory: usize,
     /// Do not use the on-disk cache of compiled plugins.
     #[arg(long)]
     pub no_plugin_cache: bool,
+}
+
+/// `--plugin-timeout`: whole seconds within [`plugins::limits::TIMEOUT_SECS`].
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    let secs = text
+        .parse::<u64>()
+        .map_err(|_| format!("{text:?} is not a whole number of seconds"))?;
+    plugins::limits::check_timeout_secs(secs)
+}
+
+/// `--plugin-memory`: whole MiB within [`plugins::limits::MEMORY_MIB`].
+fn parse_memory(text: &str) -> Result<usize, String> {
+    let mib = text
+        .parse::<u64>()
+        .map_err(|_| format!("{text:?} is not a whole number of MiB"))?;
+    plugins::limits::check_memory_mib(mib).map(|m| m as usize)
 }
 
 impl PluginArgs {

@@ -71,12 +71,15 @@ pub struct Engine {
     warned: Mutex<BTreeSet<(String, String)>>,
 }
 
-fn runtime_key(options: &PluginOptions) -> RuntimeKey {
-    (
-        options.no_plugin_cache,
-        options.plugin_timeout.max(1),
-        options.plugin_memory.max(1),
-    )
+/// The runtime for `options`; limits out of their range are refused (they
+/// may come from a stored renewal record rather than the command line).
+fn runtime_key(options: &PluginOptions) -> Result<RuntimeKey, plugins::Error> {
+    use crate::plugins::limits::{check_memory_mib, check_timeout_secs};
+    let timeout = check_timeout_secs(options.plugin_timeout)
+        .map_err(|e| plugins::Error::Limit(format!("--plugin-timeout {e}")))?;
+    let memory = check_memory_mib(options.plugin_memory as u64)
+        .map_err(|e| plugins::Error::Limit(format!("--plugin-memory {e}")))?;
+    Ok((options.no_plugin_cache, timeout, memory as usize))
 }
 
 impl Engine {
@@ -159,7 +162,7 @@ impl Engine {
 
     /// The plugin runtime for these options (one per set of limits).
     pub fn runtime(&self, options: &PluginOptions) -> Result<Runtime, plugins::Error> {
-        let key = runtime_key(options);
+        let key = runtime_key(options)?;
         let mut runtimes = self.runtimes.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(runtime) = runtimes.get(&key) {
             return Ok(runtime.clone());
@@ -187,15 +190,11 @@ impl Engine {
         arg: &str,
     ) -> Result<Plugin, plugins::Error> {
         let runtime = self.runtime(options)?;
+        let runtime_key = runtime_key(options)?;
         let path = discovery::find(arg, &self.plugin_search_dirs(options))?;
-        let key = std::fs::metadata(&path).ok().map(|m| {
-            (
-                runtime_key(options),
-                path.clone(),
-                m.len(),
-                m.modified().ok(),
-            )
-        });
+        let key = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (runtime_key, path.clone(), m.len(), m.modified().ok()));
         if let Some(key) = &key
             && let Some(plugin) = self
                 .loaded
@@ -255,4 +254,30 @@ async fn connect_with(
         config.add_ca_cert_file(path)?;
     }
     Client::connect(directory, config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_limits_out_of_range_are_input_errors_not_clamped() {
+        let with = |plugin_timeout, plugin_memory| PluginOptions {
+            plugin_timeout,
+            plugin_memory,
+            ..PluginOptions::default()
+        };
+        assert_eq!(runtime_key(&with(60, 64)).unwrap(), (false, 60, 64));
+        assert_eq!(runtime_key(&with(3600, 4096)).unwrap(), (false, 3600, 4096));
+        for (timeout, memory, option) in [
+            (60, 0, "--plugin-memory"),
+            (60, 4097, "--plugin-memory"),
+            (0, 64, "--plugin-timeout"),
+            (3601, 64, "--plugin-timeout"),
+        ] {
+            let err = runtime_key(&with(timeout, memory)).unwrap_err();
+            assert_eq!(err.class(), crate::error::ErrorClass::Input, "{err}");
+            assert!(err.to_string().starts_with(option), "{err}");
+        }
+    }
 }

@@ -6,7 +6,8 @@
 //! response bodies and the number of requests per call are capped, each
 //! request's timeout is bounded by what is left of the call's deadline, and
 //! what is logged about a request (method, origin, path, status) passes
-//! through the session's [`Redactor`].
+//! through the session's [`Redactor`]. `log.log` goes to the call's
+//! [`PluginLog`], which the plugin's stdout and stderr share.
 //!
 //! What went wrong on the way (unknown name, refused, reset, TLS failure, an
 //! answer that is not HTTP) reaches the plugin as one uniform
@@ -16,8 +17,9 @@
 use super::bindings::wacme::dns::{http, log};
 use super::limits::Limits;
 use super::net::{self, Clients, HOW_TO_ALLOW};
+use super::output::PluginLog;
 use super::policy::{AllowList, Reach, origin_of};
-use super::redact::{Redactor, truncate};
+use super::redact::Redactor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -33,7 +35,7 @@ pub(crate) struct CallCtx {
     deadline: Instant,
     total_requests: Arc<AtomicU64>,
     requests: u32,
-    log_lines: u32,
+    pub(crate) output: PluginLog,
 }
 
 impl CallCtx {
@@ -47,6 +49,7 @@ impl CallCtx {
         total_requests: Arc<AtomicU64>,
     ) -> Self {
         CallCtx {
+            output: PluginLog::new(plugin.clone(), redactor.clone(), &limits),
             plugin,
             clients,
             allow,
@@ -55,7 +58,6 @@ impl CallCtx {
             deadline,
             total_requests,
             requests: 0,
-            log_lines: 0,
         }
     }
 
@@ -298,26 +300,6 @@ impl CallCtx {
     }
 
     pub(crate) fn log(&mut self, level: log::Level, message: String) {
-        self.log_lines += 1;
-        let max_lines = self.limits.max_log_lines_per_call;
-        if self.log_lines > max_lines {
-            if self.log_lines == max_lines + 1 {
-                tracing::warn!(plugin = %self.plugin, "plugin logged more than {max_lines} lines in one call; dropping the rest");
-            }
-            return;
-        }
-        // Cut before redacting (bounded work), leaving room for a secret that
-        // straddles the cut, then cut to the shown length.
-        let max = self.limits.max_message_bytes;
-        let head = truncate(&message, max + 1024);
-        let message = truncate(&self.redactor.redact(&head), max);
-        let plugin = self.plugin.as_str();
-        match level {
-            log::Level::Trace => tracing::trace!(target: "wacme::plugin", plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "wacme::plugin", plugin, "{message}"),
-            log::Level::Info => tracing::info!(target: "wacme::plugin", plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "wacme::plugin", plugin, "{message}"),
-            log::Level::Error => tracing::error!(target: "wacme::plugin", plugin, "{message}"),
-        }
+        self.output.log(level, &message);
     }
 }

@@ -2,12 +2,13 @@
 //! under strict limits.
 //!
 //! A plugin is a WebAssembly component exporting `wacme:dns/provider@0.1.0`.
-//! It runs with an empty WASI context (no environment, no files, no sockets,
-//! stdio discarded), a memory cap, a wall-clock deadline per call enforced by
-//! epoch interruption plus an outer timeout, and one way out: the `http`
-//! import, which only reaches the origins its metadata declares (after
-//! templating from config) and the operator allows, and of those only public
-//! addresses unless the operator chose the origin.
+//! It runs with an empty WASI context (no environment, no files, no sockets;
+//! stdout and stderr go to the plugin's log), one memory budget per instance
+//! (all memories and tables), a wall-clock deadline per call (`metadata`
+//! included) enforced by epoch interruption plus an outer timeout, and one
+//! way out: the `http` import, which only reaches the origins its metadata
+//! declares (after templating from config) and the operator allows, and of
+//! those only public addresses unless the operator chose the origin.
 //!
 //! - [`Runtime`]: one per process; owns the engine, the epoch ticker, the
 //!   linker, the compile cache and the HTTP clients (see [`net`] for the
@@ -25,6 +26,7 @@ mod host;
 pub mod limits;
 pub mod metadata;
 pub mod net;
+mod output;
 pub mod policy;
 pub mod redact;
 mod runtime;
@@ -142,7 +144,10 @@ pub enum Error {
         op: Operation,
         error: ProviderError,
     },
-    #[error("plugin `{plugin}` {op} was stopped: {reason}")]
+    /// A trap, the memory budget, or a failure inside the sandbox;
+    /// `reason` starts with its verb (`trapped: …`, `was stopped: …`,
+    /// `failed: …`) and ends with what the plugin last wrote, if anything.
+    #[error("plugin `{plugin}` {op} {reason}")]
     Trap {
         plugin: String,
         op: Operation,
@@ -156,13 +161,18 @@ pub enum Error {
     },
     #[error("plugin runtime: {0}")]
     Runtime(String),
+    /// A plugin limit out of its range (`--plugin-memory`, `--plugin-timeout`).
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl Error {
     /// The class of this failure.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::NotFound { .. } | Error::Config(_) | Error::Policy { .. } => ErrorClass::Input,
+            Error::NotFound { .. } | Error::Config(_) | Error::Policy { .. } | Error::Limit(_) => {
+                ErrorClass::Input
+            }
             Error::Provider { error, .. } if error.kind == ProviderErrorKind::InvalidConfig => {
                 ErrorClass::Input
             }

@@ -7,17 +7,33 @@
 //! starves other tasks. An outer `tokio::time::timeout` covers time spent
 //! inside host calls, where epochs do not interrupt.
 //!
-//! Memory: a [`Limiter`] caps linear memory and tables per store and remembers
-//! that the cap was hit, so the error can say so.
+//! Every export, `metadata` included, runs under the same deadline: the
+//! plugin timeout ([`Limits::call_timeout`]), instantiation included.
+//!
+//! Memory: a [`Limiter`] keeps one budget per store (one plugin instance):
+//! the sum of every linear memory and every table (elements counted at
+//! [`TABLE_ELEMENT_BYTES`] each), from the initial sizes at instantiation
+//! through every growth; it bounds the number of instances, memories and
+//! tables, and remembers that the budget was hit, so the error can say so.
+//! Growth that the engine refuses after the limiter allowed it stays counted
+//! (the budget errs on the side of the host). The WASI resource table is
+//! capped at [`MAX_WASI_RESOURCES`] entries.
+//!
+//! Output: the plugin's stdout and stderr go to its log
+//! ([`super::output::PluginLog`]); a trap report ends with the last lines it
+//! wrote.
 
 use super::bindings::wacme::dns::{http, log, types};
 use super::bindings::{DnsProvider, DnsProviderPre};
 use super::cache::CompileCache;
 use super::config::ResolvedConfig;
 use super::host::CallCtx;
-use super::limits::{Limits, TICK};
+use super::limits::{
+    Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, MAX_WASI_RESOURCES, TABLE_ELEMENT_BYTES, TICK,
+};
 use super::metadata::PluginMetadata;
 use super::net::Clients;
+use super::output::Stream;
 use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
 use super::{
@@ -128,10 +144,36 @@ impl WasiView for State {
     }
 }
 
-/// Caps linear memory and tables; records that the cap was hit.
+/// One memory budget for a store: all linear memories and tables together.
+/// Records that the budget was hit.
 struct Limiter {
-    memory_bytes: usize,
+    budget: usize,
+    used: usize,
     hit: bool,
+}
+
+impl Limiter {
+    fn new(budget: usize) -> Self {
+        Limiter {
+            budget,
+            used: 0,
+            hit: false,
+        }
+    }
+
+    /// Takes `bytes` more from the budget, or fails (and remembers it).
+    fn take(&mut self, bytes: usize) -> wasmtime::Result<bool> {
+        match self.used.checked_add(bytes) {
+            Some(total) if total <= self.budget => {
+                self.used = total;
+                Ok(true)
+            }
+            _ => {
+                self.hit = true;
+                Err(wasmtime::Error::from(MemoryLimitReached))
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,34 +187,34 @@ struct DeadlineExceeded;
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            self.hit = true;
-            return Err(wasmtime::Error::from(MemoryLimitReached));
-        }
-        Ok(true)
+        self.take(desired.saturating_sub(current))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        self.take(
+            desired
+                .saturating_sub(current)
+                .saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn instances(&self) -> usize {
-        32
+        MAX_INSTANCES
     }
     fn tables(&self) -> usize {
-        32
+        MAX_TABLES
     }
     fn memories(&self) -> usize {
-        4
+        MAX_MEMORIES
     }
 }
 
@@ -387,7 +429,7 @@ impl Plugin {
 impl PluginInner {
     async fn call_metadata(&self) -> Result<PluginMetadata, Error> {
         let name = self.origin.clone();
-        let limit = self.runtime.inner.limits.metadata_timeout;
+        let limit = self.runtime.inner.limits.call_timeout;
         let ctx = CallCtx::new(
             name.clone(),
             self.runtime.inner.http.clone(),
@@ -420,15 +462,19 @@ impl PluginInner {
         let deadline = Instant::now() + limit;
         let redactor = ctx.redactor.clone();
         let max_message = inner.limits.max_message_bytes;
+        let output = ctx.output.clone();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_WASI_RESOURCES);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.stream(Stream::Stdout))
+            .stderr(output.stream(Stream::Stderr))
+            .build();
         let mut store = Store::new(
             &inner.engine,
             State {
-                wasi: WasiCtxBuilder::new().build(),
-                table: ResourceTable::new(),
-                limiter: Limiter {
-                    memory_bytes: inner.limits.memory_bytes,
-                    hit: false,
-                },
+                wasi,
+                table,
+                limiter: Limiter::new(inner.limits.memory_bytes),
                 call: ctx,
             },
         );
@@ -447,41 +493,64 @@ impl PluginInner {
         };
         // Backstop for time spent in host calls, where epochs do not fire.
         let outcome = tokio::time::timeout(limit + TICK * 20, work).await;
+        output.finish();
         let timeout = || Error::Timeout {
             plugin: plugin.to_string(),
             op,
             limit,
         };
-        match outcome {
-            Err(_) => Err(timeout()),
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => {
-                if err.is::<DeadlineExceeded>() {
-                    return Err(timeout());
-                }
-                let reason = if store.data().limiter.hit || err.is::<MemoryLimitReached>() {
-                    format!(
-                        "it exceeded its memory limit of {} MiB",
-                        inner.limits.memory_bytes >> 20
-                    )
-                } else {
-                    match err.downcast_ref::<wasmtime::Trap>() {
-                        Some(wasmtime::Trap::StackOverflow) => "stack overflow".to_string(),
-                        Some(wasmtime::Trap::UnreachableCodeReached) => {
-                            "it panicked (trap: unreachable code reached)".to_string()
-                        }
-                        Some(wasmtime::Trap::Interrupt) => return Err(timeout()),
-                        Some(trap) => format!("trap: {trap}"),
-                        None => truncate(&redactor.redact(&format!("{err:#}")), max_message),
-                    }
-                };
-                Err(Error::Trap {
-                    plugin: plugin.to_string(),
-                    op,
-                    reason,
-                })
-            }
+        let err = match outcome {
+            Err(_) => return Err(timeout()),
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(err)) => err,
+        };
+        if err.is::<DeadlineExceeded>() {
+            return Err(timeout());
         }
+        let mut reason = if store.data().limiter.hit || err.is::<MemoryLimitReached>() {
+            format!(
+                "was stopped: it exceeded its memory limit of {} MiB (all memories and tables \
+                 together)",
+                inner.limits.memory_bytes >> 20
+            )
+        } else {
+            match err.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::StackOverflow) => {
+                    "was stopped: it overflowed its stack".to_string()
+                }
+                Some(wasmtime::Trap::Interrupt) => return Err(timeout()),
+                Some(wasmtime::Trap::UnreachableCodeReached) => {
+                    "trapped: unreachable code reached".to_string()
+                }
+                Some(trap) => {
+                    let text = trap.to_string();
+                    format!(
+                        "trapped: {}",
+                        text.strip_prefix("wasm trap: ").unwrap_or(&text)
+                    )
+                }
+                None => {
+                    let text = truncate(&redactor.redact(&format!("{err:#}")), max_message);
+                    if text.contains("resource limit exceeded") {
+                        format!(
+                            "was stopped: {text} (at most {MAX_INSTANCES} instances, \
+                             {MAX_MEMORIES} memories and {MAX_TABLES} tables)"
+                        )
+                    } else {
+                        format!("failed: {text}")
+                    }
+                }
+            }
+        };
+        if let Some(tail) = output.tail() {
+            reason.push_str("; it last wrote: ");
+            reason.push_str(&truncate(&tail, max_message));
+        }
+        Err(Error::Trap {
+            plugin: plugin.to_string(),
+            op,
+            reason,
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod env;
 pub mod net;
+mod output;
 
 use core::hint::black_box;
 use wacme_plugin_sdk::http::Request;
@@ -33,6 +34,7 @@ pub const MODES: &[&str] = &[
     "leak-secret",
     "exfil-env",
     "http-each",
+    "write-then-trap",
     "ok",
 ];
 
@@ -106,6 +108,7 @@ impl Provider for Hostile {
             "leak-secret" => leak_secret(config.require("token")?),
             "exfil-env" => env::exfil_env(config),
             "http-each" => net::http_each(&set.values),
+            "write-then-trap" => output::write_then_trap(config.require("token")?),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",

@@ -73,6 +73,7 @@ impl Request {
     /// Sends the request. Any status is a successful send; check
     /// [`Response::status`] or use [`Response::error_for_status`].
     pub fn send(self) -> Result<Response> {
+        let origin = origin(&self.url).to_string();
         let request = wit::Request {
             method: self.method,
             url: self.url,
@@ -91,13 +92,27 @@ impl Request {
             Err(wit::HttpError::Timeout(m)) => {
                 Err(Error::Transient(format!("request timed out: {m}")))
             }
-            Err(wit::HttpError::Connection(m)) => {
-                Err(Error::Transient(format!("connection failed: {m}")))
+            // The host says only "connection failed" (the detail is in
+            // its log, not for the plugin); name where to.
+            Err(wit::HttpError::Connection(m)) if m == "connection failed" => {
+                Err(Error::Transient(format!("connection failed: {origin}")))
             }
+            Err(wit::HttpError::Connection(m)) => Err(Error::Transient(format!(
+                "connection failed: {origin}: {m}"
+            ))),
             Err(wit::HttpError::TooLarge(m)) => {
                 Err(Error::Permanent(format!("response too large: {m}")))
             }
         }
+    }
+}
+
+/// `scheme://host[:port]` of a URL (the whole text when it has no path).
+fn origin(url: &str) -> &str {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url[start..].find(['/', '?', '#']) {
+        Some(end) => &url[..start + end],
+        None => url,
     }
 }
 
@@ -161,5 +176,21 @@ pub fn excerpt(text: &str) -> String {
     match one_line.char_indices().nth(300) {
         Some((i, _)) => format!("{}…", &one_line[..i]),
         None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origin_of_a_url() {
+        assert_eq!(
+            super::origin("https://api.example.com/v1/zones?x=1"),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            super::origin("http://127.0.0.1:8081?x"),
+            "http://127.0.0.1:8081"
+        );
+        assert_eq!(super::origin("https://a.example"), "https://a.example");
     }
 }

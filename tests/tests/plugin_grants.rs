@@ -227,6 +227,10 @@ async fn granted_aliases_follow_the_plugins_bytes_and_are_never_stored() {
         shown.contains("WACME_PDNS_API_KEY") && shown.contains("refused"),
         "{shown}"
     );
+    assert!(
+        shown.contains("token (secret)") && shown.contains("mode (required)"),
+        "the secret fields are shown: {shown}"
+    );
     let lock = std::fs::read_to_string(case.bed.state().join("plugins.lock")).unwrap();
     assert!(
         lock.contains(&sha) && lock.contains("MY_TOP_SECRET"),

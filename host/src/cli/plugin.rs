@@ -2,6 +2,7 @@
 //! options shared by every command that runs one (`PluginArgs`).
 
 use super::exit::Exit;
+use super::plugin_grants;
 use super::{GlobalArgs, Output, print};
 use crate::engine::{Engine, PluginOptions};
 use crate::error::InputError;
@@ -86,13 +87,58 @@ pub enum PluginCommand {
     /// Install a plugin into the state directory and approve what it asks for: shows its
     /// hosts, secret fields and environment variables, and records the grants beside its
     /// SHA-256 in plugins.lock.
-    Install(Box<super::plugin_grants::InstallArgs>),
+    Install(Box<InstallArgs>),
     /// Let a plugin read environment variables it declares (recorded in plugins.lock for
     /// its current bytes).
-    Grant(super::plugin_grants::GrantArgs),
+    Grant(GrantArgs),
     /// Stop a plugin from reading environment variables it was granted (also those
     /// shipped with wacme's own plugins).
-    Revoke(super::plugin_grants::GrantArgs),
+    Revoke(GrantArgs),
+}
+
+/// `wacme plugin install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// A .wasm file, or an https:// URL to download it from.
+    pub source: String,
+    /// Install only if the plugin's SHA-256 is this (hex).
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Do not ask: install and grant the environment variables it asks for.
+    #[arg(long)]
+    pub yes: bool,
+    /// Grant none of the environment variables it asks for (it still reads
+    /// its own `WACME_<PLUGIN>_<KEY>`).
+    #[arg(long)]
+    pub no_env: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+/// `wacme plugin grant` / `wacme plugin revoke`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// A plugin name (looked up in the plugin directories) or a path to a .wasm file.
+    pub plugin: String,
+    /// Environment variables the plugin declares, as `ALIAS` or `key=ALIAS`.
+    #[arg(value_name = "ALIAS")]
+    pub aliases: Vec<String>,
+    /// Every variable the plugin declares (that may be granted at all).
+    #[arg(long, conflicts_with = "aliases")]
+    pub all: bool,
+    #[command(flatten)]
+    pub plugins: PluginArgs,
+}
+
+impl GrantArgs {
+    fn request(&self) -> plugin_grants::GrantRequest {
+        plugin_grants::GrantRequest {
+            plugin: self.plugin.clone(),
+            aliases: self.aliases.clone(),
+            all: self.all,
+            plugins: self.plugins.options(),
+        }
+    }
 }
 
 /// `wacme plugin test`.
@@ -147,12 +193,21 @@ pub async fn run(cmd: PluginCommand, global: &GlobalArgs, engine: &Engine) -> an
         }
         PluginCommand::Test(args) => test(engine, &args, global.output).await,
         PluginCommand::New(args) => new(&args, global.output),
-        PluginCommand::Install(args) => super::plugin_grants::install(&args, global, engine).await,
+        PluginCommand::Install(args) => {
+            let request = plugin_grants::InstallRequest {
+                source: args.source,
+                sha256: args.sha256,
+                yes: args.yes,
+                no_env: args.no_env,
+                plugins: args.plugins.options(),
+            };
+            plugin_grants::install(&request, global, engine).await
+        }
         PluginCommand::Grant(args) => {
-            super::plugin_grants::grant(&args, false, global, engine).await
+            plugin_grants::grant(&args.request(), false, global, engine).await
         }
         PluginCommand::Revoke(args) => {
-            super::plugin_grants::grant(&args, true, global, engine).await
+            plugin_grants::grant(&args.request(), true, global, engine).await
         }
     }
 }
@@ -399,7 +454,7 @@ struct Inspection<'a> {
     sha256: &'a str,
     size_bytes: usize,
     /// Every declared environment alias and whether it is read.
-    env: Vec<super::plugin_grants::EnvLine>,
+    env: Vec<plugin_grants::EnvLine>,
     /// Own variables that are not read, with why.
     env_blocked: Vec<(String, String)>,
     /// Which addresses the plugin's requests may reach.
@@ -427,7 +482,7 @@ async fn inspect(
         path: plugin.origin(),
         sha256: plugin.sha256(),
         size_bytes: plugin.size(),
-        env: super::plugin_grants::env_lines(m, &policy),
+        env: plugin_grants::env_lines(m, &policy),
         env_blocked: m
             .config
             .iter()
@@ -462,7 +517,7 @@ async fn inspect(
             m.allowed_hosts.join(", ")
         ));
         out.push_str(&format!("  addresses:     {ADDRESS_POLICY}\n"));
-        out.push_str(&super::plugin_grants::env_text(m, &report.env, &policy));
+        out.push_str(&plugin_grants::env_text(m, &report.env, &policy));
         out.push_str("  config:\n");
         for f in &m.config {
             let mut flags = Vec::new();

@@ -5,49 +5,39 @@
 //! directory's `plugins/` folder.
 
 use super::exit::Exit;
-use super::plugin::PluginArgs;
 use super::{GlobalArgs, print};
-use crate::engine::Engine;
+use crate::engine::{Engine, PluginOptions};
 use crate::error::InputError;
 use crate::plugins::grants::{self, AliasStatus, EnvPolicy, GrantFile};
 use crate::plugins::{Plugin, PluginMetadata, discovery};
 use anyhow::Context as _;
-use clap::Args;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// `wacme plugin install`.
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// A .wasm file, or an https:// URL to download it from.
+/// What `wacme plugin install` was asked (see its arguments in `plugin`).
+#[derive(Debug)]
+pub struct InstallRequest {
+    /// A .wasm file or an https:// URL.
     pub source: String,
-    /// Install only if the plugin's SHA-256 is this (hex).
-    #[arg(long, value_name = "HEX")]
+    /// The SHA-256 the plugin must have.
     pub sha256: Option<String>,
-    /// Do not ask: install and grant the environment variables it asks for.
-    #[arg(long)]
+    /// Do not ask.
     pub yes: bool,
-    /// Grant none of the environment variables it asks for (it still reads
-    /// its own `WACME_<PLUGIN>_<KEY>`).
-    #[arg(long)]
+    /// Grant no alias.
     pub no_env: bool,
-    #[command(flatten)]
-    pub plugins: PluginArgs,
+    pub plugins: PluginOptions,
 }
 
-/// `wacme plugin grant` / `wacme plugin revoke`.
-#[derive(Debug, Args)]
-pub struct GrantArgs {
-    /// A plugin name (looked up in the plugin directories) or a path to a .wasm file.
+/// What `wacme plugin grant` / `revoke` was asked.
+#[derive(Debug)]
+pub struct GrantRequest {
+    /// A plugin name or path.
     pub plugin: String,
-    /// Environment variables the plugin declares, as `ALIAS` or `key=ALIAS`.
-    #[arg(value_name = "ALIAS")]
+    /// `ALIAS` or `key=ALIAS`.
     pub aliases: Vec<String>,
-    /// Every variable the plugin declares (that may be granted at all).
-    #[arg(long, conflicts_with = "aliases")]
+    /// Every alias that may be granted.
     pub all: bool,
-    #[command(flatten)]
-    pub plugins: PluginArgs,
+    pub plugins: PluginOptions,
 }
 
 /// One declared variable and what happens to it.
@@ -117,7 +107,7 @@ struct Installed {
 }
 
 pub async fn install(
-    args: &InstallArgs,
+    args: &InstallRequest,
     global: &GlobalArgs,
     engine: &Engine,
 ) -> anyhow::Result<Exit> {
@@ -134,7 +124,7 @@ pub async fn install(
         ))
         .into());
     }
-    let runtime = engine.runtime(&args.plugins.options())?;
+    let runtime = engine.runtime(&args.plugins)?;
     let plugin = runtime.load_bytes(&bytes, args.source.clone()).await?;
     let meta = plugin.metadata().clone();
 
@@ -148,10 +138,26 @@ pub async fn install(
     preview.grant(&meta, &sha256, &wanted, None)?;
     let policy = preview.policy(&meta, &sha256);
     let lines = env_lines(&meta, &policy);
+    let fields: Vec<String> = meta
+        .config
+        .iter()
+        .map(|f| {
+            let flags: Vec<&str> = [(f.secret, "secret"), (f.required, "required")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, flag)| *flag)
+                .collect();
+            if flags.is_empty() {
+                f.name.clone()
+            } else {
+                format!("{} ({})", f.name, flags.join(", "))
+            }
+        })
+        .collect();
     let summary = format!(
         "plugin {} {}: {}\n  sha256:        {sha256}\n  source:        {}\n  \
          allowed hosts: {}\n  addresses:     public only, unless an endpoint comes from your \
-         config or --plugin-allow\n{}",
+         config or --plugin-allow\n  config:        {}\n{}",
         meta.name,
         meta.version,
         meta.description,
@@ -160,6 +166,11 @@ pub async fn install(
             "none".to_string()
         } else {
             meta.allowed_hosts.join(", ")
+        },
+        if fields.is_empty() {
+            "none".to_string()
+        } else {
+            fields.join(", ")
         },
         env_text(&meta, &lines, &policy)
     );
@@ -178,13 +189,10 @@ pub async fn install(
     file.grant(&meta, &sha256, &wanted, Some(args.source.clone()))?;
     file.save()?;
 
-    let found_first = discovery::find(
-        &meta.name,
-        &engine.plugin_search_dirs(&args.plugins.options()),
-    )
-    .ok()
-    .filter(|p| !same_file(p, &dest))
-    .map(|p| p.display().to_string());
+    let found_first = discovery::find(&meta.name, &engine.plugin_search_dirs(&args.plugins))
+        .ok()
+        .filter(|p| !same_file(p, &dest))
+        .map(|p| p.display().to_string());
     let report = Installed {
         name: meta.name.clone(),
         version: meta.version.clone(),
@@ -306,7 +314,7 @@ struct Changed {
 
 /// `wacme plugin grant` (`revoke == false`) and `wacme plugin revoke`.
 pub async fn grant(
-    args: &GrantArgs,
+    args: &GrantRequest,
     revoke: bool,
     global: &GlobalArgs,
     engine: &Engine,
@@ -319,9 +327,7 @@ pub async fn grant(
         .into());
     }
     let (workspace, _, lock_path) = paths(global)?;
-    let plugin: Plugin = engine
-        .load_plugin(&args.plugins.options(), &args.plugin)
-        .await?;
+    let plugin: Plugin = engine.load_plugin(&args.plugins, &args.plugin).await?;
     let meta = plugin.metadata();
     let _lock = global.lock(&workspace)?;
     let mut file = GrantFile::load(&lock_path)?;

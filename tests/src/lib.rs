@@ -32,6 +32,7 @@ pub mod netns;
 pub mod pdns;
 pub mod pebble;
 pub mod provider_suite;
+pub mod sandbox;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};

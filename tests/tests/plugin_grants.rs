@@ -196,27 +196,24 @@ async fn granted_aliases_follow_the_plugins_bytes_and_are_never_stored() {
     assert!(text(&out).contains("https:// only"), "{}", text(&out));
 
     // A wrong checksum: nothing is installed.
-    let out = run(&[
-        "plugin",
-        "install",
-        hostile().to_str().unwrap(),
-        "--yes",
-        "--sha256",
-        &"0".repeat(64),
-    ]);
+    let install_checked = |sha: &str| {
+        let path = hostile();
+        run(&[
+            "plugin",
+            "install",
+            path.to_str().unwrap(),
+            "--yes",
+            "--sha256",
+            sha,
+        ])
+    };
+    let out = install_checked(&"0".repeat(64));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("not installed"), "{}", text(&out));
     assert!(!case.bed.state().join("plugins/hostile.wasm").exists());
 
     let sha = hex_sha256(&std::fs::read(hostile()).unwrap());
-    let out = run(&[
-        "plugin",
-        "install",
-        hostile().to_str().unwrap(),
-        "--yes",
-        "--sha256",
-        &sha,
-    ]);
+    let out = install_checked(&sha);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let shown = text(&out);
     assert!(

@@ -6,34 +6,20 @@
 
 use std::time::{Duration, Instant};
 use wacme::plugins::config::Sources;
-use wacme::plugins::{
-    Error, Limits, Plugin, ResolvedConfig, Runtime, RuntimeOptions, Session, TxtSet,
-};
+use wacme::plugins::{Error, Limits, Plugin, ResolvedConfig, RuntimeOptions, Session, TxtSet};
 use wacme_tests::httpd::{Sink, redirector};
+use wacme_tests::sandbox::{Hostile, challenge_set, load_hostile};
 
 const TOKEN: &str = "tok-5ecret-value-never-shown";
 
-struct Bed {
-    _cache: tempfile::TempDir,
-    plugin: Plugin,
-}
+type Bed = Hostile;
 
 async fn bed(limits: Limits) -> Bed {
-    let cache = tempfile::tempdir().unwrap();
-    let runtime = Runtime::new(RuntimeOptions {
+    load_hostile(RuntimeOptions {
         limits,
-        cache_dir: Some(cache.path().to_path_buf()),
         ..Default::default()
     })
-    .unwrap();
-    let plugin = runtime
-        .load_file(&wacme_tests::plugin_wasm("hostile"))
-        .await
-        .unwrap();
-    Bed {
-        _cache: cache,
-        plugin,
-    }
+    .await
 }
 
 fn config(plugin: &Plugin, pairs: &[(&str, &str)]) -> ResolvedConfig {
@@ -49,13 +35,7 @@ fn session(plugin: &Plugin, mode: &str, target: Option<&str>) -> Session {
 }
 
 fn set() -> TxtSet {
-    TxtSet {
-        zone: "example.test".into(),
-        fqdn: "_acme-challenge.example.test".into(),
-        relative_name: "_acme-challenge".into(),
-        values: vec!["v1".into()],
-        ttl: 60,
-    }
+    challenge_set(&["v1"])
 }
 
 /// Runs `mode`, expects an error, checks that the same plugin still serves

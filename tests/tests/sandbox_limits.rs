@@ -222,13 +222,7 @@ fn session(plugin: &Plugin, mode: &str) -> Session {
 }
 
 fn set() -> TxtSet {
-    TxtSet {
-        zone: "example.test".into(),
-        fqdn: "_acme-challenge.example.test".into(),
-        relative_name: "_acme-challenge".into(),
-        values: vec!["v1".into()],
-        ttl: 60,
-    }
+    wacme_tests::sandbox::challenge_set(&["v1"])
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wacme::plugins::config::Sources;
-use wacme::plugins::{Error, Limits, Plugin, Runtime, RuntimeOptions, TxtSet};
+use wacme::plugins::{Error, RuntimeOptions};
 use wacme_tests::httpd::redirector;
 use wacme_tests::netns::{Ipv6, isolated};
 
@@ -33,37 +33,24 @@ fn loopback_denial(origin: &str) -> String {
     )
 }
 
-struct Bed {
-    _cache: tempfile::TempDir,
-    plugin: Plugin,
-}
+type Bed = wacme_tests::sandbox::Hostile;
 
 /// A runtime with `pins` (name, address) and `roots` trusted, and the
 /// hostile plugin loaded in it.
 async fn bed(pins: &[(&str, &str)], roots: &[&TlsServer]) -> Bed {
-    let cache = tempfile::tempdir().unwrap();
     let resolve = pins
         .iter()
         .map(|(name, ip)| (name.to_string(), vec![ip.parse::<IpAddr>().unwrap()]))
         .collect();
-    let runtime = Runtime::new(RuntimeOptions {
-        limits: Limits::default(),
-        cache_dir: Some(cache.path().to_path_buf()),
+    wacme_tests::sandbox::load_hostile(RuntimeOptions {
         extra_roots: roots
             .iter()
             .map(|s| s.ca_pem.clone().into_bytes())
             .collect(),
         resolve,
+        ..Default::default()
     })
-    .unwrap();
-    let plugin = runtime
-        .load_file(&wacme_tests::plugin_wasm("hostile"))
-        .await
-        .unwrap();
-    Bed {
-        _cache: cache,
-        plugin,
-    }
+    .await
 }
 
 /// Runs the `http-each` mode over `urls`, with `target` configured and the
@@ -82,13 +69,7 @@ async fn http_each(
     let config = Sources::resolve_pairs(bed.plugin.metadata(), &pairs).unwrap();
     let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
     let session = bed.plugin.session(&config, &allow).unwrap();
-    let set = TxtSet {
-        zone: "example.test".into(),
-        fqdn: "_acme-challenge.example.test".into(),
-        relative_name: "_acme-challenge".into(),
-        values: urls.iter().map(|u| u.to_string()).collect(),
-        ttl: 60,
-    };
+    let set = wacme_tests::sandbox::challenge_set(urls);
     match session.present(&set).await {
         Ok(()) => Ok(()),
         Err(Error::Provider { error, .. }) => {

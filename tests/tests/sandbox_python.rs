@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use wacme::plugins::config::Sources;
-use wacme::plugins::{Runtime, RuntimeOptions, TxtSet};
+use wacme::plugins::{Runtime, RuntimeOptions};
 
 /// The version `.ci/run` installs.
 const PIN: &str = "componentize-py==0.25.1";
@@ -61,13 +61,7 @@ async fn a_python_exception_reaches_the_operator_redacted() {
     assert_eq!(plugin.metadata().name, "python-raise");
     let config =
         Sources::resolve_pairs(plugin.metadata(), &[("token", "py-5ecret-token")]).unwrap();
-    let set = TxtSet {
-        zone: "example.test".into(),
-        fqdn: "_acme-challenge.example.test".into(),
-        relative_name: "_acme-challenge".into(),
-        values: vec!["v".into()],
-        ttl: 60,
-    };
+    let set = wacme_tests::sandbox::challenge_set(&["v"]);
     let err = plugin
         .session(&config, &[])
         .unwrap()

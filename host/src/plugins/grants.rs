@@ -91,6 +91,14 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         ],
     ),
     (
+        "dnspod",
+        &[
+            ("id", &["DP_Id"]),
+            ("token", &["DP_Key"]),
+            ("login_token", &["DNSPOD_API_KEY"]),
+        ],
+    ),
+    (
         "gandi",
         &[
             (
@@ -161,6 +169,17 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
             ("hosted_zone_id", &["AWS_HOSTED_ZONE_ID"]),
             ("private_zone", &["AWS_PRIVATE_ZONE"]),
             ("ttl", &["AWS_TTL"]),
+        ],
+    ),
+    (
+        "tencentcloud",
+        &[
+            ("secret_id", &["TENCENTCLOUD_SECRET_ID", "Tencent_SecretId"]),
+            (
+                "secret_key",
+                &["TENCENTCLOUD_SECRET_KEY", "Tencent_SecretKey"],
+            ),
+            ("session_token", &["TENCENTCLOUD_SESSION_TOKEN"]),
         ],
     ),
     ("vultr", &[("api_key", &["VULTR_API_KEY"])]),

@@ -340,17 +340,16 @@ pub fn api_error(response: &Response) -> ApiError {
     };
     let message = format!("Tencent Cloud DNSPod: HTTP {}: {detail}", response.status);
     let error = match code.as_str() {
-        "RequestLimitExceeded" | "RequestLimitExceeded.UinLimitExceeded" => {
-            Error::RateLimited(RateLimit {
-                message,
-                retry_after_secs: response
-                    .header("retry-after")
-                    .and_then(|v| v.trim().parse().ok()),
-            })
-        }
-        "InternalError" | "ResourceUnavailable" | "FailedOperation.FrequencyLimit" => {
-            Error::Transient(message)
-        }
+        c if c.starts_with("RequestLimitExceeded") => Error::RateLimited(RateLimit {
+            message,
+            retry_after_secs: response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse().ok()),
+        }),
+        "InternalError"
+        | "FailedOperation.TemporaryError"
+        | "FailedOperation.UnknowError"
+        | "InvalidParameter.OperateFailed" => Error::Transient(message),
         "AuthFailure.SignatureExpire" => Error::Permanent(format!(
             "{message}; the request timestamp is more than 5 minutes off the server's time: \
              check this machine's clock"
@@ -359,19 +358,26 @@ pub fn api_error(response: &Response) -> ApiError {
             "{message}; check secret_id and secret_key (and session_token for temporary \
              credentials)"
         )),
-        "UnauthorizedOperation" | "OperationDenied.DomainOwnerAllowedOnly" => {
-            Error::Authentication(message)
-        }
-        c if c.starts_with("UnauthorizedOperation") => Error::Authentication(message),
+        c if c.starts_with("UnauthorizedOperation") => Error::Authentication(format!(
+            "{message}; the key needs DNSPod permissions (e.g. QcloudDNSPodFullAccess)"
+        )),
+        "OperationDenied.AccessDenied"
+        | "OperationDenied.NoPermissionToOperateDomain"
+        | "OperationDenied.DomainOwnerAllowedOnly"
+        | "FailedOperation.LoginFailed"
+        | "FailedOperation.LoginAreaNotAllowed"
+        | "LimitExceeded.FailedLoginLimitExceeded"
+        | "InvalidParameter.AccountIsBanned" => Error::Authentication(message),
         "InvalidParameterValue.DomainNotExists"
-        | "ResourceNotFound.NoDataOfDomain"
-        | "InvalidParameter.DomainNotExist"
-        | "InvalidParameter.DomainInvalid" => Error::ZoneNotFound(format!(
+        | "InvalidParameter.DomainIdInvalid"
+        | "InvalidParameter.DomainInvalid"
+        | "FailedOperation.NotDomainOwner"
+        | "FailedOperation.DomainOwnedByOtherUser" => Error::ZoneNotFound(format!(
             "{message}; the domain is not in this Tencent Cloud account"
         )),
-        "InvalidParameter.TTLTooSmall" | "LimitExceeded.TTLLimitExceeded" => Error::InvalidConfig(
-            format!("{message}; this plan needs a higher TTL: set `ttl` (600 on the free plan)"),
-        ),
+        "LimitExceeded.RecordTtlLimit" => Error::InvalidConfig(format!(
+            "{message}; this plan needs a higher TTL: set `ttl` (600 on the free plan)"
+        )),
         _ => Error::from_status(response.status, response.header("retry-after"), message),
     };
     ApiError { code, error }
@@ -505,6 +511,18 @@ mod tests {
             Error::ZoneNotFound(_)
         ));
         assert!(matches!(error("InternalError", "x"), Error::Transient(_)));
+        assert!(matches!(
+            error("RequestLimitExceeded.RequestLimitExceeded", "x"),
+            Error::RateLimited(_)
+        ));
+        assert!(matches!(
+            error("UnauthorizedOperation", "x"),
+            Error::Authentication(_)
+        ));
+        assert!(matches!(
+            error("LimitExceeded.RecordTtlLimit", "x"),
+            Error::InvalidConfig(_)
+        ));
         assert!(matches!(error("FailedOperation", "x"), Error::Permanent(_)));
         let Err(e) = answer(json!({"unexpected": true})) else {
             panic!("no Response")

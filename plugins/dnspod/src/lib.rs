@@ -128,10 +128,12 @@ pub struct Api {
     pub ttl: Option<u32>,
 }
 
-/// A failed call: the API's `status.code` and the mapped WIT error.
+/// A failed call: the API's `status.code`, the message shown for it and the
+/// mapped WIT error.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: String,
+    pub message: String,
     pub error: Error,
 }
 
@@ -203,10 +205,11 @@ impl Api {
                 Ok(body) => body,
                 // "No records" (without `error_on_empty=no`).
                 Err(e) if e.code == "10" => break,
+                // "Domain id invalid", "Not the domain owner".
                 Err(e) if e.code == "6" || e.code == "9" => {
                     return Err(Error::ZoneNotFound(format!(
                         "{}; the domain is not in this DNSPod account",
-                        e.error
+                        e.message
                     )));
                 }
                 Err(e) => return Err(e.error),
@@ -247,6 +250,7 @@ impl Api {
             .send()
             .map_err(|error| ApiError {
                 code: String::new(),
+                message: String::new(),
                 error,
             })?;
         check(&response)?;
@@ -362,6 +366,7 @@ pub fn api_error(response: &Response) -> ApiError {
         format!("status {code}: {}", envelope.status.message)
     };
     let message = format!("DNSPod: HTTP {}: {detail}", response.status);
+    let shown = message.clone();
     let error = match code.as_str() {
         "-1" => Error::Authentication(format!(
             "{message}; check id and token (or login_token = ID,Token)"
@@ -381,7 +386,11 @@ pub fn api_error(response: &Response) -> ApiError {
         "" => Error::from_status(response.status, response.header("retry-after"), message),
         _ => Error::Permanent(message),
     };
-    ApiError { code, error }
+    ApiError {
+        code,
+        message: shown,
+        error,
+    }
 }
 
 #[cfg(test)]
@@ -482,7 +491,11 @@ mod tests {
             status("29", "TTL too small").error,
             Error::InvalidConfig(_)
         ));
-        assert_eq!(status("8", "Record id invalid").code, "8");
+        let e = status("8", "Record id invalid");
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("8", "DNSPod: HTTP 200: status 8: Record id invalid")
+        );
         assert!(matches!(
             status("34", "Invalid value").error,
             Error::Permanent(_)

@@ -14,8 +14,9 @@
 //! `AuthFailure.SecretIdNotFound`, `AuthFailure.SignatureExpire` (timestamp
 //! more than 5 minutes off), `AuthFailure.TokenFailure` (session token),
 //! `RequestLimitExceeded` (the writes its [`Throttle`] refuses, with
-//! `Retry-After`), `ResourceNotFound.NoDataOfRecord` (an empty list, a
-//! deleted record), `InvalidParameterValue.DomainNotExists`,
+//! `Retry-After`), `ResourceNotFound.NoDataOfRecord` (an empty list),
+//! `InvalidParameter.RecordIdInvalid` (an unknown record),
+//! `InvalidParameterValue.DomainNotExists`,
 //! `InvalidParameter.DomainRecordExist`. TXT records are mirrored into a real
 //! PowerDNS.
 
@@ -488,7 +489,7 @@ async fn list(inner: &Inner, p: &Value) -> Response {
     let offset = p["Offset"].as_u64().unwrap_or(0) as usize;
     let limit = p["Limit"].as_u64().unwrap_or(100) as usize;
     if !(1..=3000).contains(&limit) {
-        return error("InvalidParameter.LimitInvalid", "分页长度数量错误。");
+        return error("InvalidParameterValue.LimitInvalid", "分页长度数量错误。");
     }
     let limit = limit.min(inner.options.max_page_size.max(1));
     let sub = p["Subdomain"].as_str().map(str::to_ascii_lowercase);
@@ -582,7 +583,7 @@ async fn remove(inner: &Inner, p: &Value) -> Response {
         .iter()
         .position(|r| r.domain == domain && r.id == id)
     else {
-        return error("ResourceNotFound.NoDataOfRecord", "记录列表为空。");
+        return error("InvalidParameter.RecordIdInvalid", "记录编号错误。");
     };
     let removed = records.remove(index);
     if removed.record_type == "TXT"

@@ -137,4 +137,5 @@ async fn dnspod_login_token_and_pages() {
         Some(ProviderErrorKind::ZoneNotFound),
         "{err}"
     );
+    assert!(err.to_string().contains("Domain id invalid"), "{err}");
 }

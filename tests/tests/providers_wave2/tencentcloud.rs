@@ -137,6 +137,11 @@ async fn tencentcloud_pages_token_clock_and_zone() {
         Some(ProviderErrorKind::ZoneNotFound),
         "{err}"
     );
+    assert!(
+        err.to_string()
+            .contains("InvalidParameterValue.DomainNotExists"),
+        "{err}"
+    );
 
     fake.set_clock_offset(600);
     let err = loaded.session.present(&set).await.unwrap_err();

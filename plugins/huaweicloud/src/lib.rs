@@ -211,6 +211,14 @@ pub struct Api {
 struct ZoneList {
     #[serde(default)]
     zones: Vec<Zone>,
+    #[serde(default)]
+    metadata: ListMetadata,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListMetadata {
+    #[serde(default)]
+    total_count: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,6 +231,8 @@ struct Zone {
 struct RecordSetList {
     #[serde(default)]
     recordsets: Vec<RecordSet>,
+    #[serde(default)]
+    metadata: ListMetadata,
 }
 
 /// Both error bodies the API answers: `{"code","message"}` (DNS) and
@@ -361,12 +371,15 @@ impl Api {
     /// The id of the public zone `zone` or its nearest parent.
     pub fn zone_id(&self, zone: &str) -> Result<String> {
         for candidate in zone::candidates(zone) {
-            for page in 0..MAX_PAGES {
+            // The server may return fewer per page than asked: the next
+            // offset is what was seen so far.
+            let mut seen = 0u64;
+            for _ in 0..MAX_PAGES {
                 let query = vec![
                     ("type".to_string(), "public".to_string()),
                     ("name".to_string(), absolute(&candidate)),
                     ("limit".to_string(), PAGE_SIZE.to_string()),
-                    ("offset".to_string(), (page * PAGE_SIZE).to_string()),
+                    ("offset".to_string(), seen.to_string()),
                 ];
                 let response = self
                     .call("GET", "/v2/zones", &query, None)
@@ -375,7 +388,8 @@ impl Api {
                 if let Some(z) = list.zones.iter().find(|z| normalize(&z.name) == candidate) {
                     return Ok(z.id.clone());
                 }
-                if list.zones.len() < PAGE_SIZE as usize {
+                seen += list.zones.len() as u64;
+                if list.zones.is_empty() || seen >= list.metadata.total_count {
                     break;
                 }
             }
@@ -389,18 +403,20 @@ impl Api {
     pub fn record_set(&self, zone_id: &str, fqdn: &str) -> Result<Option<RecordSet>> {
         let name = normalize(fqdn);
         let path = format!("/v2/zones/{zone_id}/recordsets");
-        for page in 0..MAX_PAGES {
+        let mut seen = 0u64;
+        for _ in 0..MAX_PAGES {
             let query = vec![
                 ("name".to_string(), absolute(&name)),
                 ("type".to_string(), "TXT".to_string()),
                 ("limit".to_string(), PAGE_SIZE.to_string()),
-                ("offset".to_string(), (page * PAGE_SIZE).to_string()),
+                ("offset".to_string(), seen.to_string()),
             ];
             let response = self
                 .call("GET", &path, &query, None)
                 .map_err(|e| e.zone(zone_id))?;
             let list: RecordSetList = Self::parse(&response, "record set list")?;
-            let count = list.recordsets.len();
+            let count = list.recordsets.len() as u64;
+            let total = list.metadata.total_count;
             if let Some(set) = list
                 .recordsets
                 .into_iter()
@@ -408,7 +424,8 @@ impl Api {
             {
                 return Ok(Some(set));
             }
-            if count < PAGE_SIZE as usize {
+            seen += count;
+            if count == 0 || seen >= total {
                 break;
             }
         }
@@ -566,7 +583,7 @@ pub fn api_error(response: &Response) -> ApiError {
             message: text,
             retry_after_secs: retry_after,
         }),
-        _ if response.status == 409 => Error::Transient(format!(
+        _ if response.status == 409 || code == "DNS.0312" => Error::Transient(format!(
             "{text}; another client changed the record set meanwhile"
         )),
         _ if response.status == 400 && lower.contains("ttl") => Error::InvalidConfig(text),

@@ -166,7 +166,7 @@ fn errors_map_to_wit_cases() {
     ));
     assert!(matches!(e.error, Error::Authentication(_)));
     let e = api_error(&response(
-        409,
+        400,
         r#"{"code":"DNS.0312","message":"Attribute 'name' conflicts with record set."}"#,
     ));
     assert!(matches!(e.error, Error::Transient(_)));

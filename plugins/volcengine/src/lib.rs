@@ -306,6 +306,7 @@ impl Api {
     /// account.
     pub fn zone(&self, zone: &str) -> Result<(u64, String)> {
         for candidate in zone::candidates(zone) {
+            let mut seen = 0u64;
             for page in 1..=MAX_PAGES {
                 let result = self
                     .call(
@@ -329,7 +330,8 @@ impl Api {
                 if let Some(zid) = found.and_then(|z| z["ZID"].as_u64()) {
                     return Ok((zid, candidate));
                 }
-                if zones.len() < PAGE_SIZE as usize {
+                seen += zones.len() as u64;
+                if zones.is_empty() || seen >= result["Total"].as_u64().unwrap_or(0) {
                     break;
                 }
             }
@@ -342,6 +344,7 @@ impl Api {
     /// Every TXT record whose host is exactly `host` in zone `zid`.
     pub fn records(&self, zid: u64, host: &str) -> Result<Vec<Record>> {
         let mut out = Vec::new();
+        let mut seen = 0u64;
         for page in 1..=MAX_PAGES {
             let result = self
                 .call(
@@ -367,12 +370,14 @@ impl Api {
                     ))
                 })?,
             };
-            let count = records.len();
+            let count = records.len() as u64;
+            seen += count;
             out.extend(records.into_iter().filter(|r| {
                 r.host.eq_ignore_ascii_case(host) && r.rtype.eq_ignore_ascii_case("TXT")
             }));
             let total = result["TotalCount"].as_u64().unwrap_or(0);
-            if count == 0 || u64::from(page) * u64::from(PAGE_SIZE) >= total {
+            // The server may return fewer per page than asked.
+            if count == 0 || seen >= total {
                 break;
             }
         }

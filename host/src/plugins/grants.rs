@@ -120,6 +120,15 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         &[("api_token", &["HETZNER_API_TOKEN", "HETZNER_TOKEN"])],
     ),
     (
+        "huaweicloud",
+        &[
+            ("access_key_id", &["HUAWEICLOUD_ACCESS_KEY_ID"]),
+            ("secret_access_key", &["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
+            ("region", &["HUAWEICLOUD_REGION"]),
+            ("ttl", &["HUAWEICLOUD_TTL"]),
+        ],
+    ),
+    (
         "linode",
         &[(
             "api_token",
@@ -161,6 +170,15 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
             ("hosted_zone_id", &["AWS_HOSTED_ZONE_ID"]),
             ("private_zone", &["AWS_PRIVATE_ZONE"]),
             ("ttl", &["AWS_TTL"]),
+        ],
+    ),
+    (
+        "volcengine",
+        &[
+            ("access_key_id", &["VOLC_ACCESSKEY"]),
+            ("secret_access_key", &["VOLC_SECRETKEY"]),
+            ("region", &["VOLC_REGION"]),
+            ("ttl", &["VOLC_TTL"]),
         ],
     ),
     ("vultr", &[("api_key", &["VULTR_API_KEY"])]),

@@ -1,0 +1,6 @@
+//! The wave-2 DNS provider plugins, each held to the same battery
+//! (`wacme_tests::provider_suite`) against its fake API mirroring into
+//! PowerDNS.
+
+mod huaweicloud;
+mod volcengine;

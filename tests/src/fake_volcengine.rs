@@ -15,9 +15,10 @@
 //! `InvalidTimestamp` (all 401); writes the [`Throttle`] refuses get
 //! `429 FlowLimitExceeded`.
 //!
-//! Actions: `ListZones` (`Key`, `SearchMode` exact or like, paged),
+//! Actions (`POST` with a JSON body; the list actions also as `GET` with a
+//! query): `ListZones` (`Key`, `SearchMode` exact or like, paged),
 //! `ListRecords` (`ZID`, `Host`, `Type`, `SearchMode`, paged), `CreateRecord`
-//! and `DeleteRecord` (JSON bodies); an unknown ZID is `ZoneNotFound`, an
+//! and `DeleteRecord`; an unknown ZID is `ZoneNotFound`, an
 //! identical record `RecordDuplicate`, an unknown record id
 //! `RecordNotFound`. Each zone also holds its NS records. TXT records are
 //! mirrored into a real PowerDNS.
@@ -102,7 +103,7 @@ struct Inner {
     mirror: PdnsMirror,
     throttle: Throttle,
     clock_offset: AtomicI64,
-    /// `METHOD Action?query` of every request.
+    /// `METHOD query& body` of every request.
     requests: std::sync::Mutex<Vec<String>>,
 }
 
@@ -168,7 +169,7 @@ impl FakeVolcengine {
             .collect()
     }
 
-    /// `METHOD Action?query` of every request so far.
+    /// `METHOD query& body` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.inner.requests.lock().unwrap().clone()
     }
@@ -433,13 +434,12 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {raw}&"));
+    inner.requests.lock().unwrap().push(format!(
+        "{method} {raw}& {}",
+        String::from_utf8_lossy(&body)
+    ));
     let query = query_pairs(&raw);
-    let params: BTreeMap<String, String> = query.iter().cloned().collect();
+    let mut params: BTreeMap<String, String> = query.iter().cloned().collect();
     let action = params.get("Action").cloned().unwrap_or_default();
     if let Err(r) = verify(&inner, &action, &method, &headers, &query, &body) {
         return r;
@@ -452,12 +452,23 @@ async fn handle(
             "Could not find operation with the given Action and Version.",
         );
     }
-    let json_body = || serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let json_body = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    // List actions take their parameters from the query (GET) or the JSON
+    // body (POST).
+    if let Value::Object(fields) = &json_body {
+        for (k, v) in fields {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            params.insert(k.clone(), v);
+        }
+    }
     match (method.as_str(), action.as_str()) {
-        ("GET", "ListZones") => list_zones(&inner, &params),
-        ("GET", "ListRecords") => list_records(&inner, &params).await,
-        ("POST", "CreateRecord") => create(&inner, &json_body()).await,
-        ("POST", "DeleteRecord") => delete(&inner, &json_body()).await,
+        ("GET" | "POST", "ListZones") => list_zones(&inner, &params),
+        ("GET" | "POST", "ListRecords") => list_records(&inner, &params).await,
+        ("POST", "CreateRecord") => create(&inner, &json_body).await,
+        ("POST", "DeleteRecord") => delete(&inner, &json_body).await,
         _ => error(
             StatusCode::NOT_FOUND,
             &action,

@@ -175,8 +175,15 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
     (
         "volcengine",
         &[
-            ("access_key_id", &["VOLC_ACCESSKEY"]),
-            ("secret_access_key", &["VOLC_SECRETKEY"]),
+            (
+                "access_key_id",
+                &["VOLC_ACCESSKEY", "Volcengine_ACCESS_KEY_ID"],
+            ),
+            (
+                "secret_access_key",
+                &["VOLC_SECRETKEY", "Volcengine_SECRET_ACCESS_KEY"],
+            ),
+            ("session_token", &["Volcengine_SESSION_TOKEN"]),
             ("region", &["VOLC_REGION"]),
             ("ttl", &["VOLC_TTL"]),
         ],

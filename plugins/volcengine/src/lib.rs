@@ -10,7 +10,8 @@
 //! (`ListZones`, exact name, then each parent), lists the name's TXT records
 //! (`ListRecords`, exact host, every page) and creates one record per
 //! missing value (`CreateRecord`); `cleanup` lists the same way and deletes
-//! only the records holding one of the values (`DeleteRecord`).
+//! only the records holding one of the values (`DeleteRecord`). Every action
+//! is a `POST` with its parameters as a JSON body.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,11 +63,17 @@ impl Provider for Volcengine {
                     "Access Key ID (AK) of an IAM user with DNSFullAccess",
                 )
                 .required()
-                .env(&["VOLC_ACCESSKEY"]),
+                .env(&["VOLC_ACCESSKEY", "Volcengine_ACCESS_KEY_ID"]),
                 ConfigField::new("secret_access_key", "Secret Access Key (SK)")
                     .required()
                     .secret()
-                    .env(&["VOLC_SECRETKEY"]),
+                    .env(&["VOLC_SECRETKEY", "Volcengine_SECRET_ACCESS_KEY"]),
+                ConfigField::new(
+                    "session_token",
+                    "Session token of temporary credentials (STS), sent as X-Security-Token",
+                )
+                .secret()
+                .env(&["Volcengine_SESSION_TOKEN"]),
                 ConfigField::new("region", "Signing region")
                     .default(DEFAULT_REGION)
                     .env(&["VOLC_REGION"]),
@@ -103,7 +110,7 @@ impl Provider for Volcengine {
                 "Line": "default",
                 "Remark": "ACME DNS-01 challenge (wacme)",
             });
-            match api.call("POST", "CreateRecord", &[], Some(body)) {
+            match api.call("CreateRecord", body) {
                 Ok(_) => {}
                 Err(e) if e.code.contains("Duplicate") || e.code == "RecordAlreadyExists" => {
                     log::debug(&format!("{}: value already there", set.fqdn));
@@ -123,7 +130,7 @@ impl Provider for Volcengine {
                 continue;
             }
             let body = json!({ "RecordID": record.record_id });
-            match api.call("POST", "DeleteRecord", &[], Some(body)) {
+            match api.call("DeleteRecord", body) {
                 Ok(_) => {}
                 Err(e) if e.code == "RecordNotFound" || e.code == "InvalidParameter.RecordID" => {}
                 Err(e) => return Err(e.error),
@@ -216,43 +223,34 @@ impl Api {
             credentials: Credentials {
                 access_key_id: config.require("access_key_id")?.trim().into(),
                 secret_access_key: config.require("secret_access_key")?.into(),
-                session_token: None,
+                session_token: config.get("session_token").map(str::to_string),
             },
             region: config.get("region").unwrap_or(DEFAULT_REGION).trim().into(),
             ttl: config.parse::<u32>("ttl")?,
         })
     }
 
-    /// The signed request for `action` with the extra query `params` and the
-    /// JSON `body` (POST) at `datetime`.
-    pub fn signed_request(
-        &self,
-        method: &str,
-        action: &str,
-        params: &[(&str, String)],
-        body: &[u8],
-        datetime: &str,
-    ) -> Request {
-        let mut query = vec![
+    /// The signed `POST /?Action=<action>&Version=2018-08-01` with the JSON
+    /// `body` at `datetime` (every action of the API takes its parameters as
+    /// a JSON body).
+    pub fn signed_request(&self, action: &str, body: &[u8], datetime: &str) -> Request {
+        let query = vec![
             ("Action".to_string(), action.to_string()),
             ("Version".to_string(), API_VERSION.to_string()),
         ];
-        query.extend(params.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let payload_hash = sigv4::sha256_hex(body);
-        let mut headers = vec![
+        let headers = vec![
             ("host".to_string(), self.authority.clone()),
+            ("content-type".to_string(), "application/json".to_string()),
             ("x-content-sha256".to_string(), payload_hash.clone()),
         ];
-        if method == "POST" {
-            headers.push(("content-type".to_string(), "application/json".to_string()));
-        }
         let signed = sigv4::sign(
             &SCHEME,
             &self.credentials,
             &self.region,
             SERVICE,
             &sigv4::Request {
-                method,
+                method: "POST",
                 path: "/",
                 query: &query,
                 headers: &headers,
@@ -261,11 +259,7 @@ impl Api {
             datetime,
         );
         let url = format!("{}/?{}", self.endpoint, sigv4::canonical_query(&query));
-        let mut request = if method == "POST" {
-            Request::post(url).body(body.to_vec())
-        } else {
-            Request::get(url)
-        };
+        let mut request = Request::post(url).body(body.to_vec());
         // The host sets `Host` itself, from the same URL.
         for (name, value) in headers.into_iter().filter(|(n, _)| n != "host") {
             request = request.header(name, value);
@@ -277,16 +271,9 @@ impl Api {
     }
 
     /// Signs and sends one action; the `Result` object on success.
-    pub fn call(
-        &self,
-        method: &str,
-        action: &str,
-        params: &[(&str, String)],
-        body: Option<Value>,
-    ) -> Result<Value, ApiError> {
-        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    pub fn call(&self, action: &str, body: Value) -> Result<Value, ApiError> {
         let response = self
-            .signed_request(method, action, params, &body, &sigv4::now())
+            .signed_request(action, body.to_string().as_bytes(), &sigv4::now())
             .send()?;
         let parsed: Option<Envelope> = serde_json::from_slice(&response.body).ok();
         match parsed {
@@ -310,15 +297,13 @@ impl Api {
             for page in 1..=MAX_PAGES {
                 let result = self
                     .call(
-                        "GET",
                         "ListZones",
-                        &[
-                            ("Key", candidate.clone()),
-                            ("SearchMode", "exact".into()),
-                            ("PageNumber", page.to_string()),
-                            ("PageSize", PAGE_SIZE.to_string()),
-                        ],
-                        None,
+                        json!({
+                            "Key": candidate,
+                            "SearchMode": "exact",
+                            "PageNumber": page,
+                            "PageSize": PAGE_SIZE,
+                        }),
                     )
                     .map_err(|e| e.error)?;
                 let zones = result["Zones"].as_array().cloned().unwrap_or_default();
@@ -348,17 +333,15 @@ impl Api {
         for page in 1..=MAX_PAGES {
             let result = self
                 .call(
-                    "GET",
                     "ListRecords",
-                    &[
-                        ("ZID", zid.to_string()),
-                        ("Host", host.to_string()),
-                        ("Type", "TXT".into()),
-                        ("SearchMode", "exact".into()),
-                        ("PageNumber", page.to_string()),
-                        ("PageSize", PAGE_SIZE.to_string()),
-                    ],
-                    None,
+                    json!({
+                        "ZID": zid,
+                        "Host": host,
+                        "Type": "TXT",
+                        "SearchMode": "exact",
+                        "PageNumber": page,
+                        "PageSize": PAGE_SIZE,
+                    }),
                 )
                 .map_err(|e| e.error)?;
             let records: Vec<Record> = match &result["Records"] {

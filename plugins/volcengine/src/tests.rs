@@ -265,18 +265,38 @@ fn metadata() {
     assert_eq!(m.name, "volcengine");
     assert_eq!(m.allowed_hosts, ["{endpoint}"]);
     assert_eq!((m.default_ttl, m.min_ttl), (600, 1));
-    let aliases: Vec<(&str, Vec<String>)> = m
+    let aliases: Vec<(&str, Vec<&str>)> = m
         .config
         .iter()
-        .map(|f| (f.name.as_str(), f.env_aliases.clone()))
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.env_aliases.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     assert_eq!(
-        aliases[0],
-        ("access_key_id", vec!["VOLC_ACCESSKEY".to_string()])
+        aliases,
+        [
+            (
+                "access_key_id",
+                vec!["VOLC_ACCESSKEY", "Volcengine_ACCESS_KEY_ID"]
+            ),
+            (
+                "secret_access_key",
+                vec!["VOLC_SECRETKEY", "Volcengine_SECRET_ACCESS_KEY"]
+            ),
+            ("session_token", vec!["Volcengine_SESSION_TOKEN"]),
+            ("region", vec!["VOLC_REGION"]),
+            ("endpoint", vec![]),
+            ("ttl", vec!["VOLC_TTL"]),
+        ]
     );
-    assert_eq!(
-        aliases[1],
-        ("secret_access_key", vec!["VOLC_SECRETKEY".to_string()])
-    );
-    assert!(m.config[1].secret && !m.config[0].secret);
+    let secret: Vec<&str> = m
+        .config
+        .iter()
+        .filter(|f| f.secret)
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(secret, ["secret_access_key", "session_token"]);
 }

@@ -124,7 +124,7 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         &[
             ("access_key_id", &["HUAWEICLOUD_ACCESS_KEY_ID"]),
             ("secret_access_key", &["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
-            ("region", &["HUAWEICLOUD_REGION"]),
+            ("region", &["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]),
             ("ttl", &["HUAWEICLOUD_TTL"]),
         ],
     ),

@@ -67,7 +67,7 @@ impl Provider for HuaweiCloud {
                     .env(&["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
                 ConfigField::new("region", "Region of the DNS endpoint (e.g. ap-southeast-1)")
                     .default(DEFAULT_REGION)
-                    .env(&["HUAWEICLOUD_REGION"]),
+                    .env(&["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]),
                 ConfigField::new(
                     "endpoint",
                     "API endpoint; default https://dns.<region>.myhuaweicloud.com",

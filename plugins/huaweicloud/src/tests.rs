@@ -197,5 +197,8 @@ fn metadata() {
     assert_eq!(secret, ["secret_access_key"]);
     let region = m.config.iter().find(|f| f.name == "region").unwrap();
     assert_eq!(region.default.as_deref(), Some(DEFAULT_REGION));
-    assert_eq!(region.env_aliases, ["HUAWEICLOUD_REGION"]);
+    assert_eq!(
+        region.env_aliases,
+        ["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]
+    );
 }

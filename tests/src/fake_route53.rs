@@ -310,7 +310,7 @@ pub fn encode(s: &str, keep_slash: bool) -> String {
         .collect()
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -475,7 +475,7 @@ fn iso_now() -> String {
     )
 }
 
-fn parse_amz(s: &str) -> Option<i64> {
+pub fn parse_amz(s: &str) -> Option<i64> {
     if s.len() != 16 || &s[8..9] != "T" || !s.ends_with('Z') {
         return None;
     }

@@ -128,6 +128,15 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         &[("api_token", &["HETZNER_API_TOKEN", "HETZNER_TOKEN"])],
     ),
     (
+        "huaweicloud",
+        &[
+            ("access_key_id", &["HUAWEICLOUD_ACCESS_KEY_ID"]),
+            ("secret_access_key", &["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
+            ("region", &["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]),
+            ("ttl", &["HUAWEICLOUD_TTL"]),
+        ],
+    ),
+    (
         "linode",
         &[(
             "api_token",
@@ -180,6 +189,22 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
                 &["TENCENTCLOUD_SECRET_KEY", "Tencent_SecretKey"],
             ),
             ("session_token", &["TENCENTCLOUD_SESSION_TOKEN"]),
+        ],
+    ),
+    (
+        "volcengine",
+        &[
+            (
+                "access_key_id",
+                &["VOLC_ACCESSKEY", "Volcengine_ACCESS_KEY_ID"],
+            ),
+            (
+                "secret_access_key",
+                &["VOLC_SECRETKEY", "Volcengine_SECRET_ACCESS_KEY"],
+            ),
+            ("session_token", &["Volcengine_SESSION_TOKEN"]),
+            ("region", &["VOLC_REGION"]),
+            ("ttl", &["VOLC_TTL"]),
         ],
     ),
     ("vultr", &[("api_key", &["VULTR_API_KEY"])]),

@@ -3,4 +3,6 @@
 //! PowerDNS.
 
 mod dnspod;
+mod huaweicloud;
 mod tencentcloud;
+mod volcengine;

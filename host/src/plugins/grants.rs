@@ -45,6 +45,7 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
             ("access_key_id", &["ALICLOUD_ACCESS_KEY", "Ali_Key"]),
             ("access_key_secret", &["ALICLOUD_SECRET_KEY", "Ali_Secret"]),
             ("security_token", &["ALICLOUD_SECURITY_TOKEN"]),
+            ("region", &["ALICLOUD_REGION_ID"]),
         ],
     ),
     (

@@ -9,6 +9,13 @@
 //! `DomainRecordDuplicate`, is success); `cleanup` lists the name with
 //! `DescribeSubDomainRecords` (exact match, every page), re-checks the RR
 //! and deletes only records holding one of the values.
+//!
+//! The endpoint is `endpoint` when set, else `https://alidns.<region>.aliyuncs.com`
+//! when `region` is set (international accounts use `ap-southeast-1`), else
+//! the central `https://alidns.aliyuncs.com`. Temporary credentials (a RAM
+//! role's STS AccessKey ID `STS.…` with its `security_token`) sign as the
+//! service documents: the token travels as the signed `x-acs-security-token`
+//! header (V3) or the `SecurityToken` parameter (V1).
 
 pub mod sign;
 
@@ -19,7 +26,11 @@ use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, url,
 };
 
+/// The central endpoint, the only one Alibaba's Alidns endpoint page lists.
 pub const DEFAULT_ENDPOINT: &str = "https://alidns.aliyuncs.com";
+/// Every endpoint the `region` field derives (`https://alidns.<region>.aliyuncs.com`),
+/// and the central one, are under this origin pattern.
+pub const ENDPOINTS: &str = "https://*.aliyuncs.com";
 pub const API_VERSION: &str = "2015-01-09";
 /// Free and personal editions accept nothing lower.
 pub const DEFAULT_TTL: u32 = 600;
@@ -65,11 +76,19 @@ impl Provider for Alidns {
                 .secret()
                 .env(&["ALICLOUD_SECURITY_TOKEN"]),
                 ConfigField::new(
-                    "endpoint",
-                    "API endpoint, e.g. https://alidns.ap-southeast-1.aliyuncs.com for \
-                     international accounts",
+                    "region",
+                    "Region ID whose endpoint https://alidns.<region>.aliyuncs.com is used \
+                     when `endpoint` is not set, e.g. ap-southeast-1 (Singapore, for \
+                     international accounts), cn-hangzhou, cn-shanghai, cn-beijing, \
+                     cn-shenzhen, cn-hongkong, ap-northeast-1, eu-central-1, us-west-1; \
+                     unset: the central https://alidns.aliyuncs.com",
                 )
-                .default(DEFAULT_ENDPOINT),
+                .env(&["ALICLOUD_REGION_ID"]),
+                ConfigField::new(
+                    "endpoint",
+                    "API endpoint (wins over `region`); default https://alidns.aliyuncs.com, \
+                     or https://alidns.<region>.aliyuncs.com when `region` is set",
+                ),
                 ConfigField::new("signature_version", "Request signature: v3 or v1").default("v3"),
                 ConfigField::new(
                     "ttl",
@@ -77,7 +96,7 @@ impl Provider for Alidns {
                      the TTL wacme passes",
                 ),
             ],
-            allowed_hosts: vec!["{endpoint}".into()],
+            allowed_hosts: vec!["{endpoint}".into(), ENDPOINTS.into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
         }
@@ -133,6 +152,24 @@ pub enum SignatureVersion {
     V3,
 }
 
+/// `https://alidns.<region>.aliyuncs.com`, for a region made of lower-case
+/// letters, digits and `-` (such as `ap-southeast-1`).
+pub fn regional_endpoint(region: &str) -> Result<String> {
+    let ok = !region.is_empty()
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        return Err(Error::InvalidConfig(format!(
+            "`region` must be a region ID such as ap-southeast-1 or cn-hangzhou (lower-case \
+             letters, digits and `-`), not {region:?}"
+        )));
+    }
+    Ok(format!("https://alidns.{region}.aliyuncs.com"))
+}
+
 /// The resolved configuration of one call.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -155,7 +192,12 @@ pub struct ApiError {
 
 impl Api {
     pub fn from_config(config: &Config) -> Result<Api> {
-        let endpoint = url::trim_base(config.get("endpoint").unwrap_or(DEFAULT_ENDPOINT).trim());
+        let endpoint = match (config.get("endpoint"), config.get("region")) {
+            (Some(endpoint), _) => url::trim_base(endpoint.trim()).to_string(),
+            (None, Some(region)) => regional_endpoint(region.trim())?,
+            (None, None) => DEFAULT_ENDPOINT.to_string(),
+        };
+        let endpoint = endpoint.as_str();
         let authority = endpoint
             .strip_prefix("https://")
             .or_else(|| endpoint.strip_prefix("http://"))
@@ -393,13 +435,20 @@ pub fn api_error(response: &Response) -> ApiError {
         "SignatureDoesNotMatch" => Error::Authentication(format!(
             "{message}; check access_key_secret (the server's string to sign is in the message)"
         )),
+        "MissingSecurityToken" => Error::Authentication(format!(
+            "{message}; an AccessKey ID starting with `STS.` is a temporary credential: set \
+             `security_token` (ALICLOUD_SECURITY_TOKEN) to the token issued with it"
+        )),
+        "InvalidSecurityToken.Expired"
+        | "InvalidSecurityToken.Malformed"
+        | "InvalidSecurityToken.MismatchWithAccessKey" => Error::Authentication(format!(
+            "{message}; `security_token` must be the token issued with this STS AccessKey ID, \
+             and temporary credentials expire: fetch a fresh set"
+        )),
         "InvalidAccessKeyId.NotFound"
         | "InvalidAccessKeyId.Inactive"
         | "Forbidden.RAM"
-        | "Forbidden"
-        | "InvalidSecurityToken.Expired"
-        | "InvalidSecurityToken.Malformed"
-        | "InvalidSecurityToken.MismatchWithAccessKey" => Error::Authentication(message),
+        | "Forbidden" => Error::Authentication(message),
         "IncorrectDomainUser" | "InvalidDomainName.NoExist" | "DomainNotExist" => {
             Error::ZoneNotFound(format!(
                 "{message}; the domain is not in this Alibaba Cloud account"
@@ -500,6 +549,70 @@ mod tests {
     }
 
     #[test]
+    fn region_derives_the_endpoint_and_endpoint_wins() {
+        let api = Api::from_config(&config(&[("region", "ap-southeast-1")])).unwrap();
+        assert_eq!(
+            (api.endpoint.as_str(), api.authority.as_str()),
+            (
+                "https://alidns.ap-southeast-1.aliyuncs.com",
+                "alidns.ap-southeast-1.aliyuncs.com"
+            )
+        );
+        let api = Api::from_config(&config(&[("region", " cn-hangzhou ")])).unwrap();
+        assert_eq!(api.endpoint, "https://alidns.cn-hangzhou.aliyuncs.com");
+        let api = Api::from_config(&config(&[
+            ("region", "ap-southeast-1"),
+            ("endpoint", "http://127.0.0.1:8080"),
+        ]))
+        .unwrap();
+        assert_eq!(api.endpoint, "http://127.0.0.1:8080");
+        // A region the host does not know is still any region.
+        assert_eq!(
+            regional_endpoint("eu-central-1").unwrap(),
+            "https://alidns.eu-central-1.aliyuncs.com"
+        );
+        // An empty value is no value: the central endpoint.
+        let api = Api::from_config(&config(&[("region", "")])).unwrap();
+        assert_eq!(api.endpoint, DEFAULT_ENDPOINT);
+        for bad in [
+            "AP-SOUTHEAST-1",
+            "ap_southeast_1",
+            "ap-southeast-1.evil.test",
+            "evil.test/x",
+            "a@b",
+            "-ap",
+            "ap-",
+        ] {
+            assert!(
+                matches!(
+                    Api::from_config(&config(&[("region", bad)])),
+                    Err(Error::InvalidConfig(m)) if m.contains("region")
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Every derived endpoint, and the central one, is covered by the static
+    /// `*.aliyuncs.com` entry (one more label before the suffix, https).
+    #[test]
+    fn derived_endpoints_are_under_the_static_allowed_origin() {
+        let suffix = ENDPOINTS.strip_prefix("https://*").unwrap();
+        assert_eq!(suffix, ".aliyuncs.com");
+        for region in ["ap-southeast-1", "cn-hangzhou", "cn-hongkong", "us-west-1"] {
+            let endpoint = regional_endpoint(region).unwrap();
+            let host = endpoint.strip_prefix("https://").unwrap();
+            assert!(
+                host.ends_with(suffix) && host.len() > suffix.len(),
+                "{host}"
+            );
+            assert!(!host.contains(['/', ':', '@']), "{host}");
+        }
+        let central = DEFAULT_ENDPOINT.strip_prefix("https://").unwrap();
+        assert!(central.ends_with(suffix));
+    }
+
+    #[test]
     fn v1_request_carries_a_verifiable_signature() {
         let api = Api::from_config(&config(&[
             ("signature_version", "v1"),
@@ -524,6 +637,7 @@ mod tests {
         assert!(url.contains("Value=a%20b%2Ac"), "{url}");
         let mut q = query_of(url);
         let signature = q.remove("Signature").unwrap();
+        // The token is a signed parameter, as the V1 documentation has it.
         assert_eq!(q["SecurityToken"], "tok");
         assert_eq!(q["Timestamp"], "2024-01-02T03:04:05Z");
         assert_eq!(q["Format"], "JSON");
@@ -566,6 +680,70 @@ mod tests {
         });
         let (_, expected) = sign::v3_signature("secret", &canonical);
         assert!(text.contains(&format!("Signature={expected}")), "{text}");
+    }
+
+    #[test]
+    fn v1_without_token_sends_no_security_token() {
+        let api = Api::from_config(&config(&[("signature_version", "v1")])).unwrap();
+        let text = format!(
+            "{:?}",
+            api.signed_request("DescribeSubDomainRecords", &[], "2024-01-02T03:04:05Z", "n")
+        );
+        assert!(!text.contains("SecurityToken"), "{text}");
+    }
+
+    #[test]
+    fn v3_signs_the_security_token_header() {
+        let api = Api::from_config(&Config::new([
+            ("endpoint", "http://127.0.0.1:9"),
+            ("access_key_id", "STS.NUgYrLnoC63mHtFkUL5MeF8r"),
+            ("access_key_secret", "secret"),
+            ("security_token", "CAIS-token"),
+        ]))
+        .unwrap();
+        let request = api.signed_request(
+            "AddDomainRecord",
+            &[("DomainName", "example.com")],
+            "2024-01-02T03:04:05Z",
+            "n3",
+        );
+        let text = format!("{request:?}");
+        assert!(
+            text.contains("(\"x-acs-security-token\", \"CAIS-token\")"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Credential=STS.NUgYrLnoC63mHtFkUL5MeF8r,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-security-token;x-acs-signature-nonce;x-acs-version,"),
+            "{text}"
+        );
+        let headers: BTreeMap<String, String> = [
+            ("host", "127.0.0.1:9"),
+            ("x-acs-action", "AddDomainRecord"),
+            ("x-acs-content-sha256", &sign::sha256_hex(b"")),
+            ("x-acs-date", "2024-01-02T03:04:05Z"),
+            ("x-acs-security-token", "CAIS-token"),
+            ("x-acs-signature-nonce", "n3"),
+            ("x-acs-version", API_VERSION),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let query = BTreeMap::from([("DomainName".to_string(), "example.com".to_string())]);
+        let (canonical, _) = sign::v3_canonical_request(&sign::V3Request {
+            method: "POST",
+            query: &query,
+            headers: &headers,
+            hashed_payload: &sign::sha256_hex(b""),
+        });
+        let (_, expected) = sign::v3_signature("secret", &canonical);
+        assert!(text.contains(&format!("Signature={expected}")), "{text}");
+        // Without a token neither the header nor its signed name appears.
+        let plain = Api::from_config(&config(&[("endpoint", "http://127.0.0.1:9")])).unwrap();
+        let text = format!(
+            "{:?}",
+            plain.signed_request("AddDomainRecord", &[], "2024-01-02T03:04:05Z", "n4")
+        );
+        assert!(!text.contains("security-token"), "{text}");
     }
 
     #[test]
@@ -629,6 +807,30 @@ mod tests {
             ),
             Error::ZoneNotFound(_)
         ));
+        let Error::Authentication(m) = error(
+            400,
+            "MissingSecurityToken",
+            "SecurityToken is mandatory for this action.",
+        ) else {
+            panic!("missing token")
+        };
+        assert!(m.contains("security_token"), "{m}");
+        let Error::Authentication(m) = error(
+            400,
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            "Specified SecurityToken mismatch with the AccessKey.",
+        ) else {
+            panic!("mismatched token")
+        };
+        assert!(m.contains("security_token"), "{m}");
+        assert!(matches!(
+            error(
+                400,
+                "InvalidSecurityToken.Expired",
+                "Specified SecurityToken is expired."
+            ),
+            Error::Authentication(_)
+        ));
         assert!(matches!(
             error(400, "QuotaExceeded.TTL", "ttl"),
             Error::InvalidConfig(_)
@@ -656,8 +858,20 @@ mod tests {
         assert_eq!(m.name, "alidns");
         assert_eq!(
             (m.default_ttl, m.allowed_hosts.as_slice()),
-            (600, &["{endpoint}".to_string()][..])
+            (
+                600,
+                &[
+                    "{endpoint}".to_string(),
+                    "https://*.aliyuncs.com".to_string()
+                ][..]
+            )
         );
+        let region = m.config.iter().find(|f| f.name == "region").unwrap();
+        assert_eq!(region.env_aliases, ["ALICLOUD_REGION_ID"]);
+        assert!(!region.required && region.default.is_none());
+        // No default endpoint: a default would always win over `region`.
+        let endpoint = m.config.iter().find(|f| f.name == "endpoint").unwrap();
+        assert!(endpoint.default.is_none());
         let secret = m
             .config
             .iter()

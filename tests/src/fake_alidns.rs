@@ -9,6 +9,11 @@
 //! the server's string to sign in the message, a timestamp more than 15
 //! minutes off is `InvalidTimeStamp.Expired`, a reused nonce is
 //! `SignatureNonceUsed`, an unknown key `InvalidAccessKeyId.NotFound` (404).
+//! With temporary credentials (an `STS.` AccessKey ID, or
+//! [`AlidnsOptions::security_token`] set) a request without the token
+//! (`x-acs-security-token` in V3, `SecurityToken` in V1) is
+//! `MissingSecurityToken`, one with another token
+//! `InvalidSecurityToken.MismatchWithAccessKey`, as the real service answers.
 //! Actions: `AddDomainRecord` (`DomainRecordDuplicate`, `QuotaExceeded.TTL`),
 //! `DeleteDomainRecord` (`DomainRecordNotBelongToUser`),
 //! `DescribeSubDomainRecords` (exact), `DescribeDomainRecords` (fuzzy
@@ -350,16 +355,26 @@ fn check_key(inner: &Inner, key_id: Option<&str>, token: Option<&str>) -> Result
             "Specified access key is not found.",
         ));
     }
-    if let Some(want) = &inner.options.security_token
-        && token != Some(want.as_str())
-    {
-        return Err(error(
+    let temporary = inner.options.access_key_id.starts_with("STS.");
+    match (&inner.options.security_token, token) {
+        // What the real gateway answers a temporary key sent without its token.
+        (Some(_), None) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "MissingSecurityToken",
+            "SecurityToken is mandatory for this action.",
+        )),
+        (Some(want), Some(got)) if got != want => Err(error(
             StatusCode::BAD_REQUEST,
             "InvalidSecurityToken.MismatchWithAccessKey",
             "Specified SecurityToken mismatch with the AccessKey.",
-        ));
+        )),
+        (None, None) if temporary => Err(error(
+            StatusCode::BAD_REQUEST,
+            "MissingSecurityToken",
+            "SecurityToken is mandatory for this action.",
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn signature_mismatch(string_to_sign: &str) -> Response {

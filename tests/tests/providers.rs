@@ -4,7 +4,10 @@
 //! removes only its own values (quoted or bare), listing follows pages,
 //! failures come back as the right WIT error case; Alibaba's V3 and V1
 //! signatures are both accepted by an independent verifier that rejects a
-//! wrong signature, an expired timestamp and a reused nonce. Then
+//! wrong signature, an expired timestamp and a reused nonce; STS temporary
+//! credentials sign their token in both versions, and a missing or wrong
+//! token gets the service's codes; `region` derives an endpoint the
+//! allowlist admits while `endpoint` still wins. Then
 //! `wacme issue --dns cloudflare` and `--dns alidns` for apex + wildcard
 //! against Pebble, checking the certificate and that nothing is left.
 
@@ -378,6 +381,142 @@ async fn alidns_listing_follows_pages_and_sts_token_is_sent() {
         .await
         .unwrap_err();
     assert_eq!(kind(&err), ProviderErrorKind::Authentication, "{err}");
+}
+
+/// A RAM role's temporary credentials: an `STS.` AccessKey ID whose token
+/// must travel with every request, signed, in both signature versions.
+#[tokio::test]
+async fn alidns_sts_credentials_sign_with_the_token_in_v3_and_v1() {
+    const STS_KEY: &str = "STS.NUgYrLnoC63mHtFkUL5MeF8r";
+    const STS_TOKEN: &str = "CAIS-sts-token/with+odd=chars";
+    let Some(ali) = alidns(|o| {
+        o.access_key_id = STS_KEY.into();
+        o.security_token = Some(STS_TOKEN.into());
+    })
+    .await
+    else {
+        return;
+    };
+    let endpoint = ali.fake.endpoint();
+    let sts = |version: &'static str, token: Option<&str>| {
+        let mut pairs = vec![
+            ("endpoint", endpoint.as_str()),
+            ("access_key_id", STS_KEY),
+            ("access_key_secret", SECRET),
+            ("signature_version", version),
+        ];
+        if let Some(token) = token {
+            pairs.push(("security_token", token));
+        }
+        session(&ali.plugin, &pairs)
+    };
+    for version in ["v3", "v1"] {
+        let s = sts(version, Some(STS_TOKEN));
+        s.present(&set(NAME, &["sts-a", "sts-b"])).await.unwrap();
+        assert_eq!(ali.pdns.txt_values(NAME).await.unwrap(), ["sts-a", "sts-b"]);
+        s.cleanup(&set(NAME, &["sts-a", "sts-b"])).await.unwrap();
+        assert!(ali.pdns.txt_values(NAME).await.unwrap().is_empty());
+        assert!(
+            ali.fake.accepted().iter().any(|(_, v)| v == version),
+            "{version}: {:?}",
+            ali.fake.accepted()
+        );
+
+        let err = sts(version, None)
+            .present(&set(NAME, &["x"]))
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&err), ProviderErrorKind::Authentication, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("MissingSecurityToken") && text.contains("security_token"),
+            "{version}: {text}"
+        );
+
+        let err = sts(version, Some("CAIS-some-other-token"))
+            .present(&set(NAME, &["x"]))
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&err), ProviderErrorKind::Authentication, "{err}");
+        assert!(
+            err.to_string()
+                .contains("InvalidSecurityToken.MismatchWithAccessKey"),
+            "{version}: {err}"
+        );
+    }
+    assert!(ali.fake.records().await.is_empty());
+}
+
+/// An STS AccessKey ID sent without any token is refused even when the fake
+/// was not told the token, as the real gateway refuses it.
+#[tokio::test]
+async fn alidns_sts_key_without_token_is_missing_security_token() {
+    let Some(ali) = alidns(|o| o.access_key_id = "STS.TemporaryKey".into()).await else {
+        return;
+    };
+    for version in ["v3", "v1"] {
+        let err = ali
+            .session(&[
+                ("access_key_id", "STS.TemporaryKey"),
+                ("signature_version", version),
+            ])
+            .present(&set(NAME, &["x"]))
+            .await
+            .unwrap_err();
+        assert_eq!(kind(&err), ProviderErrorKind::Authentication, "{err}");
+        assert!(err.to_string().contains("MissingSecurityToken"), "{err}");
+    }
+}
+
+/// `region` derives an endpoint the allowlist admits (the static
+/// `https://*.aliyuncs.com` entry) while an explicit `endpoint` still wins:
+/// the fake is reached with a region set too.
+#[tokio::test]
+async fn alidns_region_endpoint_is_allowed_and_endpoint_wins() {
+    use wacme::plugins::policy::{AllowList, Reach};
+    let (plugin, _cache) = load("alidns").await;
+    let meta = plugin.metadata();
+    let config = Sources::resolve_pairs(
+        meta,
+        &[
+            ("access_key_id", KEY_ID),
+            ("access_key_secret", SECRET),
+            ("region", "ap-southeast-1"),
+        ],
+    )
+    .unwrap();
+    let allow = AllowList::build(&meta.allowed_hosts, &config, &[]).unwrap();
+    for ok in [
+        "https://alidns.ap-southeast-1.aliyuncs.com/?Action=x",
+        "https://alidns.cn-hangzhou.aliyuncs.com/",
+        "https://alidns.aliyuncs.com/",
+    ] {
+        assert_eq!(
+            allow.check(&url::Url::parse(ok).unwrap()),
+            Ok(Reach::Public),
+            "{ok}"
+        );
+    }
+    for denied in [
+        "http://alidns.ap-southeast-1.aliyuncs.com/",
+        "https://aliyuncs.com/",
+        "https://alidns.aliyuncs.com.evil.test/",
+        "https://evil.test/",
+    ] {
+        assert!(
+            allow.check(&url::Url::parse(denied).unwrap()).is_err(),
+            "{denied}"
+        );
+    }
+
+    let Some(ali) = alidns(|_| {}).await else {
+        return;
+    };
+    let s = ali.session(&[("region", "ap-southeast-1")]);
+    s.present(&set(NAME, &["regional"])).await.unwrap();
+    assert_eq!(ali.pdns.txt_values(NAME).await.unwrap(), ["regional"]);
+    s.cleanup(&set(NAME, &["regional"])).await.unwrap();
+    assert!(ali.fake.records().await.is_empty());
 }
 
 #[tokio::test]

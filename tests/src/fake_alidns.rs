@@ -833,6 +833,20 @@ mod tests {
             signature,
             "06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
         );
+        // The documentation's second example: same request, other date and
+        // nonce (the `RequestHeader` table).
+        let mut headers = headers;
+        headers.insert("x-acs-date".into(), "2023-10-26T09:01:01Z".into());
+        headers.insert(
+            "x-acs-signature-nonce".into(),
+            "d410180a5abf7fe235dd9b74aca91fc0".into(),
+        );
+        let canonical = v3_canonical("POST", &query, &headers, &empty);
+        let (_, signature) = v3_sign("YourAccessKeySecret", &canonical);
+        assert_eq!(
+            signature,
+            "e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Alibaba Cloud request signatures: V1 (HMAC-SHA1 over the sorted query,
 //! key `secret&`) and V3 (`ACS3-HMAC-SHA256` over a canonical request), plus
 //! the percent-encoding and UTC timestamps both need. Pure functions; the
-//! unit tests hold them to the published vectors.
+//! unit tests hold them to the published vectors (one V1, two V3).
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -207,6 +207,52 @@ mod tests {
             format!(
                 "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders={signed},Signature={signature}"
             )
+        );
+    }
+
+    /// The second example of Alibaba Cloud's "V3 request body & signature"
+    /// documentation (help.aliyun.com, the `RequestHeader` table of the
+    /// common request headers; the ROA-style page of the same mechanism
+    /// repeats it): the `RunInstances` request of the first vector sent at
+    /// `2023-10-26T09:01:01Z` with nonce `d410180a5abf7fe235dd9b74aca91fc0`,
+    /// whose `Authorization` example ends `Signature=e521358f…0df64804`.
+    /// The page's request-structure table pairs that date and nonce with the
+    /// first vector's signature instead; the header table is the consistent
+    /// one, and it is what this test reproduces.
+    #[test]
+    fn v3_second_published_vector() {
+        let query = map(&[
+            (
+                "ImageId",
+                "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd",
+            ),
+            ("RegionId", "cn-shanghai"),
+        ]);
+        let empty = sha256_hex(b"");
+        assert_eq!(
+            empty,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let headers = map(&[
+            ("host", "ecs.cn-shanghai.aliyuncs.com"),
+            ("x-acs-action", "RunInstances"),
+            ("x-acs-content-sha256", &empty),
+            ("x-acs-date", "2023-10-26T09:01:01Z"),
+            ("x-acs-signature-nonce", "d410180a5abf7fe235dd9b74aca91fc0"),
+            ("x-acs-version", "2014-05-26"),
+        ]);
+        let (canonical, signed) = v3_canonical_request(&V3Request {
+            method: "POST",
+            query: &query,
+            headers: &headers,
+            hashed_payload: &empty,
+        });
+        let (_, signature) = v3_signature("YourAccessKeySecret", &canonical);
+        assert_eq!(
+            v3_authorization("YourAccessKeyId", &signed, &signature),
+            "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;\
+             x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,\
+             Signature=e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
         );
     }
 

@@ -175,8 +175,8 @@ impl FakeBaiduCloud {
         self.inner.requests.lock().unwrap().clone()
     }
 
-    /// How many requests were `METHOD` on a path ending in `suffix`-ish: a
-    /// `POST` counts creates, a `DELETE` deletes.
+    /// How many requests used `method`: `POST` counts the creates, `DELETE`
+    /// the deletes.
     pub fn count(&self, method: &str) -> usize {
         let prefix = format!("{method} ");
         self.requests()
@@ -259,7 +259,7 @@ pub fn canonical_request(
 ) -> String {
     let mut pairs: Vec<String> = query
         .iter()
-        .filter(|(k, _)| k.to_ascii_lowercase() != "authorization")
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
         .map(|(k, v)| format!("{}={}", encode(k, false), encode(v, false)))
         .collect();
     pairs.sort();

@@ -51,7 +51,7 @@ impl Provider for BaiduCloud {
             config: vec![
                 ConfigField::new(
                     "access_key_id",
-                    "Access Key ID (IAM user with the DNSFullControlAccessPolicy policy)",
+                    "Access Key ID (IAM user with the DNS operation-and-maintenance system policy)",
                 )
                 .required()
                 .env(&["BAIDUCLOUD_ACCESS_KEY_ID", "Baidu_AK"]),
@@ -436,9 +436,12 @@ pub fn api_error(response: &Response) -> ApiError {
             "{message}; the account has not passed Baidu's real-name verification, which the \
              DNS API requires"
         )),
-        "AccessDenied" | "AccessDeniedException" | "OptInRequired" => Error::Authentication(
-            format!("{message}; the key needs DNS permissions (e.g. DNSFullControlAccessPolicy)"),
-        ),
+        "AccessDenied" | "AccessDeniedException" | "OptInRequired" => {
+            Error::Authentication(format!(
+                "{message}; the key needs DNS permissions (the DNS operation-and-maintenance \
+                 system policy, or a custom policy over the zone)"
+            ))
+        }
         "InternalError" | "InternalException" | "ServiceUnavailable" => Error::Transient(message),
         c if c.contains("Zone") && (c.contains("NotExist") || c.contains("NotFound")) => {
             Error::ZoneNotFound(format!(

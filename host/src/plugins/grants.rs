@@ -71,6 +71,7 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
                 "secret_access_key",
                 &["BAIDUCLOUD_SECRET_ACCESS_KEY", "Baidu_SK"],
             ),
+            ("ttl", &["BAIDUCLOUD_TTL", "Baidu_TTL"]),
         ],
     ),
     (

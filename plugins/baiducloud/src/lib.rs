@@ -31,6 +31,7 @@ pub const MIN_TTL: u32 = 1;
 pub const PAGE_SIZE: u32 = 1000;
 /// Pages followed at most while listing.
 pub const MAX_PAGES: usize = 50;
+const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub struct BaiduCloud;
 
@@ -64,7 +65,8 @@ impl Provider for BaiduCloud {
                     "ttl",
                     "TTL of the challenge records (300 on the basic edition); overrides the \
                      TTL wacme passes",
-                ),
+                )
+                .env(&["BAIDUCLOUD_TTL", "Baidu_TTL"]),
             ],
             allowed_hosts: vec!["{endpoint}".into()],
             default_ttl: DEFAULT_TTL,
@@ -371,12 +373,18 @@ impl Api {
             url.push('?');
             url.push_str(&q);
         }
-        let request = Request::new(method, url).header("x-bce-date", date).header(
-            "authorization",
-            sign::authorization(&prefix, &signed, &signature),
-        );
+        // `content-type` is one of the documented common headers, sent on
+        // every call; it is not signed.
+        let request = Request::new(method, url)
+            .header("content-type", CONTENT_TYPE)
+            .header("x-bce-date", date)
+            .header(
+                "authorization",
+                sign::authorization(&prefix, &signed, &signature),
+            );
         match body {
-            Some(body) => request.json(body),
+            Some(body) => request
+                .body(serde_json::to_vec(body).expect("serializing a request body cannot fail")),
             None => request,
         }
     }

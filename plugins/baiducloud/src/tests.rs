@@ -78,6 +78,10 @@ fn request_is_signed_over_host_and_date() {
         "{text}"
     );
     assert!(!text.contains("(\"host\""), "the host sets Host: {text}");
+    assert!(
+        text.contains("\"content-type\", \"application/json; charset=utf-8\""),
+        "{text}"
+    );
     let prefix = "bce-auth-v1/ak/2023-11-14T22:13:20Z/1800";
     let canonical = "GET\n/v1/dns/zone/example.com/record\nmaxKeys=1000&rr=_acme-challenge\n\
                      host:127.0.0.1%3A9\nx-bce-date:2023-11-14T22%3A13%3A20Z";
@@ -192,4 +196,7 @@ fn metadata() {
     );
     let id = m.config.iter().find(|f| f.name == "access_key_id").unwrap();
     assert_eq!(id.env_aliases, ["BAIDUCLOUD_ACCESS_KEY_ID", "Baidu_AK"]);
+    let ttl = m.config.iter().find(|f| f.name == "ttl").unwrap();
+    assert!(!ttl.required && !ttl.secret);
+    assert_eq!(ttl.env_aliases, ["BAIDUCLOUD_TTL", "Baidu_TTL"]);
 }

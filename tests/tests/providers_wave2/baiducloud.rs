@@ -88,7 +88,7 @@ async fn baiducloud_rate_limited_writes_are_retried() {
 }
 
 /// Present and cleanup through the plugin runtime, configured with acme.sh's
-/// variable names, two items per page: the zone is found as the parent of
+/// variable names (`Baidu_TTL` too), two items per page: the zone is found as the parent of
 /// the one asked for (across zone pages), every value is found across
 /// record pages, a foreign value stays, an unknown zone is zone-not-found,
 /// and a clock an hour off is the service's `RequestExpired` with a hint at
@@ -108,7 +108,8 @@ async fn baiducloud_pages_parent_zone_clock_and_unknown_zone() {
     let acme_sh = Case::new("baiducloud")
         .config("endpoint", &fake.endpoint())
         .env("Baidu_AK", ACCESS_KEY_ID)
-        .secret_env("Baidu_SK", SECRET_ACCESS_KEY);
+        .secret_env("Baidu_SK", SECRET_ACCESS_KEY)
+        .env("Baidu_TTL", "600");
     let loaded = suite::load(&acme_sh).await;
     let values = ["p1", "p2", "p3", "p4", "p5"];
     // The zone the host passes sits below the account's zone, which the
@@ -126,6 +127,15 @@ async fn baiducloud_pages_parent_zone_clock_and_unknown_zone() {
         5,
         "the second present found all 5 across pages: {:?}",
         fake.requests()
+    );
+    assert!(
+        fake.records()
+            .await
+            .iter()
+            .filter(|r| r.value != "foreign")
+            .all(|r| r.ttl == 600),
+        "Baidu_TTL overrides the TTL wacme passes: {:?}",
+        fake.records().await
     );
     let mut held: Vec<String> = fake.records().await.into_iter().map(|r| r.value).collect();
     held.sort();

@@ -24,8 +24,10 @@ use wacme_plugin_sdk::{
 };
 
 pub const DEFAULT_ENDPOINT: &str = "https://dns.baidubce.com";
-/// The default TTL of the basic edition; lower ones need a paid edition.
+/// The default (and lowest) TTL of the free basic edition.
 pub const DEFAULT_TTL: u32 = 300;
+/// The enterprise edition goes down to 1 s; an operator on it may ask for
+/// less than the default.
 pub const MIN_TTL: u32 = 1;
 /// Items per page when listing (the API's maximum).
 pub const PAGE_SIZE: u32 = 1000;

@@ -11,6 +11,7 @@ pub mod dns01;
 pub mod fake_acmedns;
 pub mod fake_alidns;
 pub mod fake_azure;
+pub mod fake_baiducloud;
 pub mod fake_cloudflare;
 pub mod fake_desec;
 pub mod fake_digitalocean;

@@ -65,6 +65,17 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         ],
     ),
     (
+        "baiducloud",
+        &[
+            ("access_key_id", &["BAIDUCLOUD_ACCESS_KEY_ID", "Baidu_AK"]),
+            (
+                "secret_access_key",
+                &["BAIDUCLOUD_SECRET_ACCESS_KEY", "Baidu_SK"],
+            ),
+            ("ttl", &["BAIDUCLOUD_TTL", "Baidu_TTL"]),
+        ],
+    ),
+    (
         "cloudflare",
         &[
             (

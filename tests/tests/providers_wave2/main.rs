@@ -2,6 +2,7 @@
 //! (`wacme_tests::provider_suite`) against its fake API mirroring into
 //! PowerDNS.
 
+mod baiducloud;
 mod dnspod;
 mod huaweicloud;
 mod tencentcloud;

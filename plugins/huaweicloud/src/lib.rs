@@ -818,9 +818,9 @@ pub fn iam_error(response: &Response, username: &str) -> Error {
     let (code, message) = match body.error {
         Some(e) if !e.error_code.is_empty() => (e.error_code, e.error_msg),
         Some(e) => {
+            // Keystone's numeric `code` only repeats the HTTP status.
             let code = match e.code {
                 serde_json::Value::String(c) => c,
-                serde_json::Value::Number(n) => n.to_string(),
                 _ => String::new(),
             };
             let message = match (e.title.is_empty(), e.message.is_empty()) {

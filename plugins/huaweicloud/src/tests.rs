@@ -214,7 +214,7 @@ fn iam_errors_map_to_wit_cases() {
         "dns-user",
     );
     assert!(
-        matches!(&e, Error::Authentication(m) if m.contains("The username or password is wrong.") && m.contains("HTTP 401") && m.contains("domain_name")),
+        matches!(&e, Error::Authentication(m) if m.starts_with("Huawei Cloud IAM: HTTP 401: The username or password is wrong. (Unauthorized); check username (dns-user)") && m.contains("domain_name") && !m.contains("Pa55word")),
         "{e:?}"
     );
     let e = iam_error(

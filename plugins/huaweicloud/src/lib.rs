@@ -402,11 +402,15 @@ impl Api {
     pub fn from_config(config: &Config) -> Result<Api> {
         let auth = Auth::from_config(config)?;
         let region = config.get("region").unwrap_or(DEFAULT_REGION).trim();
-        let regional = regional_endpoint(region)?;
+        let project_id = config.get("project_id").map(|p| p.trim().to_string());
         let endpoint = match config.get("endpoint") {
             Some(e) => url::trim_base(e.trim()).to_string(),
-            None => regional,
+            None => regional_endpoint(region)?,
         };
+        // The region also names the token's project: checked the same way.
+        if matches!(auth, Auth::Password { .. }) && project_id.is_none() {
+            regional_endpoint(region)?;
+        }
         let authority = endpoint
             .strip_prefix("https://")
             .or_else(|| endpoint.strip_prefix("http://"))
@@ -429,7 +433,7 @@ impl Api {
             endpoint,
             auth,
             region: region.to_string(),
-            project_id: config.get("project_id").map(|p| p.trim().to_string()),
+            project_id,
             ttl: config.parse::<u32>("ttl")?,
         })
     }

@@ -158,6 +158,20 @@ fn credentials_aksk_wins_and_half_sets_name_what_is_missing() {
         "iam.myhuaweicloud.com",
     )]));
     assert!(m.contains("iam_endpoint"), "{m}");
+    // The region names the token's project, even with an explicit endpoint.
+    let m = err(&password_config(&[
+        ("endpoint", "http://127.0.0.1:9"),
+        ("region", "CN South"),
+    ]));
+    assert!(m.contains("region"), "{m}");
+    let api = Api::from_config(&config(&[
+        ("endpoint", "http://127.0.0.1:9"),
+        ("region", "CN South"),
+    ]));
+    assert!(
+        api.is_ok(),
+        "AK/SK with an endpoint does not use the region"
+    );
 }
 
 #[test]

@@ -14,6 +14,19 @@
 //! aksk signature fail`, an `X-Sdk-Date` more than 15 minutes off `X-Sdk-Date
 //! expired`. Writes the [`Throttle`] refuses get `429 APIGW.0308`.
 //!
+//! IAM's password login too, from the IAM API reference ("Obtaining a User
+//! Token Through Password Authentication",
+//! <https://support.huaweicloud.com/intl/en-us/api-iam/iam_30_0001.html>):
+//! `POST /v3/auth/tokens` with `{"auth":{"identity":{"methods":["password"],
+//! "password":{"user":{"name","password","domain":{"name"}}}},"scope":…}}`
+//! answers `201` with a fresh random token in `X-Subject-Token`; a wrong
+//! user, password or account name answers IAM's `401
+//! {"error":{"code":401,"message":"The username or password is wrong.",
+//! "title":"Unauthorized"}}`, a body that is not such a request `400
+//! {"error_msg":"Request body is invalid.","error_code":"IAM.0011"}`. DNS
+//! requests carrying `X-Auth-Token` instead of a signature need a token it
+//! issued, else API Gateway's `401 APIGW.0301` `decrypt token fail`.
+//!
 //! `GET /v2/zones?type=&name=` (fuzzy name match, `limit`/`offset`),
 //! `GET|POST /v2/zones/{id}/recordsets` (fuzzy `name`, exact `type`),
 //! `PUT|DELETE /v2/zones/{id}/recordsets/{id}`; DNS errors are
@@ -33,7 +46,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::fake_route53::{
@@ -56,6 +69,8 @@ pub struct HuaweiOptions {
     pub zones: Vec<String>,
     /// The most items one page returns, whatever `limit` asks.
     pub max_limit: usize,
+    /// The IAM user that may get a token: (name, password, account name).
+    pub iam_user: Option<(String, String, String)>,
 }
 
 impl HuaweiOptions {
@@ -65,7 +80,14 @@ impl HuaweiOptions {
             secret_access_key: sk.into(),
             zones: zones.iter().map(|z| z.to_ascii_lowercase()).collect(),
             max_limit: 500,
+            iam_user: None,
         }
+    }
+
+    /// Lets the IAM user `name` of account `domain` log in with `password`.
+    pub fn with_iam_user(mut self, name: &str, password: &str, domain: &str) -> Self {
+        self.iam_user = Some((name.into(), password.into(), domain.into()));
+        self
     }
 }
 
@@ -96,6 +118,13 @@ struct Inner {
     throttle: Throttle,
     clock_offset: AtomicI64,
     requests: std::sync::Mutex<Vec<String>>,
+    /// Tokens issued by the IAM endpoint.
+    tokens: std::sync::Mutex<Vec<String>>,
+    /// Scope (`project` object) of each token request that succeeded.
+    scopes: std::sync::Mutex<Vec<Value>>,
+    /// DNS requests authenticated by a token, and by a signature.
+    by_token: AtomicUsize,
+    by_signature: AtomicUsize,
 }
 
 /// A running fake.
@@ -145,6 +174,10 @@ impl FakeHuaweiCloud {
             throttle: Throttle::new(),
             clock_offset: AtomicI64::new(0),
             requests: std::sync::Mutex::new(Vec::new()),
+            tokens: std::sync::Mutex::new(Vec::new()),
+            scopes: std::sync::Mutex::new(Vec::new()),
+            by_token: AtomicUsize::new(0),
+            by_signature: AtomicUsize::new(0),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         FakeHuaweiCloud {
@@ -175,6 +208,29 @@ impl FakeHuaweiCloud {
             .iter()
             .filter(|r| r.starts_with(prefix))
             .count()
+    }
+
+    /// The plugin's `iam_endpoint` (the same server).
+    pub fn iam_endpoint(&self) -> String {
+        self.server.url()
+    }
+
+    /// Every token the IAM endpoint issued so far.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.inner.tokens.lock().unwrap().clone()
+    }
+
+    /// The `scope.project` of every successful token request.
+    pub fn token_scopes(&self) -> Vec<Value> {
+        self.inner.scopes.lock().unwrap().clone()
+    }
+
+    /// DNS requests authenticated (token, signature).
+    pub fn authenticated_by(&self) -> (usize, usize) {
+        (
+            self.inner.by_token.load(Ordering::SeqCst),
+            self.inner.by_signature.load(Ordering::SeqCst),
+        )
     }
 
     /// Moves the server's clock by `secs`.
@@ -310,8 +366,111 @@ pub fn sign(secret: &str, datetime: &str, canonical_request: &str) -> (String, S
     (string_to_sign, signature)
 }
 
-/// Checks the AK/SK signature of a request.
+/// Checks the IAM token or else the AK/SK signature of a request.
 fn verify(
+    inner: &Inner,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Response> {
+    if let Some(token) = headers.get("x-auth-token") {
+        let known = token
+            .to_str()
+            .is_ok_and(|t| inner.tokens.lock().unwrap().iter().any(|k| k == t));
+        if !known {
+            return Err(unauthorized("decrypt token fail"));
+        }
+        inner.by_token.fetch_add(1, Ordering::SeqCst);
+        return Ok(());
+    }
+    verify_signature(inner, method, uri, headers, body)?;
+    inner.by_signature.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+/// An IAM error in Keystone's form.
+fn keystone_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {
+            "code": status.as_u16(),
+            "message": message,
+            "title": status.canonical_reason().unwrap_or_default(),
+        }})),
+    )
+        .into_response()
+}
+
+/// `POST /v3/auth/tokens` with the password method.
+fn issue_token(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Response {
+    let invalid = || {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error_msg": "Request body is invalid.", "error_code": "IAM.0011"})),
+        )
+            .into_response()
+    };
+    let json_body = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let Some(request) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .filter(|_| json_body)
+    else {
+        return invalid();
+    };
+    let identity = &request["auth"]["identity"];
+    let user = &identity["password"]["user"];
+    let (Some(name), Some(password), Some(domain)) = (
+        user["name"].as_str(),
+        user["password"].as_str(),
+        user["domain"]["name"].as_str(),
+    ) else {
+        return invalid();
+    };
+    let project = &request["auth"]["scope"]["project"];
+    let scoped = project["name"].as_str().is_some_and(|n| !n.is_empty())
+        || project["id"].as_str().is_some_and(|i| !i.is_empty());
+    if identity["methods"] != json!(["password"]) || !scoped {
+        return invalid();
+    }
+    let allowed = inner
+        .options
+        .iam_user
+        .as_ref()
+        .is_some_and(|(n, p, d)| n == name && p == password && d.eq_ignore_ascii_case(domain));
+    if !allowed {
+        return keystone_error(
+            StatusCode::UNAUTHORIZED,
+            "The username or password is wrong.",
+        );
+    }
+    // Real tokens are long PKI blobs; this one is random and unmistakable.
+    let token = format!("MIIT{}{}", random_id(), random_id());
+    inner.tokens.lock().unwrap().push(token.clone());
+    inner.scopes.lock().unwrap().push(project.clone());
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(json!({"token": {
+            "expires_at": "2099-01-01T00:00:00.000000Z",
+            "methods": ["password"],
+            "issued_at": "2024-01-01T00:00:00.000000Z",
+            "project": {"name": project["name"], "id": random_id(), "domain": {"name": domain}},
+            "user": {"name": name, "id": random_id(), "domain": {"name": domain, "id": random_id()}},
+            "catalog": [],
+        }})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert("x-subject-token", token.parse().unwrap());
+    response
+}
+
+/// Checks the AK/SK signature of a request.
+fn verify_signature(
     inner: &Inner,
     method: &Method,
     uri: &Uri,
@@ -423,6 +582,9 @@ async fn handle(
         None => format!("{method} {}", uri.path()),
     };
     inner.requests.lock().unwrap().push(line);
+    if method == Method::POST && uri.path() == "/v3/auth/tokens" {
+        return issue_token(&inner, &headers, &body);
+    }
     if let Err(r) = verify(&inner, &method, &uri, &headers, &body) {
         return r;
     }

@@ -144,6 +144,9 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         &[
             ("access_key_id", &["HUAWEICLOUD_ACCESS_KEY_ID"]),
             ("secret_access_key", &["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
+            ("username", &["HUAWEICLOUD_Username"]),
+            ("password", &["HUAWEICLOUD_Password"]),
+            ("domain_name", &["HUAWEICLOUD_DomainName"]),
             ("region", &["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]),
             ("ttl", &["HUAWEICLOUD_TTL"]),
         ],

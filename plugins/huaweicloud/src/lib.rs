@@ -1,7 +1,17 @@
 //! The Huawei Cloud DNS provider (`--dns huaweicloud`): publishes ACME
 //! challenge values through the DNS API v2
-//! (`https://dns.<region>.myhuaweicloud.com`), every request signed with
-//! AK/SK `SDK-HMAC-SHA256` (see [`sign`]).
+//! (`https://dns.<region>.myhuaweicloud.com`).
+//!
+//! Two ways to authenticate, AK/SK winning when both are configured:
+//!
+//! - AK/SK: every request signed with `SDK-HMAC-SHA256` (see [`sign`]);
+//! - an IAM user's password, as acme.sh's `dns_huaweicloud` does
+//!   (`HUAWEICLOUD_Username`, `HUAWEICLOUD_Password`,
+//!   `HUAWEICLOUD_DomainName`): each call first asks IAM for a token
+//!   (`POST {iam_endpoint}/v3/auth/tokens`, scoped to the region's project;
+//!   the token comes back in `X-Subject-Token`) and sends it as
+//!   `X-Auth-Token` on every DNS request. The token lives for that call
+//!   only and is never logged.
 //!
 //! Huawei Cloud holds one TXT record set per name with every value in its
 //! `records` list, so both calls read, modify and write the whole set:
@@ -27,8 +37,11 @@ use wacme_plugin_sdk::{
 };
 
 pub const DEFAULT_REGION: &str = "cn-south-1";
+/// The global IAM endpoint (acme.sh's, and Huawei's documented default).
+pub const DEFAULT_IAM_ENDPOINT: &str = "https://iam.myhuaweicloud.com";
 /// Every regional DNS endpoint (`https://dns.<region>.myhuaweicloud.com`)
-/// is under this origin pattern.
+/// and every IAM endpoint (`https://iam[.<region>].myhuaweicloud.com`) is
+/// under this origin pattern.
 pub const ENDPOINTS: &str = "https://*.myhuaweicloud.com";
 pub const DEFAULT_TTL: u32 = 300;
 pub const MIN_TTL: u32 = 1;
@@ -49,22 +62,35 @@ impl Provider for HuaweiCloud {
         Metadata {
             name: "huaweicloud".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Huawei Cloud DNS, API v2 signed with AK/SK (SDK-HMAC-SHA256); the TXT \
-                          record set is read, merged and written back whole, other values kept"
+            description: "Huawei Cloud DNS, API v2 signed with AK/SK (SDK-HMAC-SHA256) or with an \
+                          IAM user's token (acme.sh's username/password login); the TXT record \
+                          set is read, merged and written back whole, other values kept"
                 .into(),
             homepage: "https://support.huaweicloud.com/intl/en-us/api-dns/dns_api_60001.html"
                 .into(),
             config: vec![
                 ConfigField::new(
                     "access_key_id",
-                    "Access key ID (AK) of an IAM user with DNS FullAccess",
+                    "Access key ID (AK) of an IAM user with DNS FullAccess (or use username, \
+                     password and domain_name)",
                 )
-                .required()
                 .env(&["HUAWEICLOUD_ACCESS_KEY_ID"]),
                 ConfigField::new("secret_access_key", "Secret access key (SK)")
-                    .required()
                     .secret()
                     .env(&["HUAWEICLOUD_SECRET_ACCESS_KEY"]),
+                ConfigField::new(
+                    "username",
+                    "IAM user name, for the password login used when no AK/SK is given",
+                )
+                .env(&["HUAWEICLOUD_Username"]),
+                ConfigField::new("password", "The IAM user's password")
+                    .secret()
+                    .env(&["HUAWEICLOUD_Password"]),
+                ConfigField::new(
+                    "domain_name",
+                    "Account name the IAM user belongs to (not a DNS domain)",
+                )
+                .env(&["HUAWEICLOUD_DomainName"]),
                 ConfigField::new("region", "Region of the DNS endpoint (e.g. ap-southeast-1)")
                     .default(DEFAULT_REGION)
                     .env(&["HUAWEICLOUD_REGION", "HUAWEICLOUD_Region"]),
@@ -72,6 +98,11 @@ impl Provider for HuaweiCloud {
                     "endpoint",
                     "API endpoint; default https://dns.<region>.myhuaweicloud.com",
                 ),
+                ConfigField::new(
+                    "iam_endpoint",
+                    "IAM endpoint of the password login (default https://iam.myhuaweicloud.com)",
+                )
+                .default(DEFAULT_IAM_ENDPOINT),
                 ConfigField::new(
                     "project_id",
                     "Project ID sent as X-Project-Id, for accounts whose DNS calls need one",
@@ -83,14 +114,18 @@ impl Provider for HuaweiCloud {
                 )
                 .env(&["HUAWEICLOUD_TTL"]),
             ],
-            allowed_hosts: vec!["{endpoint}".into(), ENDPOINTS.into()],
+            allowed_hosts: vec![
+                "{endpoint}".into(),
+                "{iam_endpoint}".into(),
+                ENDPOINTS.into(),
+            ],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
         }
     }
 
     fn present(config: &Config, set: &TxtSet) -> Result<()> {
-        let api = Api::from_config(config)?;
+        let api = Api::from_config(config)?.login()?;
         let zone_id = api.zone_id(&set.zone)?;
         let current = api.record_set(&zone_id, &set.fqdn)?;
         let ttl = api.ttl.unwrap_or(set.ttl);
@@ -105,7 +140,7 @@ impl Provider for HuaweiCloud {
     }
 
     fn cleanup(config: &Config, set: &TxtSet) -> Result<()> {
-        let api = Api::from_config(config)?;
+        let api = Api::from_config(config)?.login()?;
         let zone_id = api.zone_id(&set.zone)?;
         let Some(current) = api.record_set(&zone_id, &set.fqdn)? else {
             return Ok(());
@@ -195,14 +230,126 @@ pub fn regional_endpoint(region: &str) -> Result<String> {
     Ok(format!("https://dns.{region}.myhuaweicloud.com"))
 }
 
+/// How the DNS requests of a call are authenticated.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// Each request signed with `SDK-HMAC-SHA256`.
+    AkSk {
+        access_key_id: String,
+        secret_access_key: String,
+    },
+    /// An IAM token obtained with the user's password; `token` is empty
+    /// until [`Api::login`].
+    Password {
+        username: String,
+        password: String,
+        domain_name: String,
+        iam_endpoint: String,
+        token: String,
+    },
+}
+
+// The secrets and the token stay out of `{:?}`.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::AkSk { access_key_id, .. } => f
+                .debug_struct("AkSk")
+                .field("access_key_id", access_key_id)
+                .finish_non_exhaustive(),
+            Auth::Password {
+                username,
+                domain_name,
+                iam_endpoint,
+                ..
+            } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("domain_name", domain_name)
+                .field("iam_endpoint", iam_endpoint)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Auth {
+    /// AK/SK when either is given (both needed), else the password login
+    /// when any of its fields is given (all three needed).
+    pub fn from_config(config: &Config) -> Result<Auth> {
+        let get = |k: &str| config.get(k).map(str::trim).filter(|v| !v.is_empty());
+        let missing = |set: &str, keys: &[&str]| {
+            let absent: Vec<String> = keys
+                .iter()
+                .filter(|k| get(k).is_none())
+                .map(|k| format!("`{k}`"))
+                .collect();
+            Error::InvalidConfig(format!(
+                "{set} is incomplete: {} missing",
+                absent.join(", ")
+            ))
+        };
+        let ak = get("access_key_id");
+        // A secret is used as given, spaces included.
+        let sk = config.get("secret_access_key");
+        if ak.is_some() || sk.is_some() {
+            return match (ak, sk) {
+                (Some(a), Some(s)) => Ok(Auth::AkSk {
+                    access_key_id: a.into(),
+                    secret_access_key: s.into(),
+                }),
+                _ => Err(missing(
+                    "the AK/SK credential",
+                    &["access_key_id", "secret_access_key"],
+                )),
+            };
+        }
+        let keys = ["username", "password", "domain_name"];
+        match (get("username"), config.get("password"), get("domain_name")) {
+            (Some(u), Some(p), Some(d)) => Ok(Auth::Password {
+                username: u.into(),
+                password: p.into(),
+                domain_name: d.into(),
+                iam_endpoint: iam_endpoint(config.get("iam_endpoint"))?,
+                token: String::new(),
+            }),
+            (None, None, None) => Err(Error::InvalidConfig(
+                "no credential: set `access_key_id` and `secret_access_key`, or `username`, \
+                 `password` and `domain_name` (acme.sh's HUAWEICLOUD_Username, \
+                 HUAWEICLOUD_Password, HUAWEICLOUD_DomainName)"
+                    .into(),
+            )),
+            _ => Err(missing("the password login", &keys)),
+        }
+    }
+}
+
+/// The IAM origin: an `http(s)://` origin without a path (a trailing `/`
+/// is dropped).
+pub fn iam_endpoint(value: Option<&str>) -> Result<String> {
+    let value = url::trim_base(value.unwrap_or(DEFAULT_IAM_ENDPOINT).trim()).to_string();
+    let ok = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .is_some_and(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@']));
+    if ok {
+        Ok(value)
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "`iam_endpoint` must be an https:// origin such as {DEFAULT_IAM_ENDPOINT}, not \
+             {value:?}"
+        )))
+    }
+}
+
 /// The resolved configuration of one call.
 #[derive(Debug, Clone)]
 pub struct Api {
     pub endpoint: String,
     /// `host[:port]` of the endpoint, as the `Host` header carries it.
     pub authority: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
+    pub auth: Auth,
+    /// The region, whose project scopes an IAM token.
+    pub region: String,
     pub project_id: Option<String>,
     pub ttl: Option<u32>,
 }
@@ -253,10 +400,17 @@ struct ErrorBody {
 
 impl Api {
     pub fn from_config(config: &Config) -> Result<Api> {
+        let auth = Auth::from_config(config)?;
+        let region = config.get("region").unwrap_or(DEFAULT_REGION).trim();
+        let project_id = config.get("project_id").map(|p| p.trim().to_string());
         let endpoint = match config.get("endpoint") {
             Some(e) => url::trim_base(e.trim()).to_string(),
-            None => regional_endpoint(config.get("region").unwrap_or(DEFAULT_REGION).trim())?,
+            None => regional_endpoint(region)?,
         };
+        // The region also names the token's project: checked the same way.
+        if matches!(auth, Auth::Password { .. }) && project_id.is_none() {
+            regional_endpoint(region)?;
+        }
         let authority = endpoint
             .strip_prefix("https://")
             .or_else(|| endpoint.strip_prefix("http://"))
@@ -277,14 +431,89 @@ impl Api {
         Ok(Api {
             authority,
             endpoint,
-            access_key_id: config.require("access_key_id")?.trim().into(),
-            secret_access_key: config.require("secret_access_key")?.into(),
-            project_id: config.get("project_id").map(|p| p.trim().to_string()),
+            auth,
+            region: region.to_string(),
+            project_id,
             ttl: config.parse::<u32>("ttl")?,
         })
     }
 
-    /// The signed request for `method path?query` with `body` at `datetime`.
+    /// The body of the IAM token request: the user's password, scoped to
+    /// the project of `project_id`, or else of the region (as acme.sh
+    /// scopes to its region's project).
+    pub fn token_request_body(&self) -> Option<serde_json::Value> {
+        let Auth::Password {
+            username,
+            password,
+            domain_name,
+            ..
+        } = &self.auth
+        else {
+            return None;
+        };
+        let project = match &self.project_id {
+            Some(id) => json!({ "id": id }),
+            None => json!({ "name": self.region }),
+        };
+        Some(json!({
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": username,
+                            "password": password,
+                            "domain": { "name": domain_name },
+                        }
+                    }
+                },
+                "scope": { "project": project }
+            }
+        }))
+    }
+
+    /// With the password login, gets the call's IAM token; with AK/SK,
+    /// nothing to do.
+    pub fn login(mut self) -> Result<Api> {
+        let Some(body) = self.token_request_body() else {
+            return Ok(self);
+        };
+        let Auth::Password {
+            iam_endpoint,
+            username,
+            token,
+            ..
+        } = &mut self.auth
+        else {
+            return Ok(self);
+        };
+        let response = Request::post(format!("{iam_endpoint}/v3/auth/tokens"))
+            .header("content-type", "application/json;charset=utf8")
+            .body(body.to_string().into_bytes())
+            .send()?;
+        if !response.is_success() {
+            return Err(iam_error(&response, username));
+        }
+        match response
+            .header("x-subject-token")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            Some(t) => *token = t.to_string(),
+            None => {
+                return Err(Error::Permanent(format!(
+                    "Huawei Cloud IAM: HTTP {} without an X-Subject-Token header from \
+                     {iam_endpoint}",
+                    response.status
+                )));
+            }
+        }
+        log::debug(&format!("IAM token obtained for user {username}"));
+        Ok(self)
+    }
+
+    /// The authenticated request for `method path?query` with `body` at
+    /// `datetime`: signed with AK/SK, or carrying the IAM token.
     pub fn signed_request(
         &self,
         method: &str,
@@ -306,18 +535,28 @@ impl Api {
         if let Some(project) = &self.project_id {
             headers.push(("x-project-id".to_string(), project.clone()));
         }
-        let signed = sign::sign(
-            &self.access_key_id,
-            &self.secret_access_key,
-            &sign::Request {
-                method,
-                path,
-                query,
-                headers: &headers,
-                body,
-            },
-            datetime,
-        );
+        let authorization = match &self.auth {
+            Auth::AkSk {
+                access_key_id,
+                secret_access_key,
+            } => (
+                "authorization",
+                sign::sign(
+                    access_key_id,
+                    secret_access_key,
+                    &sign::Request {
+                        method,
+                        path,
+                        query,
+                        headers: &headers,
+                        body,
+                    },
+                    datetime,
+                )
+                .authorization,
+            ),
+            Auth::Password { token, .. } => ("x-auth-token", token.clone()),
+        };
         let mut url = format!("{}{}", self.endpoint, sigv4::uri_encode(path, true));
         if !query.is_empty() {
             url.push('?');
@@ -336,7 +575,7 @@ impl Api {
         for (name, value) in headers.into_iter().filter(|(n, _)| n != "host") {
             request = request.header(name, value);
         }
-        request.header("authorization", signed.authorization)
+        request.header(authorization.0, authorization.1)
     }
 
     /// Sends a signed request; the response when it succeeded.
@@ -355,7 +594,14 @@ impl Api {
         if response.is_success() {
             Ok(response)
         } else {
-            Err(api_error(&response))
+            Err(api_error(&response, self.auth_kind()))
+        }
+    }
+
+    fn auth_kind(&self) -> AuthKind {
+        match self.auth {
+            Auth::AkSk { .. } => AuthKind::AkSk,
+            Auth::Password { .. } => AuthKind::Token,
         }
     }
 
@@ -535,8 +781,86 @@ fn error_text(e: &Error) -> String {
     }
 }
 
+/// How the failed request was authenticated: the hints differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthKind {
+    AkSk,
+    Token,
+}
+
+/// IAM's error bodies: Keystone's `{"error":{"code","message","title"}}`,
+/// the same object with `error_code`/`error_msg`, or those two at the top
+/// (`IAM.xxxx`, and API Gateway's `APIGW.xxxx`).
+#[derive(Debug, Default, Deserialize)]
+struct IamErrorBody {
+    #[serde(default)]
+    error: Option<IamErrorObject>,
+    #[serde(default)]
+    error_code: String,
+    #[serde(default)]
+    error_msg: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IamErrorObject {
+    #[serde(default)]
+    code: serde_json::Value,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    error_code: String,
+    #[serde(default)]
+    error_msg: String,
+}
+
+/// Maps a failed IAM token request to the WIT error case. The request
+/// body (the password) is never part of the message.
+pub fn iam_error(response: &Response, username: &str) -> Error {
+    let body: IamErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
+    let (code, message) = match body.error {
+        Some(e) if !e.error_code.is_empty() => (e.error_code, e.error_msg),
+        Some(e) => {
+            // Keystone's numeric `code` only repeats the HTTP status.
+            let code = match e.code {
+                serde_json::Value::String(c) => c,
+                _ => String::new(),
+            };
+            let message = match (e.title.is_empty(), e.message.is_empty()) {
+                (false, false) if e.title != e.message => format!("{} ({})", e.message, e.title),
+                (true, _) | (false, false) => e.message,
+                (false, true) => e.title,
+            };
+            (code, message)
+        }
+        None => (body.error_code, body.error_msg),
+    };
+    let detail = match (code.is_empty(), message.is_empty()) {
+        (true, true) => excerpt(&response.text()),
+        (true, false) => message,
+        (false, _) => format!("{code}: {message}"),
+    };
+    let text = format!("Huawei Cloud IAM: HTTP {}: {detail}", response.status);
+    let retry_after = response.header("retry-after");
+    match response.status {
+        401 => Error::Authentication(format!(
+            "{text}; check username ({username}), password and domain_name (the account name, \
+             not a DNS domain)"
+        )),
+        429 => Error::RateLimited(RateLimit {
+            message: text,
+            retry_after_secs: retry_after.and_then(|v| v.trim().parse().ok()),
+        }),
+        400 => Error::InvalidConfig(format!(
+            "{text}; check username, domain_name and region (the token's project)"
+        )),
+        status => Error::from_status(status, retry_after, text),
+    }
+}
+
 /// Maps a failed answer to the WIT error case, keyed on the error code.
-pub fn api_error(response: &Response) -> ApiError {
+pub fn api_error(response: &Response, auth: AuthKind) -> ApiError {
     let body: ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
     let (code, message) = if body.error_code.is_empty() {
         (body.code, body.message)
@@ -563,11 +887,18 @@ pub fn api_error(response: &Response) -> ApiError {
             retry_after_secs: retry_after,
         }),
         Some("0301" | "0302" | "0303" | "0305" | "0306" | "0307")
-            if lower.contains("expired") || lower.contains("x-sdk-date") =>
+            if auth == AuthKind::AkSk
+                && (lower.contains("expired") || lower.contains("x-sdk-date")) =>
         {
             Error::Permanent(format!(
                 "{text}; the request time (X-Sdk-Date) is more than 15 minutes off the \
                  server's: check this machine's clock"
+            ))
+        }
+        Some("0301" | "0302" | "0303" | "0305" | "0306" | "0307") if auth == AuthKind::Token => {
+            Error::Authentication(format!(
+                "{text}; the IAM token was refused (check that the IAM user may use DNS in this \
+                 region)"
             ))
         }
         Some("0301") if lower.contains("signature") => Error::Authentication(format!(

@@ -5,6 +5,12 @@
 //! value kept, a wrong secret, throttled writes), and through the host's
 //! runtime the whole-set read-modify-write, paging, a parent zone, a stale
 //! clock and an unknown zone.
+//!
+//! acme.sh's login (`HUAWEICLOUD_Username`, `HUAWEICLOUD_Password`,
+//! `HUAWEICLOUD_DomainName`) through the fake's IAM token endpoint: the
+//! battery's conformance and issuance, a wrong password (exit 4 with IAM's
+//! reason, neither the password nor a token printed under `-vv`), and AK/SK
+//! winning when both are given.
 
 use wacme::plugins::ProviderErrorKind;
 use wacme_tests::dns01::{Bed, ZONE};
@@ -14,6 +20,10 @@ use wacme_tests::provider_suite::{self as suite, CHALLENGE, Case, Fake, txt_set,
 const AK: &str = "QTWAOYTTINDUT2QVKYUC";
 const SK: &str = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc";
 const WRONG_SK: &str = "WrongSecretAccessKey00000000000000000000";
+const USER: &str = "dns-acme";
+const PASSWORD: &str = "IAM-user-Passw0rd!x7";
+const WRONG_PASSWORD: &str = "Wrong-Passw0rd-9q2z";
+const ACCOUNT: &str = "hwc24516578";
 
 fn case(fake: &FakeHuaweiCloud) -> Case {
     Case::new("huaweicloud")
@@ -24,8 +34,37 @@ fn case(fake: &FakeHuaweiCloud) -> Case {
         .auth_reason("verify aksk signature fail")
 }
 
+/// acme.sh's variables, the token endpoint on the fake.
+fn password_case(fake: &FakeHuaweiCloud) -> Case {
+    Case::new("huaweicloud")
+        .config("endpoint", &fake.endpoint())
+        .config("iam_endpoint", &fake.iam_endpoint())
+        .env("HUAWEICLOUD_Username", USER)
+        .secret_env("HUAWEICLOUD_Password", PASSWORD)
+        .env("HUAWEICLOUD_DomainName", ACCOUNT)
+        .wrong_env("HUAWEICLOUD_Password", WRONG_PASSWORD)
+        .auth_reason("The username or password is wrong.")
+}
+
 async fn start(pdns: &wacme_tests::pdns::Pdns) -> FakeHuaweiCloud {
-    FakeHuaweiCloud::start(pdns, HuaweiOptions::new(AK, SK, &[ZONE])).await
+    FakeHuaweiCloud::start(
+        pdns,
+        HuaweiOptions::new(AK, SK, &[ZONE]).with_iam_user(USER, PASSWORD, ACCOUNT),
+    )
+    .await
+}
+
+/// Asserts no token the fake issued appears in `out`.
+fn assert_no_token(fake: &FakeHuaweiCloud, out: &std::process::Output) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for token in fake.issued_tokens() {
+        assert!(
+            !stdout.contains(&token) && !stderr.contains(&token),
+            "a token was printed: {}",
+            wacme_tests::dns01::show(out)
+        );
+    }
 }
 
 fn kind(err: &wacme::plugins::Error) -> ProviderErrorKind {
@@ -223,4 +262,129 @@ async fn challenge_sets(fake: &FakeHuaweiCloud) -> Vec<wacme_tests::fake_huaweic
         .into_iter()
         .filter(|s| s.fqdn() == CHALLENGE)
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huaweicloud_password_login_conformance() {
+    let Some(pdns) = suite::pdns_with_zone().await else {
+        return;
+    };
+    let fake = start(&pdns).await;
+    suite::conformance(&pdns, &password_case(&fake), &fake).await;
+    let (by_token, by_signature) = fake.authenticated_by();
+    assert!(by_token > 0, "{:?}", fake.requests());
+    assert_eq!(by_signature, 0, "no AK/SK was configured");
+    // The token is scoped to the default region's project, as acme.sh
+    // scopes to its region's.
+    assert!(
+        fake.token_scopes()
+            .iter()
+            .all(|s| *s == serde_json::json!({"name": "cn-south-1"})),
+        "{:?}",
+        fake.token_scopes()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huaweicloud_password_login_issues_apex_and_wildcard() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let fake = start(&bed.pdns).await;
+    let case = password_case(&fake);
+    let out = suite::issue_args(&bed, &case, &case.env, &["-vv"]).await;
+    suite::assert_issued_cleanly(&bed, &case, &fake, &out).await;
+    assert!(
+        fake.count("POST /v3/auth/tokens") >= 2,
+        "a token for present and one for cleanup: {:?}",
+        fake.requests()
+    );
+    assert_eq!(fake.authenticated_by().1, 0);
+    assert_no_token(&fake, &out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huaweicloud_wrong_password() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let fake = start(&bed.pdns).await;
+    let out = suite::wrong_credential(&bed, &password_case(&fake), &fake).await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("Huawei Cloud IAM: HTTP 401: The username or password is wrong."),
+        "{}",
+        wacme_tests::dns01::show(&out)
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| !r.starts_with("POST /v3/auth/tokens"))
+            .all(|r| r.starts_with("GET")),
+        "no DNS write: {:?}",
+        fake.requests()
+    );
+    assert_eq!(fake.authenticated_by(), (0, 0), "no token, no DNS call");
+    assert_no_token(&fake, &out);
+}
+
+/// Both credentials configured: AK/SK is used, IAM never asked. A half-given
+/// login is refused before any request, naming what is missing; a token the
+/// fake did not issue is API Gateway's authentication error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huaweicloud_aksk_wins_over_the_password_login() {
+    let Some(pdns) = suite::pdns_with_zone().await else {
+        return;
+    };
+    let fake = start(&pdns).await;
+    let mut both = case(&fake)
+        .config("iam_endpoint", &fake.iam_endpoint())
+        .env("HUAWEICLOUD_Username", USER)
+        .secret_env("HUAWEICLOUD_Password", WRONG_PASSWORD)
+        .env("HUAWEICLOUD_DomainName", ACCOUNT);
+    both.wrong_env.clear();
+    let loaded = suite::load(&both).await;
+    let set = txt_set(CHALLENGE, &["both"], 300);
+    loaded.session.present(&set).await.unwrap();
+    loaded.session.cleanup(&set).await.unwrap();
+    assert_eq!(
+        fake.count("POST /v3/auth/tokens"),
+        0,
+        "{:?}",
+        fake.requests()
+    );
+    assert_eq!(fake.authenticated_by().0, 0);
+    assert!(fake.txt_records().await.is_empty());
+
+    let half = Case::new("huaweicloud")
+        .config("endpoint", &fake.endpoint())
+        .config("iam_endpoint", &fake.iam_endpoint())
+        .env("HUAWEICLOUD_Username", USER)
+        .secret_env("HUAWEICLOUD_Password", PASSWORD);
+    let loaded = suite::load(&half).await;
+    let before = fake.requests().len();
+    let err = loaded.session.present(&set).await.unwrap_err();
+    assert_eq!(kind(&err), ProviderErrorKind::InvalidConfig, "{err}");
+    assert!(err.to_string().contains("`domain_name`"), "{err}");
+    assert!(!err.to_string().contains(PASSWORD), "{err}");
+    assert_eq!(fake.requests().len(), before, "nothing sent");
+
+    // Straight to the DNS API with a token IAM never issued.
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{}/v2/zones?type=public", fake.endpoint()))
+        .header("x-auth-token", "MIITnot-a-token-it-issued")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error_code"], "APIGW.0301");
+    assert!(
+        body["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("decrypt token fail"),
+        "{body}"
+    );
 }

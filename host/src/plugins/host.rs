@@ -199,7 +199,7 @@ impl CallCtx {
                     headers.remove(reqwest::header::CONTENT_TYPE);
                 }
                 if origin_of(&next) != origin_of(&url) {
-                    self.strip_credentials(&mut headers);
+                    strip_for_other_origin(&mut headers);
                 }
                 url = next;
                 continue;
@@ -281,25 +281,57 @@ impl CallCtx {
         }
     }
 
-    /// Removes headers that carry credentials before a cross-origin hop: the
-    /// usual ones, and any whose value contains a secret config value.
-    fn strip_credentials(&self, headers: &mut reqwest::header::HeaderMap) {
-        let names: Vec<_> = headers
-            .iter()
-            .filter(|(name, value)| {
-                matches!(
-                    name.as_str(),
-                    "authorization" | "proxy-authorization" | "cookie"
-                ) || value.to_str().is_ok_and(|v| self.redactor.redact(v) != v)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in names {
-            headers.remove(name);
-        }
-    }
-
     pub(crate) fn log(&mut self, level: log::Level, message: String) {
         self.output.log(level, &message);
+    }
+}
+
+/// Headers a request keeps when redirected to another origin: those that
+/// describe the request. Any other may carry a credential (`authorization`,
+/// `cookie`, a token header such as `x-auth-token`, an API key under a
+/// provider's own name), so the next origin gets none of them.
+const SAFE_ACROSS_ORIGINS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "accept-language",
+    "content-type",
+    "user-agent",
+];
+
+fn strip_for_other_origin(headers: &mut reqwest::header::HeaderMap) {
+    let names: Vec<_> = headers
+        .keys()
+        .filter(|name| !SAFE_ACROSS_ORIGINS.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn only_descriptive_headers_cross_origins() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer t"),
+            ("cookie", "s=1"),
+            ("x-auth-token", "iam-token"),
+            ("x-api-key", "k"),
+            ("x-tc-action", "CreateRecord"),
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("user-agent", "plugin/1"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        strip_for_other_origin(&mut headers);
+        let mut kept: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
+        kept.sort();
+        assert_eq!(kept, ["accept", "content-type", "user-agent"]);
     }
 }

@@ -184,19 +184,21 @@ impl fmt::Display for Observation {
         match self {
             Observation::NotAsked => write!(f, "no answer yet"),
             Observation::Values(v) if v.is_empty() => write!(f, "no TXT records"),
-            Observation::Values(v) => write!(
-                f,
-                "{}",
-                v.iter()
-                    .map(|x| format!("\"{x}\""))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+            Observation::Values(v) => f.write_str(&quote_values(v)),
             Observation::NxDomain => write!(f, "NXDOMAIN"),
             Observation::Refused(rcode) => write!(f, "{rcode}"),
             Observation::Failed(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// TXT values as a person reads them: each in double quotes, space separated.
+pub fn quote_values(values: &[String]) -> String {
+    values
+        .iter()
+        .map(|v| format!("\"{v}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// An address that was still behind (or could not be used) at the deadline.

@@ -142,29 +142,30 @@ pub struct Residue {
     pub values: Vec<String>,
 }
 
+impl Residue {
+    /// `<nameserver> still serves "<v>" … at <fqdn>`.
+    pub fn still_served(&self) -> String {
+        format!(
+            "{} still serves {} at {}",
+            self.nameserver,
+            super::propagation::quote_values(&self.values),
+            self.fqdn
+        )
+    }
+}
+
 impl CleanupCheck {
     /// Lines for a person, one per finding.
     pub fn describe(&self) -> Vec<String> {
-        let quote = |v: &[String]| {
-            v.iter()
-                .map(|x| format!("\"{x}\""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         let mut out = Vec::new();
         for r in &self.left {
-            out.push(format!(
-                "after cleanup, {} still serves {} at {}",
-                r.nameserver,
-                quote(&r.values),
-                r.fqdn
-            ));
+            out.push(format!("after cleanup, {}", r.still_served()));
         }
         for r in &self.foreign_removed {
             out.push(format!(
                 "the plugin removed values it did not publish: {} no longer serves {} at {}",
                 r.nameserver,
-                quote(&r.values),
+                super::propagation::quote_values(&r.values),
                 r.fqdn
             ));
         }

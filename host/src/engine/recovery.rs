@@ -176,18 +176,7 @@ async fn clean_entry(
         Err(left) => {
             let served = left
                 .iter()
-                .map(|r| {
-                    format!(
-                        "{} still serves {} at {}",
-                        r.nameserver,
-                        r.values
-                            .iter()
-                            .map(|v| format!("\"{v}\""))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        r.fqdn
-                    )
-                })
+                .map(Residue::still_served)
                 .collect::<Vec<_>>()
                 .join("; ");
             let error = match removed {

@@ -411,23 +411,13 @@ impl Api {
         if matches!(auth, Auth::Password { .. }) && project_id.is_none() {
             regional_endpoint(region)?;
         }
-        let authority = endpoint
-            .strip_prefix("https://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-            .filter(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@']))
-            .ok_or_else(|| {
-                Error::InvalidConfig(format!(
-                    "`endpoint` must be an https:// origin such as \
+        // The signed host: without the default port.
+        let authority = url::authority(&endpoint).ok_or_else(|| {
+            Error::InvalidConfig(format!(
+                "`endpoint` must be an https:// origin such as \
                      https://dns.{DEFAULT_REGION}.myhuaweicloud.com, not {endpoint:?}"
-                ))
-            })?
-            .to_ascii_lowercase();
-        // The default port is not part of the signed host.
-        let authority = authority
-            .strip_suffix(":443")
-            .filter(|_| endpoint.starts_with("https://"))
-            .map(str::to_string)
-            .unwrap_or(authority);
+            ))
+        })?;
         Ok(Api {
             authority,
             endpoint,

@@ -312,23 +312,13 @@ impl From<Error> for ChangeError {
 impl Api {
     pub fn from_config(config: &Config) -> Result<Api> {
         let endpoint = url::trim_base(config.get("endpoint").unwrap_or(DEFAULT_ENDPOINT).trim());
-        let authority = endpoint
-            .strip_prefix("https://")
-            .or_else(|| endpoint.strip_prefix("http://"))
-            .filter(|a| !a.is_empty() && !a.contains(['/', '?', '#', '@']))
-            .ok_or_else(|| {
-                Error::InvalidConfig(format!(
-                    "`endpoint` must be an https:// origin such as {DEFAULT_ENDPOINT}, not \
+        // The signed host: without the default port.
+        let authority = url::authority(endpoint).ok_or_else(|| {
+            Error::InvalidConfig(format!(
+                "`endpoint` must be an https:// origin such as {DEFAULT_ENDPOINT}, not \
                      {endpoint:?}"
-                ))
-            })?
-            .to_ascii_lowercase();
-        // The default port is not part of the signed host.
-        let authority = authority
-            .strip_suffix(":443")
-            .filter(|_| endpoint.starts_with("https://"))
-            .map(str::to_string)
-            .unwrap_or(authority);
+            ))
+        })?;
         let private_zone = match config.get("private_zone").unwrap_or("false") {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,

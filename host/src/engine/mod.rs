@@ -104,14 +104,6 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = installed_dir;
     }
 
-    /// The grants in use.
-    pub fn plugin_grants(&self) -> GrantFile {
-        self.grants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
     /// The environment variables `plugin` may read.
     pub fn env_policy(&self, plugin: &Plugin) -> EnvPolicy {
         self.grants

@@ -395,14 +395,6 @@ impl Sources<'_> {
     }
 }
 
-/// `WACME_<PLUGIN>_<KEY>` followed by the field's declared aliases (granted
-/// or not).
-pub fn env_vars(meta: &PluginMetadata, field: &super::metadata::ConfigField) -> Vec<String> {
-    std::iter::once(super::grants::own_var(&meta.name, &field.name))
-        .chain(field.env_aliases.iter().cloned())
-        .collect()
-}
-
 /// Parses `key=value` (`--dns-config`); the value may contain `=`.
 pub fn parse_pair(s: &str) -> Result<(String, String), ConfigError> {
     match s.split_once('=') {

@@ -9,7 +9,7 @@
 //! endpoint or `--plugin-allow`, [`Reach::Operator`]) may connect anywhere.
 //!
 //! The check and the connection use the same lookup: each client's
-//! [`PolicyResolver`] resolves a name once (getaddrinfo, like reqwest's
+//! `PolicyResolver` resolves a name once (getaddrinfo, like reqwest's
 //! default resolver, so `/etc/hosts` keeps working), drops the addresses the
 //! client may not use and hands exactly the rest to the connector; a name
 //! left with none fails with [`NonPublic`]. No second lookup happens, so a

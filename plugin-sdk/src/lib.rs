@@ -20,20 +20,22 @@
 //!
 //! What the SDK owns: the generated bindings of the `wacme:dns` WIT package
 //! ([`bindings`]), the [`Provider`] trait and its adapter, [`Config`] access,
-//! the [`http`] client over the host's HTTP import, [`log`], and small helpers
-//! every provider needs ([`txt`], [`url`], [`zone`]).
+//! the [`http`] client over the host's HTTP import, [`dns`] exchanges over
+//! the host's DNS import, [`log`], and small helpers every provider needs
+//! ([`txt`], [`url`], [`zone`]).
 
+pub mod dns;
 pub mod http;
 pub mod log;
 pub mod txt;
 pub mod url;
 pub mod zone;
 
-/// Bindings generated from `wit/` (world `wacme:dns/dns-provider`).
+/// Bindings generated from `wit/v0.2/` (world `wacme:dns/dns-provider@0.2.0`).
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
-        world: "wacme:dns/dns-provider@0.1.0",
+        path: "../wit/v0.2",
+        world: "wacme:dns/dns-provider@0.2.0",
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "wacme_plugin_sdk::bindings",
@@ -41,11 +43,25 @@ pub mod bindings {
 }
 
 pub use bindings::wacme::dns::types::{
-    ConfigField, PluginMetadata as Metadata, ProviderError as Error, RateLimit, TxtSet,
+    ConfigField, PluginMetadata as Metadata, ProviderError as Error, ProviderHints as Hints,
+    RateLimit, TxtSet,
 };
 
 /// The WIT package version this SDK builds against.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
+
+impl Default for Hints {
+    /// No limit on concurrent writes per zone, cleanup removes values, no
+    /// per-name value limit, no batch calls: what most APIs need.
+    fn default() -> Self {
+        Hints {
+            zone_write_concurrency: 0,
+            can_delete: true,
+            max_values_per_name: None,
+            batch: false,
+        }
+    }
+}
 
 /// Result of a provider operation.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -64,6 +80,20 @@ pub trait Provider {
     /// Remove exactly `set.values` from `set.fqdn`, leaving other values.
     /// Values that are already gone are not an error.
     fn cleanup(config: &Config, set: &TxtSet) -> Result<()>;
+
+    /// [`Provider::present`] for several names of one zone. The host calls
+    /// it only when [`Hints::batch`] is set; override both `_many` methods
+    /// and set the hint when the API takes many changes in one request.
+    /// The default presents the sets one by one.
+    fn present_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        sets.iter().try_for_each(|set| Self::present(config, set))
+    }
+
+    /// [`Provider::cleanup`] for several names of one zone, as
+    /// [`Provider::present_many`].
+    fn cleanup_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        sets.iter().try_for_each(|set| Self::cleanup(config, set))
+    }
 }
 
 /// Configuration values as resolved by the host: only declared keys, with
@@ -187,13 +217,21 @@ impl<T: Provider> bindings::exports::wacme::dns::provider::Guest for __Adapter<T
     fn cleanup(config: Vec<(String, String)>, set: TxtSet) -> Result<()> {
         T::cleanup(&Config { values: config }, &set)
     }
+
+    fn present_many(config: Vec<(String, String)>, sets: Vec<TxtSet>) -> Result<()> {
+        T::present_many(&Config { values: config }, &sets)
+    }
+
+    fn cleanup_many(config: Vec<(String, String)>, sets: Vec<TxtSet>) -> Result<()> {
+        T::cleanup_many(&Config { values: config }, &sets)
+    }
 }
 
 /// Exports a [`Provider`] implementation as the plugin's `provider` interface.
 #[macro_export]
 macro_rules! register {
     ($provider:ty) => {
-        // Export names such as `wacme:dns/provider@0.1.0#present` only link
+        // Export names such as `wacme:dns/provider@0.2.0#present` only link
         // into a wasm component; natively a provider crate builds for its
         // unit tests and exports nothing.
         #[cfg(target_arch = "wasm32")]

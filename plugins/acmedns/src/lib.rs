@@ -90,6 +90,13 @@ impl Provider for AcmeDns {
             allowed_hosts: vec!["{api_base}".into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            // acme-dns has no delete; it keeps the two values written last.
+            hints: wacme_plugin_sdk::Hints {
+                can_delete: false,
+                max_values_per_name: Some(2),
+                ..Default::default()
+            },
         }
     }
 

@@ -99,6 +99,8 @@ impl Provider for Alidns {
             allowed_hosts: vec!["{endpoint}".into(), ENDPOINTS.into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

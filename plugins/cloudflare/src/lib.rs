@@ -77,6 +77,8 @@ impl Provider for Cloudflare {
             allowed_hosts: vec!["{endpoint}".into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

@@ -85,6 +85,8 @@ impl Provider for GoogleCloudDns {
             ],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

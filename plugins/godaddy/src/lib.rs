@@ -63,6 +63,8 @@ impl Provider for GoDaddy {
             allowed_hosts: vec!["{endpoint}".into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

@@ -121,6 +121,8 @@ impl Provider for HuaweiCloud {
             ],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

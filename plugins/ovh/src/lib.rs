@@ -95,6 +95,8 @@ impl Provider for Ovh {
             allowed_hosts,
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

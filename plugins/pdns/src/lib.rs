@@ -58,6 +58,13 @@ impl Provider for PowerDns {
             allowed_hosts: vec!["{api_url}".into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            // The sqlite backend answers concurrent writes to one zone with
+            // "database is locked": one write per zone at a time.
+            hints: wacme_plugin_sdk::Hints {
+                zone_write_concurrency: 1,
+                ..Default::default()
+            },
         }
     }
 

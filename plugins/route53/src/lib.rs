@@ -111,6 +111,13 @@ impl Provider for Route53 {
             allowed_hosts: vec!["{endpoint}".into()],
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
+            dns_servers: Vec::new(),
+            // Route 53 refuses a change to a hosted zone while another is
+            // pending (`PriorRequestNotComplete`): one write per zone.
+            hints: wacme_plugin_sdk::Hints {
+                zone_write_concurrency: 1,
+                ..Default::default()
+            },
         }
     }
 

@@ -80,6 +80,8 @@ impl Provider for Hostile {
                 .collect(),
             default_ttl: 60,
             min_ttl: 1,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

@@ -35,6 +35,8 @@ impl Provider for Overwrite {
             allowed_hosts: vec!["{api_url}".into()],
             default_ttl: 60,
             min_ttl: 1,
+            dns_servers: Vec::new(),
+            hints: wacme_plugin_sdk::Hints::default(),
         }
     }
 

@@ -37,6 +37,7 @@ pub mod netns;
 pub mod pdns;
 pub mod pebble;
 pub mod provider_suite;
+pub mod rfc2136;
 pub mod sandbox;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};

@@ -33,6 +33,7 @@ pub mod fake_volcengine;
 pub mod fake_vultr;
 pub mod faulty;
 pub mod httpd;
+pub mod knot;
 pub mod netns;
 pub mod pdns;
 pub mod pebble;

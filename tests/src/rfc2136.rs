@@ -208,3 +208,11 @@ pub fn random_secret() -> String {
         .expect("read /dev/urandom");
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// The last `lines` lines of the file at `path` (empty when unreadable).
+pub(crate) fn file_tail(path: &std::path::Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    let tail = all[all.len().saturating_sub(lines)..].join("\n");
+    format!("--- last lines of {} ---\n{tail}", path.display())
+}

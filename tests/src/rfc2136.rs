@@ -81,6 +81,54 @@ pub trait UpdateServer: Send + Sync {
     fn log_tail(&self) -> String;
 }
 
+/// The servers a bed can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bind,
+    Knot,
+    Pdns,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Bind, Kind::Knot, Kind::Pdns];
+
+    /// `"bind"`, `"knot"` or `"pdns"`, as [`UpdateServer::name`] says.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Bind => "bind",
+            Kind::Knot => "knot",
+            Kind::Pdns => "pdns",
+        }
+    }
+
+    /// Whether this server and `nsupdate` are installed (a failure under
+    /// CI; elsewhere a loud skip).
+    pub fn available(self) -> bool {
+        let server = match self {
+            Kind::Bind => crate::bind::primary_available(),
+            Kind::Knot => crate::knot::available(),
+            Kind::Pdns => crate::pdns::available(),
+        };
+        server && available()
+    }
+}
+
+/// Starts a `kind` server on `ip`:`port` as primary of `zone`, taking
+/// updates signed with `key`, and waits until it answers for the zone.
+pub async fn start(
+    kind: Kind,
+    ip: IpAddr,
+    port: u16,
+    zone: &str,
+    key: &TsigKey,
+) -> Result<Box<dyn UpdateServer>> {
+    Ok(match kind {
+        Kind::Bind => Box::new(crate::bind::Bind::primary(ip, port, zone, key, &[]).await?),
+        Kind::Knot => Box::new(crate::knot::Knot::primary(ip, port, zone, key).await?),
+        Kind::Pdns => Box::new(crate::pdns::PdnsPrimary::start(ip, port, zone, key).await?),
+    })
+}
+
 /// Whether `nsupdate` is installed (Debian: bind9-dnsutils).
 pub fn available() -> bool {
     require_program("nsupdate")

@@ -33,10 +33,12 @@ pub mod fake_volcengine;
 pub mod fake_vultr;
 pub mod faulty;
 pub mod httpd;
+pub mod knot;
 pub mod netns;
 pub mod pdns;
 pub mod pebble;
 pub mod provider_suite;
+pub mod rfc2136;
 pub mod sandbox;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};

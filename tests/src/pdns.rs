@@ -12,6 +12,10 @@
 //! seconds. Zones and records are changed through the API; [`Pdns::txt_values`]
 //! asks the server itself over DNS (UDP, no recursion, TCP on truncation).
 //!
+//! [`PdnsOptions::accepting_updates`] and [`Pdns::allow_tsig_updates`] make
+//! a server take RFC 2136 updates signed with a TSIG key; [`PdnsPrimary`] is
+//! such a server holding one zone, one of the [`crate::rfc2136`] servers.
+//!
 //! The server is killed when its handle drops. A server that dies while
 //! starting fails the start with the tail of its log.
 
@@ -29,6 +33,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::rfc2136::{TsigKey, UpdateServer};
 use crate::{ChildGuard, find_program, free_port_on, require_program};
 
 /// Where Debian's pdns-backend-sqlite3 puts the database schema.
@@ -92,6 +97,21 @@ impl Default for PdnsOptions {
             soa_minimum: 1,
             extra_config: Vec::new(),
         }
+    }
+}
+
+impl PdnsOptions {
+    /// These options plus DNS UPDATE (RFC 2136) accepted from loopback
+    /// clients. Beware: PowerDNS takes *unsigned* updates from those
+    /// addresses for any zone that names no key in `TSIG-ALLOW-DNSUPDATE`;
+    /// [`Pdns::allow_tsig_updates`] names one, after which only updates
+    /// signed with it are taken.
+    pub fn accepting_updates(mut self) -> Self {
+        self.extra_config.extend([
+            "dnsupdate=yes".to_string(),
+            "allow-dnsupdate-from=127.0.0.0/8,::1/128".to_string(),
+        ]);
+        self
     }
 }
 
@@ -330,6 +350,32 @@ impl Pdns {
         Ok(())
     }
 
+    /// Imports `key` (`POST /tsigkeys`) and makes it the one key that may
+    /// update `zone` (metadata `TSIG-ALLOW-DNSUPDATE`); an update's SOA
+    /// serial goes up by one (`SOA-EDIT-DNSUPDATE` `INCREASE`). The server
+    /// must have been started with [`PdnsOptions::accepting_updates`].
+    pub async fn allow_tsig_updates(&self, zone: &str, key: &TsigKey) -> Result<()> {
+        self.api(
+            reqwest::Method::POST,
+            "/tsigkeys",
+            Some(json!({"name": key.name, "algorithm": key.algorithm, "key": key.secret})),
+        )
+        .await?;
+        let zone = absolute(zone);
+        for (kind, value) in [
+            ("TSIG-ALLOW-DNSUPDATE", key.name.as_str()),
+            ("SOA-EDIT-DNSUPDATE", "INCREASE"),
+        ] {
+            self.api(
+                reqwest::Method::PUT,
+                &format!("/zones/{zone}/metadata/{kind}"),
+                Some(json!({"kind": kind, "metadata": [value]})),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Replaces the RRset `name`/`rtype` (in `zone`) with `contents` in
     /// presentation form (TXT content quoted: `"\"value\""`); no contents
     /// deletes it.
@@ -450,6 +496,56 @@ impl Pdns {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&bytes).with_context(|| format!("{method} {url}: not JSON"))
+    }
+}
+
+/// A `pdns_server` with no caching, primary of one zone that takes updates
+/// signed with a TSIG key (any record type: PowerDNS has no per-type rule
+/// short of a Lua policy script). Its API stays usable through [`Self::pdns`].
+///
+/// With the wrong secret PowerDNS answers NOTAUTH (TSIG error BADSIG), with
+/// an unknown key name NOTAUTH (BADKEY), unsigned REFUSED.
+pub struct PdnsPrimary {
+    pub pdns: Pdns,
+    zone: String,
+}
+
+impl PdnsPrimary {
+    /// Starts a server on `ip`, port `port`, with `zone` (SOA, `NS
+    /// ns1.<zone>.`, `ns1 A <ip>`) taking updates signed with `key`.
+    pub async fn start(ip: IpAddr, port: u16, zone: &str, key: &TsigKey) -> Result<PdnsPrimary> {
+        let pdns = Pdns::start_with(
+            PdnsOptions {
+                ip,
+                dns_port: Some(port),
+                ..PdnsOptions::default()
+            }
+            .accepting_updates(),
+        )
+        .await?;
+        let zone = zone.trim_end_matches('.').to_string();
+        pdns.create_zone(&zone, &[(&format!("ns1.{zone}"), ip)])
+            .await?;
+        pdns.allow_tsig_updates(&zone, key).await?;
+        Ok(PdnsPrimary { pdns, zone })
+    }
+}
+
+impl UpdateServer for PdnsPrimary {
+    fn dns_addr(&self) -> SocketAddr {
+        self.pdns.dns_addr()
+    }
+
+    fn zone(&self) -> &str {
+        &self.zone
+    }
+
+    fn name(&self) -> &'static str {
+        "pdns"
+    }
+
+    fn log_tail(&self) -> String {
+        self.pdns.log_tail(30)
     }
 }
 

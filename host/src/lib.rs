@@ -11,7 +11,7 @@
 //!    ├──────┬──────────┐
 //!   acme   dns01 ──▶ plugins   the CA protocol · challenge records, zones,
 //!    │      │          │       propagation · the WebAssembly sandbox
-//!   names, duration, error, fsx   shared by all of them
+//!   names, duration, error, fsx, dnswire   shared by all of them
 //! ```
 //!
 //! An issuance as data: `wacme issue -d a -d '*.a'` becomes an
@@ -25,6 +25,7 @@
 pub mod acme;
 pub mod cli;
 pub mod dns01;
+pub mod dnswire;
 pub mod duration;
 pub mod engine;
 pub mod error;

@@ -118,22 +118,26 @@ async fn files_that_are_not_components_are_named_as_such() {
 
 #[tokio::test]
 async fn other_wit_versions_are_refused_naming_ours() {
-    let other_version = wat::parse_str(
-        r#"(component
-            (instance $i)
-            (export "wacme:dns/provider@0.2.0" (instance $i)))"#,
-    )
-    .unwrap();
-    let err = load_error(&other_version).await;
-    assert!(
-        err.contains("built for wacme:dns@0.2.0") && err.contains("supports wacme:dns@0.1.0"),
-        "{err}"
-    );
+    for future in ["0.3.0", "1.0.0", "0.2.1"] {
+        let other_version = wat::parse_str(format!(
+            r#"(component
+                (instance $i)
+                (export "wacme:dns/provider@{future}" (instance $i)))"#
+        ))
+        .unwrap();
+        let err = load_error(&other_version).await;
+        assert!(
+            err.contains(&format!("built for wacme:dns@{future}"))
+                && err.contains("supports wacme:dns@0.1.0 and 0.2.0"),
+            "{err}"
+        );
+    }
 
     let unrelated = wat::parse_str("(component)").unwrap();
     let err = load_error(&unrelated).await;
     assert!(
-        err.contains("does not export `wacme:dns/provider`") && err.contains("wacme:dns@0.1.0"),
+        err.contains("does not export `wacme:dns/provider`")
+            && err.contains("wacme:dns@0.1.0 and 0.2.0"),
         "{err}"
     );
 }
@@ -150,13 +154,12 @@ fn wacme(plugin_dir: &Path, cache: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// The pdns plugin (WIT 0.2.0) and the legacy fixture (0.1.0) side by side.
 fn plugin_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        wacme_tests::plugin_wasm("pdns"),
-        dir.path().join("pdns.wasm"),
-    )
-    .unwrap();
+    for (name, file) in [("pdns", "pdns.wasm"), ("legacy-v01", "legacy-pdns.wasm")] {
+        std::fs::copy(wacme_tests::plugin_wasm(name), dir.path().join(file)).unwrap();
+    }
     dir
 }
 
@@ -176,7 +179,15 @@ fn plugin_list_shows_name_and_wit_version() {
         .lines()
         .find(|l| l.starts_with("pdns "))
         .unwrap_or_else(|| panic!("no pdns row in:\n{text}"));
-    assert!(row.contains("0.1.0") && row.contains("pdns.wasm"), "{row}");
+    assert!(row.contains("0.2.0") && row.contains("pdns.wasm"), "{row}");
+    let legacy = text
+        .lines()
+        .find(|l| l.starts_with("legacy-pdns "))
+        .unwrap_or_else(|| panic!("no legacy-pdns row in:\n{text}"));
+    assert!(
+        legacy.contains(" 0.1.0 ") && legacy.contains("legacy-pdns.wasm"),
+        "{legacy}"
+    );
 
     let out = wacme(
         dir.path(),
@@ -192,7 +203,14 @@ fn plugin_list_shows_name_and_wit_version() {
         .iter()
         .find(|p| p["name"] == "pdns")
         .unwrap();
-    assert_eq!(pdns["wit_version"], "0.1.0");
+    assert_eq!(pdns["wit_version"], "0.2.0");
+    let legacy = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "legacy-pdns")
+        .unwrap();
+    assert_eq!(legacy["wit_version"], "0.1.0");
 }
 
 #[test]
@@ -212,8 +230,11 @@ fn plugin_inspect_shows_metadata_hosts_fields_and_digest() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["name"], "pdns");
-    assert_eq!(v["wit_version"], "0.1.0");
+    assert_eq!(v["wit_version"], "0.2.0");
     assert_eq!(v["allowed_hosts"], serde_json::json!(["{api_url}"]));
+    assert_eq!(v["dns_servers"], serde_json::json!([]));
+    assert_eq!(v["hints"]["zone_write_concurrency"], 1);
+    assert_eq!(v["hints"]["can_delete"], true);
     assert_eq!(v["sha256"], sha256sum(&dir.path().join("pdns.wasm")));
     let key = v["config"]
         .as_array()
@@ -232,7 +253,25 @@ fn plugin_inspect_shows_metadata_hosts_fields_and_digest() {
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("WIT:           wacme:dns@0.1.0") && text.contains("WACME_PDNS_API_KEY"),
+        text.contains("WIT:           wacme:dns@0.2.0")
+            && text.contains("WACME_PDNS_API_KEY")
+            && text.contains("DNS servers:   none")
+            && text.contains("hints:         one write per zone at a time"),
+        "{text}"
+    );
+
+    // A 0.1.0 plugin: its version, no DNS servers, the default hints.
+    let out = wacme(
+        dir.path(),
+        cache.path(),
+        &["plugin", "inspect", "legacy-pdns"],
+    )
+    .output()
+    .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("WIT:           wacme:dns@0.1.0")
+            && text.contains("hints:         concurrent writes per zone, one call per name"),
         "{text}"
     );
 }

@@ -400,7 +400,7 @@ async fn list(engine: &Engine, args: &PluginOptions, output: Output) -> anyhow::
                 entries.push(ListEntry {
                     name: Some(m.name.clone()),
                     version: Some(m.version.clone()),
-                    wit_version: Some(plugins::WIT_VERSION),
+                    wit_version: Some(p.wit_version()),
                     description: Some(m.description.clone()),
                     path: shown,
                     shadowed,
@@ -463,7 +463,7 @@ struct Inspection<'a> {
 
 /// What `address_policy` says.
 const ADDRESS_POLICY: &str = "public addresses only; loopback, private, link-local, CGNAT, \
-    multicast and unspecified addresses only through an endpoint given in your config \
+    multicast and unspecified addresses only through an endpoint or DNS server given in your config \
     (--dns-config, the config file, WACME_<PLUGIN>_<KEY> or a granted variable) or an origin \
     of --plugin-allow";
 
@@ -478,7 +478,7 @@ async fn inspect(
     let policy = engine.env_policy(&plugin);
     let report = Inspection {
         metadata: m,
-        wit_version: plugins::WIT_VERSION,
+        wit_version: plugin.wit_version(),
         path: plugin.origin(),
         sha256: plugin.sha256(),
         size_bytes: plugin.size(),
@@ -500,7 +500,7 @@ async fn inspect(
         out.push_str(&format!("  homepage:      {}\n", m.homepage));
         out.push_str(&format!(
             "  WIT:           wacme:dns@{}\n",
-            plugins::WIT_VERSION
+            plugin.wit_version()
         ));
         out.push_str(&format!(
             "  file:          {} ({} KiB)\n",
@@ -514,8 +514,13 @@ async fn inspect(
         ));
         out.push_str(&format!(
             "  allowed hosts: {}\n",
-            m.allowed_hosts.join(", ")
+            none_if_empty(&m.allowed_hosts)
         ));
+        out.push_str(&format!(
+            "  DNS servers:   {}\n",
+            none_if_empty(&m.dns_servers)
+        ));
+        out.push_str(&format!("  hints:         {}\n", hints_text(&m.hints)));
         out.push_str(&format!("  addresses:     {ADDRESS_POLICY}\n"));
         out.push_str(&plugin_grants::env_text(m, &report.env, &policy));
         out.push_str("  config:\n");
@@ -548,6 +553,39 @@ async fn inspect(
         out
     });
     Ok(Exit::Success)
+}
+
+/// A list for `inspect`, or `none`.
+fn none_if_empty(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The provider hints in words.
+fn hints_text(h: &plugins::Hints) -> String {
+    let mut parts = vec![match h.zone_write_concurrency {
+        0 => "concurrent writes per zone".to_string(),
+        1 => "one write per zone at a time".to_string(),
+        n => format!("at most {n} writes per zone at a time"),
+    }];
+    if !h.can_delete {
+        parts.push("cannot delete values".into());
+    }
+    if let Some(n) = h.max_values_per_name {
+        parts.push(format!("at most {n} values per name"));
+    }
+    parts.push(
+        if h.batch {
+            "batch calls"
+        } else {
+            "one call per name"
+        }
+        .into(),
+    );
+    parts.join(", ")
 }
 
 #[cfg(test)]

@@ -5,14 +5,15 @@
 //! the configured resolvers (`--dns-resolver`, else `/etc/resolv.conf`);
 //! propagation checks ask each authoritative server directly with recursion
 //! off. There is deliberately no cache: a propagation poll must see what the
-//! server says now. Messages are built and parsed with hickory-proto; UDP is
-//! tried first (EDNS, 1232-byte payload) and TCP when the answer is truncated.
+//! server says now. Messages are built and parsed with hickory-proto (EDNS,
+//! 1232-byte payload) and sent by [`crate::dnswire`]: UDP first, TCP when the
+//! answer is truncated.
 
+use crate::dnswire::{self, WireError};
 use hickory_resolver::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why a question got no usable answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -95,86 +96,22 @@ pub async fn query(
         reason: e.to_string(),
     })?;
 
-    let response = match tokio::time::timeout(timeout, udp_exchange(server, &request, id)).await {
-        Err(_) => return Err(DnsError::Timeout { server, timeout }),
-        Ok(r) => r?,
-    };
-    let response = if response.metadata.truncation {
-        match tokio::time::timeout(timeout, tcp_exchange(server, &request, id)).await {
-            Err(_) => return Err(DnsError::Timeout { server, timeout }),
-            Ok(r) => r?,
-        }
-    } else {
-        response
-    };
+    let response = dnswire::exchange(server, &request, timeout)
+        .await
+        .map_err(|e| match e {
+            WireError::Timeout(_) => DnsError::Timeout { server, timeout },
+            WireError::Network(reason) => DnsError::Network { server, reason },
+            WireError::BadRequest(reason) | WireError::Malformed(reason) => {
+                DnsError::Malformed { server, reason }
+            }
+        })?
+        .message;
     Ok(Answer {
         rcode: response.metadata.response_code,
         authoritative: response.metadata.authoritative,
         answers: response.answers,
         authorities: response.authorities,
     })
-}
-
-async fn udp_exchange(server: SocketAddr, request: &[u8], id: u16) -> Result<Message, DnsError> {
-    let net = |e: std::io::Error| DnsError::Network {
-        server,
-        reason: e.to_string(),
-    };
-    let bind: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().unwrap()
-    } else {
-        "[::]:0".parse().unwrap()
-    };
-    let socket = tokio::net::UdpSocket::bind(bind).await.map_err(net)?;
-    socket.connect(server).await.map_err(net)?;
-    socket.send(request).await.map_err(net)?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        let n = socket.recv(&mut buf).await.map_err(net)?;
-        match Message::from_vec(&buf[..n]) {
-            // Ignore strays (wrong id): a late answer to an earlier question.
-            Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response => {
-                return Ok(m);
-            }
-            Ok(_) => continue,
-            Err(e) => {
-                return Err(DnsError::Malformed {
-                    server,
-                    reason: e.to_string(),
-                });
-            }
-        }
-    }
-}
-
-async fn tcp_exchange(server: SocketAddr, request: &[u8], id: u16) -> Result<Message, DnsError> {
-    let net = |e: std::io::Error| DnsError::Network {
-        server,
-        reason: e.to_string(),
-    };
-    let mut stream = tokio::net::TcpStream::connect(server).await.map_err(net)?;
-    let len = u16::try_from(request.len()).map_err(|_| DnsError::Malformed {
-        server,
-        reason: "request too long".into(),
-    })?;
-    let mut framed = len.to_be_bytes().to_vec();
-    framed.extend_from_slice(request);
-    stream.write_all(&framed).await.map_err(net)?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await.map_err(net)?;
-    let mut buf = vec![0u8; u16::from_be_bytes(len) as usize];
-    stream.read_exact(&mut buf).await.map_err(net)?;
-    let m = Message::from_vec(&buf).map_err(|e| DnsError::Malformed {
-        server,
-        reason: e.to_string(),
-    })?;
-    if m.metadata.id != id {
-        return Err(DnsError::Malformed {
-            server,
-            reason: "answer to another question".into(),
-        });
-    }
-    Ok(m)
 }
 
 /// The resolvers and ports DNS-01 uses.

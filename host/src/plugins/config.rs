@@ -433,6 +433,8 @@ mod tests {
             allowed_hosts: vec!["{api_url}".into()],
             default_ttl: 60,
             min_ttl: 1,
+            dns_servers: vec![],
+            hints: Default::default(),
         }
     }
 

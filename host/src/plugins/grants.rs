@@ -738,6 +738,8 @@ mod tests {
             allowed_hosts: vec![],
             default_ttl: 60,
             min_ttl: 1,
+            dns_servers: vec![],
+            hints: Default::default(),
         }
     }
 

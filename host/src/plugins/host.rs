@@ -1,6 +1,12 @@
-//! The host functions a plugin imports: `wacme:dns/http` and `wacme:dns/log`.
+//! The host functions a plugin imports: `wacme:dns/http`, `wacme:dns/dns`
+//! and `wacme:dns/log`, in the latest WIT version's types (older versions
+//! convert in [`super::since_v0_1`]).
 //!
-//! `http.send` is the plugin's only way out of the sandbox. Every request and
+//! `http.send` and `dns.exchange` are the plugin's only ways out of the
+//! sandbox. `dns.exchange` reaches only the session's [`ServerList`], a
+//! server name resolved under the same address policy as HTTP, one message
+//! per exchange counted against the same per-call budget as HTTP requests,
+//! and sent by [`crate::dnswire`] within what is left of the call. Every request and
 //! every redirect hop is checked against the session's [`AllowList`];
 //! redirects are followed here (never by the HTTP client), request bodies,
 //! response bodies and the number of requests per call are capped, each
@@ -14,22 +20,34 @@
 //! `connection("connection failed")`, so that it cannot tell a closed port
 //! from an open one; the detail goes to the operator's log (`-v`).
 
-use super::bindings::wacme::dns::{http, log};
+use super::bindings::latest::wacme::dns::{dns, http, log};
+use super::dns::ServerList;
 use super::limits::Limits;
 use super::net::{self, Clients, HOW_TO_ALLOW};
 use super::output::PluginLog;
 use super::policy::{AllowList, Reach, origin_of};
 use super::redact::Redactor;
+use crate::dnswire::{self, WireError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use url::Url;
 
+/// How an operator lets a plugin reach a non-public nameserver.
+const HOW_TO_ALLOW_DNS: &str = "a server you configure yourself may be on any address";
+
+/// Where one session's plugin may go: HTTP origins and nameservers.
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    pub(crate) http: AllowList,
+    pub(crate) dns: ServerList,
+}
+
 /// What the imports of one plugin call need.
 pub(crate) struct CallCtx {
     plugin: String,
     clients: Clients,
-    allow: Arc<AllowList>,
+    outbound: Arc<Outbound>,
     pub(crate) redactor: Arc<Redactor>,
     limits: Limits,
     deadline: Instant,
@@ -42,7 +60,7 @@ impl CallCtx {
     pub(crate) fn new(
         plugin: String,
         clients: Clients,
-        allow: Arc<AllowList>,
+        outbound: Arc<Outbound>,
         redactor: Arc<Redactor>,
         limits: Limits,
         deadline: Instant,
@@ -52,7 +70,7 @@ impl CallCtx {
             output: PluginLog::new(plugin.clone(), redactor.clone(), &limits),
             plugin,
             clients,
-            allow,
+            outbound,
             redactor,
             limits,
             deadline,
@@ -61,23 +79,30 @@ impl CallCtx {
         }
     }
 
+    /// Counts one request or exchange against the call's budget; the
+    /// refusal when it is spent.
+    fn count_request(&mut self) -> Result<(), String> {
+        self.requests += 1;
+        if self.requests > self.limits.max_requests_per_call {
+            if self.requests == self.limits.max_requests_per_call + 1 {
+                tracing::warn!(plugin = %self.plugin, "plugin exceeded {} HTTP requests and DNS exchanges in one call; refusing more",
+                    self.limits.max_requests_per_call);
+            }
+            return Err(format!(
+                "more than {} HTTP requests and DNS exchanges in one call",
+                self.limits.max_requests_per_call
+            ));
+        }
+        self.total_requests.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     pub(crate) async fn send(
         &mut self,
         request: http::Request,
     ) -> Result<http::Response, http::HttpError> {
         use http::HttpError::{Denied, Timeout, TooLarge};
-        self.requests += 1;
-        if self.requests > self.limits.max_requests_per_call {
-            if self.requests == self.limits.max_requests_per_call + 1 {
-                tracing::warn!(plugin = %self.plugin, "plugin exceeded {} HTTP requests in one call; refusing more",
-                    self.limits.max_requests_per_call);
-            }
-            return Err(Denied(format!(
-                "more than {} HTTP requests in one call",
-                self.limits.max_requests_per_call
-            )));
-        }
-        self.total_requests.fetch_add(1, Ordering::Relaxed);
+        self.count_request().map_err(Denied)?;
         if request.body.len() > self.limits.max_request_bytes {
             return Err(Denied(format!(
                 "request body of {} bytes is over the limit of {} bytes",
@@ -123,7 +148,7 @@ impl CallCtx {
                     format!("redirected to {}: {reason}", origin_of(&url))
                 }
             };
-            let reach = match self.allow.check(&url) {
+            let reach = match self.outbound.http.check(&url) {
                 Ok(reach) => reach,
                 Err(denied) => {
                     let reason = on_hop(denied.0);
@@ -279,6 +304,83 @@ impl CallCtx {
         } else {
             http::HttpError::Connection("connection failed".into())
         }
+    }
+
+    pub(crate) async fn exchange(
+        &mut self,
+        server: String,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, dns::DnsError> {
+        use dns::DnsError::{Connection, Denied, Timeout, TooLarge};
+        self.count_request().map_err(Denied)?;
+        if message.len() > u16::MAX as usize {
+            return Err(TooLarge(format!(
+                "a DNS message of {} bytes is over 65535 bytes",
+                message.len()
+            )));
+        }
+        let shown = self.redactor.redact(&server);
+        let (server, reach) = self.outbound.dns.check(&server).map_err(|denied| {
+            tracing::warn!(plugin = %self.plugin, "denied DNS exchange with {shown}: {denied}");
+            Denied(denied.0)
+        })?;
+        let addresses = match server.ip() {
+            Some(ip) => {
+                let class = net::classify(ip);
+                if reach == Reach::Public && !class.is_public() {
+                    let reason =
+                        format!("{server} is a non-public address ({class}); {HOW_TO_ALLOW_DNS}");
+                    tracing::warn!(plugin = %self.plugin, "denied DNS exchange: {reason}");
+                    return Err(Denied(reason));
+                }
+                vec![ip]
+            }
+            None => match self.clients.resolve(&server.host, reach).await {
+                Ok(found) => found,
+                Err(e) => {
+                    if let Some(refused) = net::refusal(e.as_ref()) {
+                        let reason = format!(
+                            "{server} resolves only to non-public addresses ({});                              {HOW_TO_ALLOW_DNS}",
+                            refused.classes()
+                        );
+                        tracing::warn!(plugin = %self.plugin, "denied DNS exchange: {reason}");
+                        return Err(Denied(reason));
+                    }
+                    tracing::info!(plugin = %self.plugin, "DNS exchange with {server}: cannot resolve {}: {e}", server.host);
+                    return Err(Connection("connection failed".into()));
+                }
+            },
+        };
+        let mut failure = None;
+        for ip in addresses {
+            let remaining = self.deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Timeout("the plugin call's deadline has passed".into()));
+            }
+            let timeout = remaining.min(self.limits.http_timeout);
+            let addr = std::net::SocketAddr::new(ip, server.port);
+            let started = Instant::now();
+            match dnswire::exchange(addr, &message, timeout).await {
+                Ok(reply) => {
+                    tracing::debug!(plugin = %self.plugin, "DNS {:?} to {server} ({addr}{}) -> {} ({} ms)",
+                        reply.message.metadata.op_code, if reply.tcp { ", TCP" } else { "" },
+                        reply.message.metadata.response_code, started.elapsed().as_millis());
+                    return Ok(reply.bytes);
+                }
+                Err(WireError::BadRequest(reason)) => {
+                    return Err(Denied(format!("not a DNS message: {reason}")));
+                }
+                Err(e) => {
+                    tracing::info!(plugin = %self.plugin, "DNS exchange with {server} ({addr}) failed after {} ms: {e}",
+                        started.elapsed().as_millis());
+                    failure = Some(e);
+                }
+            }
+        }
+        Err(match failure {
+            Some(WireError::Timeout(t)) => Timeout(format!("no answer from {server} within {t:?}")),
+            _ => Connection("connection failed".into()),
+        })
     }
 
     pub(crate) fn log(&mut self, level: log::Level, message: String) {

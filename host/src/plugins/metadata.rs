@@ -1,7 +1,10 @@
-//! A plugin's metadata as the host sees it: validated once at load time, then
-//! used for config resolution, the HTTP allowlist and `wacme plugin inspect`.
+//! A plugin's metadata as the host sees it, whatever WIT version the plugin
+//! was built for: validated once at load time, then used for config
+//! resolution, the HTTP and DNS allowlists, how the plugin is driven
+//! ([`Hints`]) and `wacme plugin inspect`.
 
-use super::bindings::wacme::dns::types as wit;
+use super::bindings::latest::wacme::dns::types as wit;
+use super::dns::ServerEntry;
 use super::policy::{OriginPattern, template_key};
 use serde::Serialize;
 
@@ -27,6 +30,48 @@ pub struct PluginMetadata {
     pub allowed_hosts: Vec<String>,
     pub default_ttl: u32,
     pub min_ttl: u32,
+    /// Nameservers the plugin may send DNS messages to (templates).
+    pub dns_servers: Vec<String>,
+    pub hints: Hints,
+}
+
+/// How the host drives a provider (`provider-hints` in the WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Hints {
+    /// Writes at once per zone; 0 is no limit.
+    pub zone_write_concurrency: u32,
+    /// Whether cleanup removes values.
+    pub can_delete: bool,
+    /// Most values one name can carry at once.
+    pub max_values_per_name: Option<u32>,
+    /// Whether the batch exports change many names in one request.
+    pub batch: bool,
+}
+
+impl Default for Hints {
+    /// What a plugin that says nothing gets (every 0.1 plugin): no limits,
+    /// cleanup removes, one call per name.
+    fn default() -> Self {
+        Hints {
+            zone_write_concurrency: 0,
+            can_delete: true,
+            max_values_per_name: None,
+            batch: false,
+        }
+    }
+}
+
+impl From<wit::ConfigField> for ConfigField {
+    fn from(f: wit::ConfigField) -> Self {
+        ConfigField {
+            name: f.name,
+            description: f.description,
+            required: f.required,
+            secret: f.secret,
+            default: f.default,
+            env_aliases: f.env_aliases,
+        }
+    }
 }
 
 impl From<wit::PluginMetadata> for PluginMetadata {
@@ -36,21 +81,17 @@ impl From<wit::PluginMetadata> for PluginMetadata {
             version: m.version,
             description: m.description,
             homepage: m.homepage,
-            config: m
-                .config
-                .into_iter()
-                .map(|f| ConfigField {
-                    name: f.name,
-                    description: f.description,
-                    required: f.required,
-                    secret: f.secret,
-                    default: f.default,
-                    env_aliases: f.env_aliases,
-                })
-                .collect(),
+            config: m.config.into_iter().map(ConfigField::from).collect(),
             allowed_hosts: m.allowed_hosts,
             default_ttl: m.default_ttl,
             min_ttl: m.min_ttl,
+            dns_servers: m.dns_servers,
+            hints: Hints {
+                zone_write_concurrency: m.hints.zone_write_concurrency,
+                can_delete: m.hints.can_delete,
+                max_values_per_name: m.hints.max_values_per_name,
+                batch: m.hints.batch,
+            },
         }
     }
 }
@@ -124,6 +165,20 @@ impl PluginMetadata {
                 }
             }
         }
+        for entry in &self.dns_servers {
+            let parsed = ServerEntry::parse(entry)
+                .map_err(|reason| format!("DNS server `{entry}`: {reason}"))?;
+            for key in parsed.keys() {
+                if !self.config.iter().any(|f| f.name == key) {
+                    return Err(format!(
+                        "DNS server `{entry}` names no declared config key `{key}`"
+                    ));
+                }
+            }
+        }
+        if self.hints.max_values_per_name == Some(0) {
+            return Err("hint max-values-per-name is 0: no name could carry a value".into());
+        }
         if self.min_ttl > self.default_ttl {
             return Err(format!(
                 "min-ttl {} is above default-ttl {}",
@@ -168,6 +223,8 @@ mod tests {
             allowed_hosts: vec!["{api_url}".into(), "https://*.example.com".into()],
             default_ttl: 60,
             min_ttl: 1,
+            dns_servers: vec!["{api_url}:53".into(), "ns1.example.com".into()],
+            hints: Hints::default(),
         }
     }
 
@@ -202,6 +259,18 @@ mod tests {
                 "environment alias",
             ),
             (Box::new(|m| m.min_ttl = 600), "min-ttl"),
+            (
+                Box::new(|m| m.dns_servers.push("{server}".into())),
+                "names no declared config key `server`",
+            ),
+            (
+                Box::new(|m| m.dns_servers.push("ns1.example.com:99999".into())),
+                "DNS server `ns1.example.com:99999`",
+            ),
+            (
+                Box::new(|m| m.hints.max_values_per_name = Some(0)),
+                "max-values-per-name",
+            ),
             (
                 Box::new(|m| m.config[0].default = Some("x".into())),
                 "required and has a default",

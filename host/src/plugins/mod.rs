@@ -1,14 +1,17 @@
 //! The plugin sandbox: loading DNS provider components and calling them
 //! under strict limits.
 //!
-//! A plugin is a WebAssembly component exporting `wacme:dns/provider@0.1.0`.
-//! It runs with an empty WASI context (no environment, no files, no sockets;
-//! stdout and stderr go to the plugin's log), one memory budget per instance
-//! (all memories and tables), a wall-clock deadline per call (`metadata`
-//! included) enforced by epoch interruption plus an outer timeout, and one
-//! way out: the `http` import, which only reaches the origins its metadata
-//! declares (after templating from config) and the operator allows, and of
-//! those only public addresses unless the operator chose the origin.
+//! A plugin is a WebAssembly component exporting `wacme:dns/provider` at one
+//! of [`WIT_VERSIONS`] (0.1.0 and 0.2.0; see the compatibility policy in the
+//! README). It runs with an empty WASI context (no environment, no files, no
+//! sockets; stdout and stderr go to the plugin's log), one memory budget per
+//! instance (all memories and tables), a wall-clock deadline per call
+//! (`metadata` included) enforced by epoch interruption plus an outer
+//! timeout, and two ways out: the `http` import, which only reaches the
+//! origins its metadata declares (after templating from config) and the
+//! operator allows, and the `dns` import (0.2.0), which only reaches the
+//! nameservers it declares ([`dns`]); of those only public addresses unless
+//! the operator chose the origin or server.
 //!
 //! - [`Runtime`]: one per process; owns the engine, the epoch ticker, the
 //!   linker, the compile cache and the HTTP clients (see [`net`] for the
@@ -21,6 +24,7 @@ mod bindings;
 mod cache;
 pub mod config;
 pub mod discovery;
+pub mod dns;
 pub mod grants;
 mod host;
 pub mod limits;
@@ -30,21 +34,23 @@ mod output;
 pub mod policy;
 pub mod redact;
 mod runtime;
+mod since_v0_1;
 
 pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;
-pub use metadata::{ConfigField, PluginMetadata};
+pub use metadata::{ConfigField, Hints, PluginMetadata};
 pub use runtime::{Plugin, Runtime, RuntimeOptions, Session};
 
 use crate::error::ErrorClass;
 use std::time::Duration;
 
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
-/// The interface a plugin must export.
-pub const PROVIDER_INTERFACE: &str = "wacme:dns/provider@0.1.0";
+/// The latest WIT package version this host implements: what the SDK
+/// builds against.
+pub const WIT_VERSION: &str = "0.2.0";
+/// Every WIT package version this host loads, oldest first.
+pub const WIT_VERSIONS: &[&str] = &["0.1.0", WIT_VERSION];
 
-/// All values one record name must carry (see `txt-set` in `wit/dns.wit`).
+/// All values one record name must carry (see `txt-set` in `wit/v0.2/dns.wit`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TxtSet {
     pub zone: String,

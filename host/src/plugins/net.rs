@@ -1,5 +1,6 @@
-//! Where a plugin's HTTP may connect, by address: the address classes, the
-//! resolver that applies them, and the two HTTP clients built on it.
+//! Where a plugin's HTTP and DNS messages may go, by address: the address
+//! classes, the resolver that applies them, and the two HTTP clients built on
+//! it (the `dns` import resolves server names with [`Clients::resolve`]).
 //!
 //! The allowlist ([`super::policy`]) decides by name. A name a plugin may
 //! reach can still resolve to loopback, to a private network or to a cloud
@@ -336,6 +337,25 @@ impl Clients {
             Reach::Public => &self.public,
             Reach::Operator => &self.operator,
         }
+    }
+
+    /// Resolves `host` (a name, not an address) the way this reach's HTTP
+    /// client does: pins first, non-public addresses dropped for
+    /// [`Reach::Public`] (a [`NonPublic`] error when nothing is left).
+    pub async fn resolve(
+        &self,
+        host: &str,
+        reach: Reach,
+    ) -> Result<Vec<IpAddr>, Box<dyn std::error::Error + Send + Sync>> {
+        let resolver = PolicyResolver {
+            names: match reach {
+                Reach::Public => self.public_names.clone(),
+                Reach::Operator => self.operator_names.clone(),
+            },
+            public_only: reach == Reach::Public,
+        };
+        let found = resolver.resolve_name(host).await?;
+        Ok(found.into_iter().map(|a| a.ip()).collect())
     }
 
     /// The addresses `url`'s host was last resolved to for requests of this

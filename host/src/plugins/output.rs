@@ -13,7 +13,7 @@
 //! [`TAIL_BYTES`]) are kept, even past the cap, so a trap report can say
 //! what the plugin last wrote (a panic message, an uncaught exception).
 
-use super::bindings::wacme::dns::log::Level;
+use super::bindings::latest::wacme::dns::log::Level;
 use super::limits::Limits;
 use super::redact::{Redactor, truncate};
 use bytes::Bytes;

@@ -22,12 +22,19 @@
 //! Output: the plugin's stdout and stderr go to its log
 //! ([`super::output::PluginLog`]); a trap report ends with the last lines it
 //! wrote.
+//!
+//! Versions: a plugin exports `wacme:dns/provider` at one of
+//! [`WIT_VERSIONS`]; the linker holds the imports of every one, and each
+//! loaded plugin keeps the pre-instance of its own version ([`Pre`]).
+//! Calls are made in the latest version's types; [`super::since_v0_1`]
+//! converts for older plugins.
 
-use super::bindings::wacme::dns::{http, log, types};
-use super::bindings::{DnsProvider, DnsProviderPre};
+use super::bindings::latest::wacme::dns::{dns, http, log, types};
+use super::bindings::{v0_1, v0_2};
 use super::cache::CompileCache;
 use super::config::ResolvedConfig;
-use super::host::CallCtx;
+use super::dns::ServerList;
+use super::host::{CallCtx, Outbound};
 use super::limits::{
     Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, MAX_WASI_RESOURCES, TABLE_ELEMENT_BYTES, TICK,
 };
@@ -36,8 +43,9 @@ use super::net::Clients;
 use super::output::Stream;
 use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
+use super::since_v0_1;
 use super::{
-    Error, Operation, PROVIDER_INTERFACE, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION,
+    Error, Operation, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION, WIT_VERSIONS,
 };
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -231,7 +239,9 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| rt(&e))?;
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
-        DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+        v0_1::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| rt(&e))?;
+        v0_2::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| rt(&e))?;
         // HTTP/1.1 only, as for the CA: the clients are shared by every
         // call of the process, and one troubled HTTP/2 connection would hold
@@ -302,17 +312,22 @@ impl Runtime {
             None => Component::new(engine, wasm).map_err(|e| format!("{e:#}")),
         }
         .map_err(load_err)?;
-        check_exports(engine, &component).map_err(load_err)?;
+        let wit_version = check_exports(engine, &component).map_err(load_err)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
             load_err(format!(
-                "{e:#} (plugins may import only WASI and wacme:dns@{WIT_VERSION})"
+                "{e:#} (plugins may import only WASI and wacme:dns@{wit_version})"
             ))
         })?;
-        let pre = DnsProviderPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
+        let typed = |e: wasmtime::Error| load_err(format!("{e:#}"));
+        let pre = match wit_version {
+            "0.1.0" => Pre::V0_1(v0_1::DnsProviderPre::new(pre).map_err(typed)?),
+            _ => Pre::V0_2(v0_2::DnsProviderPre::new(pre).map_err(typed)?),
+        };
 
         let mut plugin = PluginInner {
             runtime: self.clone(),
             pre,
+            wit_version,
             metadata: None,
             sha256,
             origin: origin.clone(),
@@ -343,30 +358,56 @@ fn check_component_header(wasm: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the component exports our provider interface at our version.
-fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
+/// The supported WIT version whose provider interface the component
+/// exports.
+fn check_exports(engine: &Engine, component: &Component) -> Result<&'static str, String> {
     let ty = component.component_type();
     let mut other_versions = Vec::new();
     for (name, item) in ty.exports(engine) {
-        if name == PROVIDER_INTERFACE && matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-            return Ok(());
-        }
-        if let Some(version) = name.strip_prefix("wacme:dns/provider@") {
-            other_versions.push(version.to_string());
+        let Some(version) = name.strip_prefix("wacme:dns/provider@") else {
+            continue;
+        };
+        match WIT_VERSIONS.iter().find(|v| **v == version) {
+            Some(v) if matches!(item.ty, ComponentItem::ComponentInstance(_)) => return Ok(v),
+            _ => other_versions.push(version.to_string()),
         }
     }
+    let supported = supported_versions();
     if other_versions.is_empty() {
         Err(format!(
             "it does not export `wacme:dns/provider`, so it is not a wacme DNS provider \
-             (this wacme supports wacme:dns@{WIT_VERSION})"
+             (this wacme supports {supported})"
         ))
     } else {
         Err(format!(
-            "it was built for wacme:dns@{}, but this wacme supports wacme:dns@{WIT_VERSION}; \
-             rebuild the plugin against wacme-plugin-sdk for {WIT_VERSION}",
+            "it was built for wacme:dns@{}, but this wacme supports {supported}; \
+             rebuild the plugin against wacme-plugin-sdk for {WIT_VERSION}, or use a wacme \
+             that supports its version",
             other_versions.join(", ")
         ))
     }
+}
+
+/// `wacme:dns@0.1.0 and 0.2.0`.
+fn supported_versions() -> String {
+    let (last, rest) = WIT_VERSIONS.split_last().expect("at least one version");
+    if rest.is_empty() {
+        format!("wacme:dns@{last}")
+    } else {
+        format!("wacme:dns@{} and {last}", rest.join(", "))
+    }
+}
+
+/// A compiled plugin ready to instantiate, in the bindings of its version.
+enum Pre {
+    V0_1(v0_1::DnsProviderPre<State>),
+    V0_2(v0_2::DnsProviderPre<State>),
+}
+
+/// One instance of a plugin.
+enum Instance {
+    V0_1(v0_1::DnsProvider),
+    V0_2(v0_2::DnsProvider),
 }
 
 /// A loaded plugin. Cheap to clone.
@@ -377,7 +418,8 @@ pub struct Plugin {
 
 struct PluginInner {
     runtime: Runtime,
-    pre: DnsProviderPre<State>,
+    pre: Pre,
+    wit_version: &'static str,
     metadata: Option<PluginMetadata>,
     sha256: String,
     origin: String,
@@ -387,6 +429,11 @@ struct PluginInner {
 impl Plugin {
     pub fn metadata(&self) -> &PluginMetadata {
         self.inner.metadata.as_ref().expect("set at load")
+    }
+
+    /// The `wacme:dns` version the plugin was built for (`0.2.0`).
+    pub fn wit_version(&self) -> &'static str {
+        self.inner.wit_version
     }
 
     /// Hex SHA-256 of the component bytes.
@@ -411,15 +458,17 @@ impl Plugin {
         config: &ResolvedConfig,
         operator_allow: &[String],
     ) -> Result<Session, Error> {
-        let allow = AllowList::build(&self.metadata().allowed_hosts, config, operator_allow)
-            .map_err(|error| Error::Policy {
-                plugin: self.metadata().name.clone(),
-                error,
-            })?;
+        let policy = |error| Error::Policy {
+            plugin: self.metadata().name.clone(),
+            error,
+        };
+        let http = AllowList::build(&self.metadata().allowed_hosts, config, operator_allow)
+            .map_err(policy)?;
+        let dns = ServerList::build(&self.metadata().dns_servers, config).map_err(policy)?;
         Ok(Session {
             plugin: self.clone(),
             config: Arc::new(config.pairs()),
-            allow: Arc::new(allow),
+            outbound: Arc::new(Outbound { http, dns }),
             redactor: Arc::new(Redactor::new(config.secrets())),
             requests: Arc::new(AtomicU64::new(0)),
         })
@@ -433,19 +482,25 @@ impl PluginInner {
         let ctx = CallCtx::new(
             name.clone(),
             self.runtime.inner.http.clone(),
-            Arc::new(AllowList::default()),
+            Arc::new(Outbound::default()),
             Arc::new(Redactor::default()),
             self.runtime.inner.limits,
             Instant::now() + limit,
             Arc::new(AtomicU64::new(0)),
         );
-        let run = async |store: &mut Store<State>, instance: DnsProvider| {
-            instance.wacme_dns_provider().call_metadata(store).await
+        let run = async |store: &mut Store<State>, instance: Instance| match instance {
+            Instance::V0_1(i) => i
+                .wacme_dns_provider()
+                .call_metadata(store)
+                .await
+                .map(since_v0_1::metadata),
+            Instance::V0_2(i) => i
+                .wacme_dns_provider()
+                .call_metadata(store)
+                .await
+                .map(PluginMetadata::from),
         };
-        let metadata = self
-            .run(ctx, Operation::Metadata, limit, &name, run)
-            .await?;
-        Ok(PluginMetadata::from(metadata))
+        self.run(ctx, Operation::Metadata, limit, &name, run).await
     }
 
     /// Instantiates in a fresh store and runs `f`, mapping traps, deadlines
@@ -456,7 +511,7 @@ impl PluginInner {
         op: Operation,
         limit: Duration,
         plugin: &str,
-        f: impl AsyncFnOnce(&mut Store<State>, DnsProvider) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&mut Store<State>, Instance) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
         let inner = &self.runtime.inner;
         let deadline = Instant::now() + limit;
@@ -488,7 +543,10 @@ impl PluginInner {
             }
         });
         let work = async {
-            let instance = self.pre.instantiate_async(&mut store).await?;
+            let instance = match &self.pre {
+                Pre::V0_1(pre) => Instance::V0_1(pre.instantiate_async(&mut store).await?),
+                Pre::V0_2(pre) => Instance::V0_2(pre.instantiate_async(&mut store).await?),
+            };
             f(&mut store, instance).await
         };
         // Backstop for time spent in host calls, where epochs do not fire.
@@ -560,7 +618,7 @@ impl PluginInner {
 pub struct Session {
     plugin: Plugin,
     config: Arc<Vec<(String, String)>>,
-    allow: Arc<AllowList>,
+    outbound: Arc<Outbound>,
     redactor: Arc<Redactor>,
     requests: Arc<AtomicU64>,
 }
@@ -572,10 +630,22 @@ impl Session {
 
     /// Origins the plugin may reach with this config.
     pub fn allowed_origins(&self) -> Vec<String> {
-        self.allow.origins().iter().map(|o| o.to_string()).collect()
+        self.outbound
+            .http
+            .origins()
+            .iter()
+            .map(|o| o.to_string())
+            .collect()
     }
 
-    /// HTTP requests the plugin made through this session so far.
+    /// Nameservers the plugin may send DNS messages to with this config
+    /// (`host:port`).
+    pub fn dns_servers(&self) -> Vec<String> {
+        self.outbound.dns.servers()
+    }
+
+    /// HTTP requests and DNS exchanges the plugin made through this session
+    /// so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -595,37 +665,104 @@ impl Session {
         self.call(Operation::Cleanup, set).await
     }
 
+    /// Makes every set carry at least its values: one call of the batch
+    /// export when the plugin's hints say `batch` (every set must be of one
+    /// zone), one [`Session::present`] per set otherwise.
+    pub async fn present_many(&self, sets: &[TxtSet]) -> Result<(), Error> {
+        self.call_many(Operation::Present, sets).await
+    }
+
+    /// Removes exactly each set's values, as [`Session::present_many`].
+    pub async fn cleanup_many(&self, sets: &[TxtSet]) -> Result<(), Error> {
+        self.call_many(Operation::Cleanup, sets).await
+    }
+
+    async fn call_many(&self, op: Operation, sets: &[TxtSet]) -> Result<(), Error> {
+        let batch = self.plugin.metadata().hints.batch && self.plugin.wit_version() != "0.1.0";
+        if !batch || sets.len() == 1 {
+            for set in sets {
+                self.call(op, set).await?;
+            }
+            return Ok(());
+        }
+        let wit_sets: Vec<types::TxtSet> = sets.iter().map(wit_set).collect();
+        let fqdns = sets.iter().map(|s| s.fqdn.as_str()).collect::<Vec<_>>();
+        self.invoke(
+            op,
+            &fqdns.join(","),
+            async |store, config, instance| match instance {
+                Instance::V0_2(i) => {
+                    let provider = i.wacme_dns_provider();
+                    match op {
+                        Operation::Present => {
+                            provider.call_present_many(store, config, &wit_sets).await
+                        }
+                        _ => provider.call_cleanup_many(store, config, &wit_sets).await,
+                    }
+                }
+                Instance::V0_1(_) => unreachable!("0.1.0 plugins have no batch exports"),
+            },
+        )
+        .await
+    }
+
     async fn call(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {
+        self.invoke(
+            op,
+            &set.fqdn,
+            async |store, config, instance| match instance {
+                Instance::V0_1(i) => {
+                    let provider = i.wacme_dns_provider();
+                    let old = since_v0_1::txt_set(set);
+                    let result = match op {
+                        Operation::Present => provider.call_present(store, config, &old).await,
+                        _ => provider.call_cleanup(store, config, &old).await,
+                    };
+                    result.map(|r| r.map_err(since_v0_1::provider_error))
+                }
+                Instance::V0_2(i) => {
+                    let provider = i.wacme_dns_provider();
+                    let new = wit_set(set);
+                    match op {
+                        Operation::Present => provider.call_present(store, config, &new).await,
+                        _ => provider.call_cleanup(store, config, &new).await,
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Runs `f` on a fresh instance under the session's limits and maps a
+    /// provider error; `what` names the records in the debug log.
+    async fn invoke(
+        &self,
+        op: Operation,
+        what: &str,
+        f: impl AsyncFnOnce(
+            &mut Store<State>,
+            &Vec<(String, String)>,
+            Instance,
+        ) -> wasmtime::Result<Result<(), types::ProviderError>>,
+    ) -> Result<(), Error> {
         let plugin = &self.plugin.inner;
         let limits = plugin.runtime.inner.limits;
         let name = self.plugin.metadata().name.clone();
         let ctx = CallCtx::new(
             name.clone(),
             plugin.runtime.inner.http.clone(),
-            self.allow.clone(),
+            self.outbound.clone(),
             self.redactor.clone(),
             limits,
             Instant::now() + limits.call_timeout,
             self.requests.clone(),
         );
         let config = self.config.as_ref().clone();
-        let wit_set = super::bindings::wacme::dns::types::TxtSet {
-            zone: set.zone.clone(),
-            fqdn: set.fqdn.clone(),
-            relative_name: set.relative_name.clone(),
-            values: set.values.clone(),
-            ttl: set.ttl,
-        };
         let started = Instant::now();
-        let run = async |store: &mut Store<State>, instance: DnsProvider| {
-            let provider = instance.wacme_dns_provider();
-            match op {
-                Operation::Present => provider.call_present(store, &config, &wit_set).await,
-                _ => provider.call_cleanup(store, &config, &wit_set).await,
-            }
-        };
+        let run =
+            async |store: &mut Store<State>, instance: Instance| f(store, &config, instance).await;
         let result = plugin.run(ctx, op, limits.call_timeout, &name, run).await?;
-        tracing::debug!(plugin = %name, %op, fqdn = %set.fqdn, values = set.values.len(),
+        tracing::debug!(plugin = %name, %op, fqdn = %what,
             elapsed_ms = started.elapsed().as_millis() as u64, ok = result.is_ok(), "plugin call");
         result.map_err(|e| Error::Provider {
             plugin: name,
@@ -634,12 +771,8 @@ impl Session {
         })
     }
 
-    fn provider_error(
-        &self,
-        e: super::bindings::wacme::dns::types::ProviderError,
-        max: usize,
-    ) -> ProviderError {
-        use super::bindings::wacme::dns::types::ProviderError as W;
+    fn provider_error(&self, e: types::ProviderError, max: usize) -> ProviderError {
+        use types::ProviderError as W;
         let (kind, message, retry_after) = match e {
             W::InvalidConfig(m) => (ProviderErrorKind::InvalidConfig, m, None),
             W::Authentication(m) => (ProviderErrorKind::Authentication, m, None),
@@ -666,9 +799,30 @@ impl http::Host for State {
     }
 }
 
+impl dns::Host for State {
+    async fn exchange(
+        &mut self,
+        server: String,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, dns::DnsError> {
+        self.call.exchange(server, message).await
+    }
+}
+
 impl log::Host for State {
     async fn log(&mut self, level: log::Level, message: String) {
         self.call.log(level, message)
+    }
+}
+
+/// A TXT set in the latest WIT types.
+fn wit_set(set: &TxtSet) -> types::TxtSet {
+    types::TxtSet {
+        zone: set.zone.clone(),
+        fqdn: set.fqdn.clone(),
+        relative_name: set.relative_name.clone(),
+        values: set.values.clone(),
+        ttl: set.ttl,
     }
 }
 

@@ -8,6 +8,10 @@
 //! replaces the whole set keeps the others'), and a `cleanup` removes only
 //! the finishing order's values that no other order still holds.
 //!
+//! A provider that holds only so many values per name (acme-dns keeps the
+//! latest two) gets no more at once: an order whose values would exceed the
+//! limit waits until other orders on the name have cleaned up.
+//!
 //! It also remembers every value this process ever published, so the
 //! cleanup check can tell another order's value from a foreign one.
 
@@ -20,9 +24,16 @@ use std::sync::{Arc, Mutex};
 /// Every name this process publishes on, with the values each order holds.
 #[derive(Default)]
 pub struct Records {
-    names: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Holding>>>>,
+    names: Mutex<HashMap<String, Arc<Name>>>,
     ours: Mutex<HashSet<String>>,
     next: AtomicU64,
+}
+
+/// One name: what the orders hold there, and a signal when some let go.
+#[derive(Default)]
+struct Name {
+    holding: tokio::sync::Mutex<Holding>,
+    freed: tokio::sync::Notify,
 }
 
 /// The values each order holds on one name.
@@ -61,7 +72,7 @@ impl Records {
         self.ours.lock().expect("records lock").contains(value)
     }
 
-    fn name(&self, fqdn: &str) -> Arc<tokio::sync::Mutex<Holding>> {
+    fn name(&self, fqdn: &str) -> Arc<Name> {
         self.names
             .lock()
             .expect("records lock")
@@ -76,7 +87,7 @@ impl Records {
         let mut names = self.names.lock().expect("records lock");
         if let Some(name) = names.get(fqdn)
             && Arc::strong_count(name) == 1
-            && name.try_lock().is_ok_and(|h| h.by_order.is_empty())
+            && name.holding.try_lock().is_ok_and(|h| h.by_order.is_empty())
         {
             names.remove(fqdn);
         }
@@ -86,13 +97,39 @@ impl Records {
 impl Claim<'_> {
     /// Publishes `set.values` for this order: `publish` is called (with the
     /// name locked) with the set carrying every in-flight order's values.
-    pub async fn present<E, F, Fut>(&self, set: &TxtSet, publish: F) -> Result<(), E>
+    /// With `max_values`, waits first until the name's values and this
+    /// order's fit (an order alone on a name never waits).
+    pub async fn present<E, F, Fut>(
+        &self,
+        set: &TxtSet,
+        max_values: Option<usize>,
+        publish: F,
+    ) -> Result<(), E>
     where
         F: FnOnce(TxtSet) -> Fut,
         Fut: Future<Output = Result<(), E>>,
     {
         let name = self.records.name(&set.fqdn);
-        let mut holding = name.lock().await;
+        let mut holding = loop {
+            let freed = name.freed.notified();
+            tokio::pin!(freed);
+            // Registered before looking, so a cleanup in between is seen.
+            freed.as_mut().enable();
+            let holding = name.holding.lock().await;
+            let mut wanted = holding.union();
+            wanted.extend(set.values.iter().cloned());
+            let alone = holding.by_order.keys().all(|o| *o == self.order);
+            if alone || max_values.is_none_or(|max| wanted.len() <= max) {
+                break holding;
+            }
+            drop(holding);
+            tracing::debug!(
+                "{}: the provider holds at most {} values per name; waiting for other orders",
+                set.fqdn,
+                max_values.unwrap_or_default()
+            );
+            freed.await;
+        };
         self.records
             .ours
             .lock()
@@ -121,8 +158,9 @@ impl Claim<'_> {
     {
         let name = self.records.name(&set.fqdn);
         let result = {
-            let mut holding = name.lock().await;
+            let mut holding = name.holding.lock().await;
             holding.by_order.remove(&self.order);
+            name.freed.notify_waiters();
             let others = holding.union();
             let values: Vec<String> = set
                 .values
@@ -195,8 +233,8 @@ mod tests {
         let (a, b) = (records.claim(), records.claim());
         let (sa, sb) = (set(&["v1"]), set(&["v2", "v3"]));
         let (ra, rb) = tokio::join!(
-            a.present(&sa, |s| provider.present(s)),
-            b.present(&sb, |s| provider.present(s)),
+            a.present(&sa, None, |s| provider.present(s)),
+            b.present(&sb, None, |s| provider.present(s)),
         );
         ra.unwrap();
         rb.unwrap();
@@ -220,10 +258,10 @@ mod tests {
         let records = Records::new();
         let provider = Replace::default();
         let (a, b) = (records.claim(), records.claim());
-        a.present(&set(&["v1"]), |s| provider.present(s))
+        a.present(&set(&["v1"]), None, |s| provider.present(s))
             .await
             .unwrap();
-        b.present(&set(&["v1", "v2"]), |s| provider.present(s))
+        b.present(&set(&["v1", "v2"]), None, |s| provider.present(s))
             .await
             .unwrap();
         let removed = a
@@ -239,5 +277,46 @@ mod tests {
             ["v1", "v2"],
             "nothing removed, both must be gone"
         );
+    }
+
+    #[tokio::test]
+    async fn a_name_never_holds_more_values_than_the_provider_keeps() {
+        let records = Arc::new(Records::new());
+        let provider = Arc::new(Replace::default());
+        let a = records.claim();
+        a.present(&set(&["v1", "v2"]), Some(2), |s| provider.present(s))
+            .await
+            .unwrap();
+        // A second order on the name waits while two values are held…
+        let waiting = {
+            let (records, provider) = (records.clone(), provider.clone());
+            tokio::spawn(async move {
+                let b = records.claim();
+                b.present(&set(&["v3"]), Some(2), |s| provider.present(s))
+                    .await
+                    .unwrap();
+                provider.values()
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "must wait for the first order");
+        assert_eq!(provider.values(), ["v1", "v2"]);
+        // …and publishes once the first has let go.
+        a.cleanup(&set(&["v1", "v2"]), Some(|s| provider.cleanup(s)))
+            .await
+            .unwrap();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken by the cleanup")
+            .unwrap();
+        assert_eq!(seen, ["v3"]);
+        // Without a limit nobody waits.
+        let (c, d) = (records.claim(), records.claim());
+        c.present(&set(&["v4", "v5"]), None, |s| provider.present(s))
+            .await
+            .unwrap();
+        d.present(&set(&["v6"]), None, |s| provider.present(s))
+            .await
+            .unwrap();
     }
 }

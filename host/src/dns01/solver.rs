@@ -502,7 +502,7 @@ impl Solver<'_> {
                     self.options.propagation,
                 )
                 .await?;
-                if self.options.cleanup_check {
+                if self.options.cleanup_check && self.session.plugin().metadata().hints.can_delete {
                     before = self.snapshot(&sets, &nameservers).await;
                 }
                 let challenges = Challenges {
@@ -626,11 +626,17 @@ impl Solver<'_> {
         let results: Vec<Result<(), SolveError>> = futures::stream::iter(published)
             .map(|p| async move {
                 p.written.store(true, Ordering::SeqCst);
+                let max_values = self
+                    .session
+                    .plugin()
+                    .metadata()
+                    .hints
+                    .max_values_per_name
+                    .map(|n| n as usize);
                 let result = claim
-                    .present(
-                        &p.set,
-                        |all| async move { self.with_retries(&all, true).await },
-                    )
+                    .present(&p.set, max_values, |all| async move {
+                        self.with_retries(&all, true).await
+                    })
                     .await;
                 if let Err(e) = &result
                     && e.provider_error().is_some_and(|p| before_any_write(p.kind))
@@ -759,6 +765,14 @@ impl Solver<'_> {
         };
         if !self.options.cleanup_check {
             return skipped("turned off (--no-cleanup-check)");
+        }
+        let plugin = self.session.plugin().metadata();
+        if !plugin.hints.can_delete {
+            return skipped(&format!(
+                "the {} provider cannot delete values (its hints say so); they stay until \
+                 later values displace them",
+                plugin.name
+            ));
         }
         if !self.options.propagation.is_authoritative() {
             return skipped(

@@ -200,7 +200,10 @@ impl Issuer<'_> {
                 resolvers: self.dns.resolvers.iter().map(|r| r.to_string()).collect(),
                 port: self.dns.authoritative_port,
                 propagation: self.options.propagation.to_string(),
-                cleanup_check: self.options.cleanup_check,
+                // Values a provider cannot delete never disappear: nothing
+                // for `wacme cleanup` to wait for either.
+                cleanup_check: self.options.cleanup_check
+                    && self.session.plugin().metadata().hints.can_delete,
             }),
             config: self.plugin_config.clone(),
             secret_keys: self.secret_keys.clone(),

@@ -47,6 +47,7 @@ use super::since_v0_1;
 use super::{
     Error, Operation, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION, WIT_VERSIONS,
 };
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,6 +96,58 @@ struct RuntimeInner {
     limits: Limits,
     http: Clients,
     ticker: Ticker,
+    zone_gates: ZoneGates,
+}
+
+/// Writes in flight per (plugin, zone), for plugins whose hints limit them:
+/// shared by every session and order of the process, so that writes queue
+/// here instead of colliding at the provider and being retried away.
+#[derive(Default)]
+struct ZoneGates {
+    gates: std::sync::Mutex<HashMap<(String, String), Arc<tokio::sync::Semaphore>>>,
+}
+
+impl ZoneGates {
+    /// Waits for a turn to write to `zone` through `plugin`; the turn ends
+    /// when the permit drops.
+    async fn enter(&self, plugin: &str, zone: &str, writes: u32) -> ZoneTurn<'_> {
+        let key = (plugin.to_string(), zone.to_ascii_lowercase());
+        let gate = self
+            .gates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(writes as usize)))
+            .clone();
+        let permit = gate.clone().acquire_owned().await.ok();
+        ZoneTurn {
+            gates: self,
+            key,
+            gate,
+            permit,
+        }
+    }
+}
+
+/// One turn to write to a zone; forgets the zone's gate when nobody else
+/// holds or waits for it, so the map does not grow with every zone ever
+/// written.
+struct ZoneTurn<'g> {
+    gates: &'g ZoneGates,
+    key: (String, String),
+    gate: Arc<tokio::sync::Semaphore>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for ZoneTurn<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let mut gates = self.gates.gates.lock().unwrap_or_else(|e| e.into_inner());
+        // The map's reference and ours: nobody else waits for this zone.
+        if Arc::strong_count(&self.gate) == 2 {
+            gates.remove(&self.key);
+        }
+    }
 }
 
 impl Drop for RuntimeInner {
@@ -275,6 +328,7 @@ impl Runtime {
                 limits: options.limits,
                 http,
                 ticker,
+                zone_gates: ZoneGates::default(),
             }),
         })
     }
@@ -689,6 +743,7 @@ impl Session {
         let fqdns = sets.iter().map(|s| s.fqdn.as_str()).collect::<Vec<_>>();
         self.invoke(
             op,
+            &sets[0].zone,
             &fqdns.join(","),
             async |store, config, instance| match instance {
                 Instance::V0_2(i) => {
@@ -709,6 +764,7 @@ impl Session {
     async fn call(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {
         self.invoke(
             op,
+            &set.zone,
             &set.fqdn,
             async |store, config, instance| match instance {
                 Instance::V0_1(i) => {
@@ -734,10 +790,13 @@ impl Session {
     }
 
     /// Runs `f` on a fresh instance under the session's limits and maps a
-    /// provider error; `what` names the records in the debug log.
+    /// provider error; `what` names the records in the debug log. Waits
+    /// first for a turn on `zone` when the plugin's hints limit writes per
+    /// zone (the call's deadline starts after the wait).
     async fn invoke(
         &self,
         op: Operation,
+        zone: &str,
         what: &str,
         f: impl AsyncFnOnce(
             &mut Store<State>,
@@ -748,6 +807,16 @@ impl Session {
         let plugin = &self.plugin.inner;
         let limits = plugin.runtime.inner.limits;
         let name = self.plugin.metadata().name.clone();
+        let writes = self.plugin.metadata().hints.zone_write_concurrency;
+        let waited = Instant::now();
+        let _turn = match writes {
+            0 => None,
+            n => Some(plugin.runtime.inner.zone_gates.enter(&name, zone, n).await),
+        };
+        if waited.elapsed() > Duration::from_millis(1) {
+            tracing::debug!(plugin = %name, %zone, waited_ms = waited.elapsed().as_millis() as u64,
+                "waited for a turn to write to the zone");
+        }
         let ctx = CallCtx::new(
             name.clone(),
             plugin.runtime.inner.http.clone(),

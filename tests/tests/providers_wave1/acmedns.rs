@@ -59,9 +59,9 @@ fn storage(fake: &FakeAcmeDns, accounts: &[(&str, &AcmeDnsAccount)]) -> String {
 /// wacme through its `_FILE` form), the server the lego way too.
 fn case(fake: &FakeAcmeDns, file: &Path, account: &AcmeDnsAccount, wrong_file: &Path) -> Case {
     // acme-dns cannot delete: its values stay until the next update
-    // displaces them, which the cleanup check would report every time.
+    // displaces them. The plugin's hints say so, and the cleanup check is
+    // skipped without `--no-cleanup-check`.
     let mut case = Case::new("acmedns");
-    case.issue_args = vec!["--no-cleanup-check".into()];
     case.env("ACME_DNS_API_BASE", &fake.api_base())
         .env("ACME_DNS_STORAGE_PATH_FILE", file.to_str().unwrap())
         .secret(&account.password)
@@ -125,6 +125,13 @@ async fn acmedns_issues_through_the_cname() {
     assert!(out.status.success(), "{}", show(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["record_sets"], 1, "{report}");
+    assert_eq!(report["cleanup_check"]["status"], "skipped", "{report}");
+    assert!(
+        report["cleanup_check"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("cannot delete values")),
+        "{report}"
+    );
     bed.check_certificate(ZONE, &[ZONE, suite::WILDCARD]).await;
     suite::assert_no_secret(&c, &out);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -241,7 +248,7 @@ async fn acmedns_wrong_password() {
     .unwrap();
     let mut cmd = bed.wacme();
     cmd.args(["issue", "-vv", "-d", ZONE, "-d", suite::WILDCARD])
-        .args(["--dns", "acmedns", "--no-cleanup-check"]);
+        .args(["--dns", "acmedns"]);
     bed.bed_args(&mut cmd);
     for (k, v) in c.wrong_credential_env() {
         cmd.env(k, v);

@@ -534,3 +534,67 @@ fn error_answers_map_to_wit_cases() {
         assert!(m.contains(name), "{m}");
     }
 }
+
+/// Bytes exchanged with BIND 9.18 (`named`, zone `example.test`,
+/// `update-policy { grant wacme-key zonesub TXT; }`), with a throwaway
+/// `tsig-keygen -a hmac-sha256 wacme-key` key.
+mod bind {
+    pub const SECRET: &str = "6+rhYx+4QI5qqP+8holxYqcmf+p1SO2RUnJ5zqLojrA=";
+    /// Signed at this time (0x6b0fcf39).
+    pub const TIME: u64 = 1_796_198_201;
+    /// Adds "fixture-value" to _acme-challenge.example.test, ID 0x8fbd.
+    pub const REQUEST: &str = "8fbd28000001000000010001076578616d706c65047465737400000600010f5f61636d652d6368616c6c656e6765c00c001000010000003c000e0d666978747572652d76616c7565097761636d652d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0fcf39012c002024858e4d5913143d4cd29cc6d3859ca26a84ae0d5746e7da0b97cd59d145135d8fbd00000000";
+    /// NOERROR, signed by named.
+    pub const ANSWER: &str = "8fbda8000001000000000001076578616d706c6504746573740000060001097761636d652d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b0fcf39012c00202e4f299da1885b571376005a85200c0fe386ff739c2416b9bd4029d70fc468168fbd00000000";
+    /// NOTAUTH with TSIG error BADSIG (a wrong secret), ID 0xcaf2.
+    pub const BADSIG: &str = "caf2a8090001000000000001076578616d706c6504746573740000060001097761636d652d6b65790000fa00ff00000000001d0b686d61632d7368613235360000006b0fcf34012c0000caf200100000";
+    /// NOTAUTH with TSIG error BADKEY (a key named unknown-key), ID 0x7afa.
+    pub const BADKEY: &str = "7afaa8090001000000000001076578616d706c65047465737400000600010b756e6b6e6f776e2d6b65790000fa00ff00000000001d0b686d61632d7368613235360000006b0fcf34012c00007afa00110000";
+
+    pub fn bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn bind_answers() {
+    let k = Key::new("wacme-key", Algorithm::HmacSha256, bind::SECRET).unwrap();
+    let s = TxtSet {
+        fqdn: "_acme-challenge.example.test".into(),
+        ..set(&["fixture-value"])
+    };
+    let request = bind::bytes(bind::REQUEST);
+    // The request named accepted is what this crate builds and signs: same
+    // sections, same MAC.
+    let parsed = Message::from_vec(&request).unwrap();
+    let mut rebuilt = build_update(&s, Change::Add { ttl: 60 }).unwrap();
+    rebuilt.metadata.id = parsed.metadata.id;
+    let (bytes, mac) = encode(&rebuilt, Some(&k), bind::TIME).unwrap();
+    assert_eq!(bytes, request);
+    let mac = mac.unwrap();
+
+    let answer = bind::bytes(bind::ANSWER);
+    let check =
+        |bytes: &[u8], id, now| check_response(bytes, id, Some((&k, &mac)), now, &s, "bind");
+    check(&answer, 0x8fbd, bind::TIME + 1).unwrap();
+    let mut tampered = answer.clone();
+    tampered[2] ^= 0x04; // the AA flag
+    assert!(matches!(
+        check(&tampered, 0x8fbd, bind::TIME),
+        Err(Error::Transient(_))
+    ));
+
+    let Err(Error::Authentication(m)) = check(&bind::bytes(bind::BADSIG), 0xcaf2, bind::TIME)
+    else {
+        panic!("BADSIG")
+    };
+    assert!(m.contains("NOTAUTH (TSIG error BADSIG)"), "{m}");
+    let Err(Error::Authentication(m)) = check(&bind::bytes(bind::BADKEY), 0x7afa, bind::TIME)
+    else {
+        panic!("BADKEY")
+    };
+    assert!(m.contains("NOTAUTH (TSIG error BADKEY)"), "{m}");
+}

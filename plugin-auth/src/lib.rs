@@ -7,8 +7,11 @@
 //!   assertion of a Google service account;
 //! - [`oauth`]: OAuth 2.0 token requests (JWT bearer grant, RFC 7523; client
 //!   credentials, RFC 6749 §4.4) through the host's HTTP import, with the
-//!   token endpoint's errors mapped to the WIT error cases.
+//!   token endpoint's errors mapped to the WIT error cases;
+//! - [`tsig`]: TSIG-signed DNS messages (RFC 8945) and BIND key files, for
+//!   dynamic updates over the host's DNS import.
 
 pub mod jwt;
 pub mod oauth;
 pub mod sigv4;
+pub mod tsig;

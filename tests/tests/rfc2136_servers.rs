@@ -145,9 +145,9 @@ async fn txt(server: &dyn UpdateServer) -> Vec<String> {
     rfc2136::txt_values(server, NAME).await.unwrap()
 }
 
-/// Waits (a second at most) until the server's log holds `line`.
+/// Waits (ten seconds at most) until the server's log holds `line`.
 async fn wait_for_log(server: &dyn UpdateServer, line: &str) {
-    let deadline = Instant::now() + Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while !server.log_tail().contains(line) {
         assert!(
             Instant::now() < deadline,
@@ -163,7 +163,6 @@ async fn serves_a_signed_update(kind: Kind) {
     let Some((server, key)) = start(kind).await else {
         return;
     };
-    let started = Instant::now();
     let server = server.as_ref();
     assert_eq!(txt(server).await, Vec::<String>::new());
 
@@ -185,14 +184,12 @@ async fn serves_a_signed_update(kind: Kind) {
     let delete_all = format!("update delete {NAME}. TXT");
     assert_eq!(send(server, Some(&key), &delete_all).await, None);
     assert_eq!(txt(server).await, Vec::<String>::new());
-    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
 }
 
 async fn refuses_bad_updates(kind: Kind, answers: Answers) {
     let Some((server, key)) = start(kind).await else {
         return;
     };
-    let started = Instant::now();
     let server = server.as_ref();
     let value = fresh_value();
     let add = format!("update add {NAME}. 60 TXT \"{value}\"");
@@ -232,7 +229,6 @@ async fn refuses_bad_updates(kind: Kind, answers: Answers) {
     // The right key still works after the refusals.
     assert_eq!(send(server, Some(&key), &add).await, None);
     assert_eq!(txt(server).await, vec![value]);
-    assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
 }
 
 #[tokio::test]

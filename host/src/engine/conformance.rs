@@ -348,12 +348,22 @@ impl Runner<'_> {
         if let Err(e) = m.validate() {
             problems.push(e);
         }
-        if m.allowed_hosts.is_empty() {
-            problems.push("it declares no allowed hosts, so it cannot reach any API".into());
-        } else if self.session.allowed_origins().is_empty() {
+        if m.allowed_hosts.is_empty() && m.dns_servers.is_empty() {
+            problems.push(
+                "it declares no allowed hosts and no DNS servers, so it cannot reach any API"
+                    .into(),
+            );
+        } else if self.session.allowed_origins().is_empty() && self.session.dns_servers().is_empty()
+        {
+            let declared: Vec<&str> = m
+                .allowed_hosts
+                .iter()
+                .chain(&m.dns_servers)
+                .map(String::as_str)
+                .collect();
             problems.push(format!(
-                "none of its allowed hosts ({}) applies with this config",
-                m.allowed_hosts.join(", ")
+                "none of its allowed hosts and DNS servers ({}) applies with this config",
+                declared.join(", ")
             ));
         }
         for f in &m.config {
@@ -371,9 +381,22 @@ impl Runner<'_> {
             problems.push("default TTL is 0".into());
         }
         if problems.is_empty() {
+            let mut reach = Vec::new();
+            if !m.allowed_hosts.is_empty() {
+                reach.push(format!(
+                    "allowed origins with this config: {}",
+                    self.session.allowed_origins().join(", ")
+                ));
+            }
+            if !m.dns_servers.is_empty() {
+                reach.push(format!(
+                    "DNS servers with this config: {}",
+                    self.session.dns_servers().join(", ")
+                ));
+            }
             Ok(format!(
-                "allowed origins with this config: {}; secret fields: {}",
-                self.session.allowed_origins().join(", "),
+                "{}; secret fields: {}",
+                reach.join("; "),
                 m.secret_keys().collect::<Vec<_>>().join(", ")
             ))
         } else {

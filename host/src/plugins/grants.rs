@@ -185,6 +185,17 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
         ],
     ),
     (
+        "rfc2136",
+        &[
+            ("server", &["RFC2136_NAMESERVER", "NSUPDATE_SERVER"]),
+            ("port", &["NSUPDATE_SERVER_PORT"]),
+            ("tsig_key_name", &["RFC2136_TSIG_KEY"]),
+            ("tsig_secret", &["RFC2136_TSIG_SECRET"]),
+            ("tsig_algorithm", &["RFC2136_TSIG_ALGORITHM"]),
+            ("ttl", &["RFC2136_TTL"]),
+        ],
+    ),
+    (
         "route53",
         &[
             ("access_key_id", &["AWS_ACCESS_KEY_ID"]),
@@ -230,6 +241,7 @@ pub const BUILT_IN: &[(&str, &[FieldAliases])] = &[
 const BUILT_IN_KEYS: &[(&str, &[&str])] = &[
     ("pdns", &["api_url", "server_id"]),
     ("acmedns", &["allow_register"]),
+    ("rfc2136", &["tsig_key", "tsig"]),
 ];
 
 /// wacme's own variables, which no plugin reads even when its name and key

@@ -100,7 +100,8 @@ impl Provider for Rfc2136 {
                 ConfigField::new(
                     "ttl",
                     "TTL in seconds of the challenge records; overrides the TTL wacme passes",
-                ),
+                )
+                .env(&["RFC2136_TTL"]),
             ],
             allowed_hosts: Vec::new(),
             default_ttl: DEFAULT_TTL,
@@ -459,6 +460,18 @@ pub fn check_response(
     let zone = &set.zone;
     match rcode {
         ResponseCode::NoError => {}
+        // NOTAUTH signed with our key and no TSIG error: the server took the
+        // key, it just holds no such zone (RFC 2136 §3.1.1, RFC 8945 §5.2).
+        ResponseCode::NotAuth
+            if signed.is_some_and(|(key, mac)| {
+                tsig::verify_response(response, mac, key, now).is_ok()
+            }) =>
+        {
+            return Err(Error::ZoneNotFound(format!(
+                "{server} answered NOTAUTH to a correctly signed update: it is not \
+                 authoritative for zone {zone}"
+            )));
+        }
         ResponseCode::NotAuth | ResponseCode::Refused => {
             let tsig_error = tsig::find(response)
                 .ok()

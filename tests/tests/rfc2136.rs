@@ -1,0 +1,268 @@
+//! The `rfc2136` plugin against real RFC 2136 servers — BIND 9, Knot DNS and
+//! PowerDNS, each primary for `example.test` and taking TSIG-signed updates
+//! — with Pebble validating against the same server: the conformance suite,
+//! an apex + wildcard issuance, a value another client put on the name left
+//! alone, and a wrong TSIG secret refused with the server's own answer and
+//! nothing left behind.
+//!
+//! The plugin reaches the server only through the host's `dns` import, and
+//! the server is on loopback: allowed because the operator configured it
+//! (`--dns-config server=…`).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Output};
+
+use wacme_tests::dns01::{Local, show, temp_files};
+use wacme_tests::pebble::{Pebble, PebbleOptions};
+use wacme_tests::provider_suite::{CHALLENGE, CONFORMANCE_CASES, FOREIGN_VALUE, WILDCARD};
+use wacme_tests::rfc2136::{self, Kind, TsigKey, UpdateServer};
+use wacme_tests::{free_port_on, pdns::txt_values_at};
+
+const ZONE: &str = "example.test";
+
+/// One server, its key, a Pebble validating against it, and local state.
+struct Bed {
+    server: Box<dyn UpdateServer>,
+    key: TsigKey,
+    pebble: Pebble,
+    local: Local,
+}
+
+impl Bed {
+    /// A bed on `kind`, or `None` (loudly) where it is not installed
+    /// outside CI.
+    async fn start(kind: Kind) -> Option<Bed> {
+        if !kind.available() || !wacme_tests::require_program("pebble") {
+            return None;
+        }
+        let key = TsigKey::generate("wacme-key");
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let server = rfc2136::start(kind, ip, free_port_on("127.0.0.1"), ZONE, &key)
+            .await
+            .unwrap_or_else(|e| panic!("{} does not start: {e:#}", kind.name()));
+        let pebble =
+            Pebble::start(PebbleOptions::new().dns_server(server.dns_addr())).expect("Pebble");
+        let local = Local::new();
+        std::fs::copy(
+            wacme_tests::plugin_wasm("rfc2136"),
+            local.plugin_dir.join("rfc2136.wasm"),
+        )
+        .unwrap();
+        Some(Bed {
+            server,
+            key,
+            pebble,
+            local,
+        })
+    }
+
+    /// `--dns-config server=<ip>:<port>`.
+    fn server_config(&self) -> String {
+        format!("server={}", self.server.dns_addr())
+    }
+
+    /// `wacme` with the state and the key in the plugin's own variables.
+    fn wacme(&self) -> Command {
+        self.wacme_with_key(&self.key)
+    }
+
+    fn wacme_with_key(&self, key: &TsigKey) -> Command {
+        let mut cmd = self.local.wacme();
+        cmd.env("WACME_RFC2136_TSIG_KEY_NAME", &key.name)
+            .env("WACME_RFC2136_TSIG_SECRET", &key.secret)
+            .env("WACME_RFC2136_TSIG_ALGORITHM", &key.algorithm);
+        cmd
+    }
+
+    /// `wacme issue -d example.test -d '*.example.test' --dns rfc2136` on
+    /// this bed, JSON output.
+    fn issue(&self, mut cmd: Command) -> Output {
+        cmd.args(["issue", "-d", ZONE, "-d", WILDCARD, "--dns", "rfc2136"])
+            .args(["--dns-config", &self.server_config()])
+            .args(["--directory", &self.pebble.directory_url()])
+            .arg("--ca-cert")
+            .arg(self.pebble.ca_cert_path())
+            .args(["--email", "admin@example.test", "--agree-tos"])
+            .args(["--dns-resolver", &self.server.dns_addr().to_string()])
+            .args(["--dns-port", &self.server.dns_addr().port().to_string()])
+            .args(["--output", "json"]);
+        cmd.output().expect("run wacme")
+    }
+
+    async fn txt(&self, name: &str) -> Vec<String> {
+        txt_values_at(self.server.dns_addr(), name).await.unwrap()
+    }
+
+    /// Nothing left: no TXT value at the challenge name, no journal entry,
+    /// no half-written file.
+    async fn assert_clean(&self) {
+        assert_eq!(
+            self.txt(CHALLENGE).await,
+            Vec::<String>::new(),
+            "{}",
+            self.server.log_tail()
+        );
+        assert!(self.local.journal_files().is_empty());
+        assert!(temp_files(self.local.state.path()).is_empty());
+    }
+
+    fn assert_no_secret(&self, out: &Output) {
+        let text = show(out);
+        assert!(!text.contains(&self.key.secret), "secret printed: {text}");
+        let wrong = self.key.with_wrong_secret();
+        assert!(!text.contains(&wrong.secret), "secret printed: {text}");
+    }
+}
+
+async fn conformance(kind: Kind) {
+    let Some(bed) = Bed::start(kind).await else {
+        return;
+    };
+    let mut cmd = bed.wacme();
+    cmd.args(["plugin", "test"])
+        .arg(wacme_tests::plugin_wasm("rfc2136"))
+        .args(["--zone", ZONE, "--no-plugin-cache", "--output", "json"])
+        .args(["--dns-config", &bed.server_config()])
+        .args(["--dns-resolver", &bed.server.dns_addr().to_string()])
+        .args(["--dns-port", &bed.server.dns_addr().port().to_string()])
+        .args(["--propagation-timeout", "10s"]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        show(&out),
+        bed.server.log_tail()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for name in CONFORMANCE_CASES {
+        let case = report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no case {name}: {report}"));
+        assert_eq!(case["passed"], true, "{name}: {report}");
+    }
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["leftovers"], serde_json::json!([]), "{report}");
+    for name in report["names"].as_array().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(bed.txt(name).await.is_empty(), "{name} left on the server");
+    }
+    bed.assert_no_secret(&out);
+}
+
+async fn issues_apex_and_wildcard(kind: Kind) {
+    let Some(bed) = Bed::start(kind).await else {
+        return;
+    };
+    let out = bed.issue(bed.wacme());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        show(&out),
+        bed.server.log_tail()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["record_sets"], 1, "{report}");
+    assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
+    let mut names: Vec<&str> = report["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, [WILDCARD, ZONE]);
+    let cert = bed.local.state.path().join("certs").join(ZONE);
+    assert!(cert.join("fullchain.pem").is_file());
+    bed.assert_clean().await;
+    bed.assert_no_secret(&out);
+}
+
+async fn keeps_a_foreign_value(kind: Kind) {
+    let Some(bed) = Bed::start(kind).await else {
+        return;
+    };
+    let add = format!("update add {CHALLENGE}. 60 TXT \"{FOREIGN_VALUE}\"");
+    let seeded = rfc2136::nsupdate(bed.server.as_ref(), Some(&bed.key), &add)
+        .await
+        .unwrap();
+    assert!(seeded.status.success(), "{}", rfc2136::output_text(&seeded));
+    assert_eq!(bed.txt(CHALLENGE).await, [FOREIGN_VALUE]);
+
+    let out = bed.issue(bed.wacme());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        show(&out),
+        bed.server.log_tail()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
+    assert_eq!(bed.txt(CHALLENGE).await, [FOREIGN_VALUE], "alone, untouched");
+    assert!(bed.local.journal_files().is_empty());
+}
+
+/// A wrong TSIG secret: exit 4 with the server's answer in the message
+/// (`rcode` and, where the server signs its refusal, the TSIG error), no
+/// secret printed, nothing left, nothing for `wacme cleanup` to do.
+async fn refuses_a_wrong_secret(kind: Kind, answer: &[&str]) {
+    let Some(bed) = Bed::start(kind).await else {
+        return;
+    };
+    let out = bed.issue(bed.wacme_with_key(&bed.key.with_wrong_secret()));
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for part in answer {
+        assert!(stdout.contains(part), "{part:?} missing: {}", show(&out));
+    }
+    assert!(stdout.contains("authentication failed"), "{}", show(&out));
+    bed.assert_no_secret(&out);
+    bed.assert_clean().await;
+    assert!(
+        !bed.local.state.path().join("certs").join(ZONE).exists(),
+        "no certificate"
+    );
+    let cleaned = bed.wacme().arg("cleanup").output().unwrap();
+    assert!(cleaned.status.success(), "{}", show(&cleaned));
+    assert!(
+        String::from_utf8_lossy(&cleaned.stdout).contains("nothing to clean up"),
+        "{}",
+        show(&cleaned)
+    );
+}
+
+macro_rules! per_server {
+    ($($name:ident: $kind:expr, $answer:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn conformance_suite() {
+                conformance($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn apex_and_wildcard() {
+                issues_apex_and_wildcard($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn foreign_value_kept() {
+                keeps_a_foreign_value($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn wrong_secret() {
+                refuses_a_wrong_secret($kind, $answer).await;
+            }
+        }
+    )*};
+}
+
+per_server! {
+    bind: Kind::Bind, &["NOTAUTH", "BADSIG"];
+    knot: Kind::Knot, &["NOTAUTH", "BADSIG"];
+    pdns: Kind::Pdns, &["REFUSED"];
+}

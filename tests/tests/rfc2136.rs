@@ -200,7 +200,11 @@ async fn keeps_a_foreign_value(kind: Kind) {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
-    assert_eq!(bed.txt(CHALLENGE).await, [FOREIGN_VALUE], "alone, untouched");
+    assert_eq!(
+        bed.txt(CHALLENGE).await,
+        [FOREIGN_VALUE],
+        "alone, untouched"
+    );
     assert!(bed.local.journal_files().is_empty());
 }
 
@@ -265,4 +269,87 @@ per_server! {
     bind: Kind::Bind, &["NOTAUTH", "BADSIG"];
     knot: Kind::Knot, &["NOTAUTH", "BADSIG"];
     pdns: Kind::Pdns, &["REFUSED"];
+}
+
+/// A plugin built against WIT 0.1.0 (`legacy-pdns`, PowerDNS's HTTP API)
+/// and one against 0.2.0 (`rfc2136`, dynamic updates to the same PowerDNS)
+/// issue side by side, then renew together in one `renew --all`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_of_both_wit_versions_renew_in_one_run() {
+    use wacme_tests::dns01::Bed as PdnsBed;
+    use wacme_tests::pdns::PdnsOptions;
+    if !Kind::Pdns.available() {
+        return;
+    }
+    let Some(bed) = PdnsBed::start_with(
+        PdnsOptions::default().accepting_updates(),
+        PebbleOptions::new(),
+    )
+    .await
+    else {
+        return;
+    };
+    let key = TsigKey::generate("wacme-key");
+    bed.pdns.allow_tsig_updates(ZONE, &key).await.unwrap();
+    for (plugin, file) in [("legacy-v01", "legacy-pdns"), ("rfc2136", "rfc2136")] {
+        std::fs::copy(
+            wacme_tests::plugin_wasm(plugin),
+            bed.local.plugin_dir.join(format!("{file}.wasm")),
+        )
+        .unwrap();
+    }
+    let wacme = || {
+        let mut cmd = bed.wacme();
+        cmd.env("WACME_LEGACY_PDNS_API_KEY", bed.pdns.api_key())
+            .env("RFC2136_TSIG_KEY", &key.name)
+            .env("RFC2136_TSIG_SECRET", &key.secret);
+        cmd
+    };
+    let legacy = format!("legacy.{ZONE}");
+    let dynamic = format!("dyn.{ZONE}");
+    for (name, plugin, config) in [
+        (
+            &legacy,
+            "legacy-pdns",
+            format!("api_url={}", bed.pdns.api_url()),
+        ),
+        (
+            &dynamic,
+            "rfc2136",
+            format!("server={}", bed.pdns.dns_addr()),
+        ),
+    ] {
+        let mut cmd = wacme();
+        cmd.args([
+            "issue",
+            "-d",
+            name,
+            "--dns",
+            plugin,
+            "--dns-config",
+            &config,
+        ]);
+        bed.bed_args(&mut cmd);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{plugin}: {}", show(&out));
+    }
+    let serial = |name: &str| {
+        let meta = std::fs::read_to_string(bed.cert_dir(name).join("meta.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&meta).unwrap()["serial"].clone()
+    };
+    let before = [serial(&legacy), serial(&dynamic)];
+
+    let mut cmd = wacme();
+    cmd.args([
+        "renew", "--all", "--force", "--jobs", "2", "--output", "json",
+    ]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["renewed"], 2, "{report}");
+    assert_ne!(serial(&legacy), before[0], "the 0.1.0 plugin renewed");
+    assert_ne!(serial(&dynamic), before[1], "the 0.2.0 plugin renewed");
+    bed.check_certificate(&legacy, &[&legacy]).await;
+    bed.check_certificate(&dynamic, &[&dynamic]).await;
+    bed.assert_clean().await;
 }

@@ -340,7 +340,7 @@ impl CallCtx {
                 Err(e) => {
                     if let Some(refused) = net::refusal(e.as_ref()) {
                         let reason = format!(
-                            "{server} resolves only to non-public addresses ({});                              {HOW_TO_ALLOW_DNS}",
+                            "{server} resolves only to non-public addresses ({}); {HOW_TO_ALLOW_DNS}",
                             refused.classes()
                         );
                         tracing::warn!(plugin = %self.plugin, "denied DNS exchange: {reason}");

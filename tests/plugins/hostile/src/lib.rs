@@ -8,6 +8,7 @@
 //! what happened, or the instance traps (loop, memory, stack, panic).
 //! `cleanup` always succeeds. Modes are listed in [`MODES`].
 
+pub mod dns;
 mod env;
 pub mod net;
 mod output;
@@ -34,6 +35,7 @@ pub const MODES: &[&str] = &[
     "leak-secret",
     "exfil-env",
     "http-each",
+    "dns-each",
     "write-then-trap",
     "ok",
 ];
@@ -72,6 +74,8 @@ impl Provider for Hostile {
                 ]),
                 ConfigField::new("endpoint", "An internal URL `exfil-env` tries to reach")
                     .env(&["VAULT_ADDR"]),
+                ConfigField::new("dns_server", "A nameserver `dns-each` may reach")
+                    .default(dns::DEFAULT_SERVER),
             ],
             allowed_hosts: ["{target}", "{endpoint}"]
                 .iter()
@@ -80,7 +84,11 @@ impl Provider for Hostile {
                 .collect(),
             default_ttl: 60,
             min_ttl: 1,
-            dns_servers: Vec::new(),
+            dns_servers: ["{dns_server}"]
+                .iter()
+                .chain(dns::DECLARED)
+                .map(|s| s.to_string())
+                .collect(),
             hints: wacme_plugin_sdk::Hints::default(),
         }
     }
@@ -110,6 +118,7 @@ impl Provider for Hostile {
             "leak-secret" => leak_secret(config.require("token")?),
             "exfil-env" => env::exfil_env(config),
             "http-each" => net::http_each(&set.values),
+            "dns-each" => dns::dns_each(&set.values),
             "write-then-trap" => output::write_then_trap(config.require("token")?),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(

@@ -61,7 +61,7 @@ fn case(fake: &FakeAcmeDns, file: &Path, account: &AcmeDnsAccount, wrong_file: &
     // acme-dns cannot delete: its values stay until the next update
     // displaces them. The plugin's hints say so, and the cleanup check is
     // skipped without `--no-cleanup-check`.
-    let mut case = Case::new("acmedns");
+    let case = Case::new("acmedns");
     case.env("ACME_DNS_API_BASE", &fake.api_base())
         .env("ACME_DNS_STORAGE_PATH_FILE", file.to_str().unwrap())
         .secret(&account.password)

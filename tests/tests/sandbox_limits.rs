@@ -6,8 +6,9 @@
 //!
 //! The memory and deadline cases use small components written in the
 //! WebAssembly text format that export `wacme:dns/provider@0.1.0` with the
-//! types of `wit/dns.wit`, so loading gets as far as instantiation and the
-//! `metadata` call; the output cases use the hostile plugin.
+//! types of `wit/v0.1/dns.wit` (0.1.0 plugins), so loading gets as far as
+//! instantiation and the `metadata` call; the output cases use the hostile
+//! plugin.
 
 use std::process::Command;
 use std::time::{Duration, Instant};

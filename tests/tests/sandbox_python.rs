@@ -35,7 +35,7 @@ fn build(name: &str) -> Option<PathBuf> {
         std::fs::copy(&source, out.join("app.py")).unwrap();
         let status = Command::new(tool)
             .arg("-d")
-            .arg(wacme_tests::workspace_root().join("wit"))
+            .arg(wacme_tests::workspace_root().join("wit/v0.2"))
             .args(["-w", "dns-provider", "componentize", "app", "-o"])
             .arg(&wasm)
             .current_dir(&out)
@@ -58,6 +58,11 @@ async fn a_python_exception_reaches_the_operator_redacted() {
     })
     .unwrap();
     let plugin = runtime.load_file(&wasm).await.unwrap();
+    assert_eq!(
+        plugin.wit_version(),
+        "0.2.0",
+        "componentize-py builds 0.2.0 too"
+    );
     assert_eq!(plugin.metadata().name, "python-raise");
     let config =
         Sources::resolve_pairs(plugin.metadata(), &[("token", "py-5ecret-token")]).unwrap();

@@ -34,7 +34,7 @@ pub const MAX_PAGES: u32 = 50;
 
 pub struct Cloudflare;
 
-// Exported symbols such as `wacme:dns/provider@0.1.0#present` do not link
+// Exported symbols such as `wacme:dns/provider@0.2.0#present` do not link
 // into a native cdylib; the native build exists for the unit tests.
 #[cfg(target_arch = "wasm32")]
 wacme_plugin_sdk::register!(Cloudflare);

@@ -23,7 +23,7 @@ pub const MIN_TTL: u32 = 1;
 /// The provider registered as this component's export.
 pub struct PowerDns;
 
-// Exported symbols such as `wacme:dns/provider@0.1.0#present` do not link
+// Exported symbols such as `wacme:dns/provider@0.2.0#present` do not link
 // into a native cdylib; the native build exists for the unit tests.
 #[cfg(target_arch = "wasm32")]
 wacme_plugin_sdk::register!(PowerDns);

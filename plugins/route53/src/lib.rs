@@ -46,7 +46,7 @@ pub const PAGE_SIZE: u32 = 100;
 
 pub struct Route53;
 
-// Exported symbols such as `wacme:dns/provider@0.1.0#present` do not link
+// Exported symbols such as `wacme:dns/provider@0.2.0#present` do not link
 // into a native cdylib; the native build exists for the unit tests.
 #[cfg(target_arch = "wasm32")]
 wacme_plugin_sdk::register!(Route53);

@@ -2,7 +2,8 @@
 
 The host's tests check that the exception's message (with the secret
 `token` redacted) reaches the operator when the plugin traps.
-Built with componentize-py against wit/dns.wit, world `dns-provider`.
+Built with componentize-py against wit/v0.2 (wacme:dns@0.2.0), world
+`dns-provider`.
 """
 
 from wit_world.exports import Provider as ProviderBase
@@ -22,6 +23,8 @@ class Provider(ProviderBase):
             allowed_hosts=[],
             default_ttl=60,
             min_ttl=1,
+            dns_servers=[],
+            hints=types.ProviderHints(0, True, None, False),
         )
 
     def present(self, config, set) -> None:
@@ -30,4 +33,11 @@ class Provider(ProviderBase):
         raise ValueError(f"zone {set.zone} refused token {token}")
 
     def cleanup(self, config, set) -> None:
+        return None
+
+    def present_many(self, config, sets) -> None:
+        for s in sets:
+            self.present(config, s)
+
+    def cleanup_many(self, config, sets) -> None:
         return None

@@ -276,6 +276,42 @@ fn plugin_inspect_shows_metadata_hosts_fields_and_digest() {
     );
 }
 
+/// `plugin inspect rfc2136` shows the nameservers it may reach: the server
+/// the operator configures, nothing else.
+#[test]
+fn plugin_inspect_shows_dns_servers() {
+    let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::copy(
+        wacme_tests::plugin_wasm("rfc2136"),
+        dir.path().join("rfc2136.wasm"),
+    )
+    .unwrap();
+    let out = wacme(dir.path(), cache.path(), &["plugin", "inspect", "rfc2136"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("DNS servers:   {server}:{port}")
+            && text.contains("allowed hosts: none")
+            && text.contains("WIT:           wacme:dns@0.2.0"),
+        "{text}"
+    );
+    let out = wacme(
+        dir.path(),
+        cache.path(),
+        &["plugin", "inspect", "rfc2136", "--output", "json"],
+    )
+    .output()
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dns_servers"], serde_json::json!(["{server}:{port}"]));
+}
+
 #[test]
 fn missing_and_broken_plugins_have_distinct_exit_codes() {
     let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());

@@ -353,3 +353,47 @@ async fn plugins_of_both_wit_versions_renew_in_one_run() {
     bed.check_certificate(&dynamic, &[&dynamic]).await;
     bed.assert_clean().await;
 }
+
+/// Ten names of one zone (five apex + wildcard pairs) in one order: the
+/// plugin's batch export puts them in one UPDATE to present and one to
+/// clean up, where one call per name would take ten of each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_update_carries_many_names() {
+    let Some(bed) = Bed::start(Kind::Bind).await else {
+        return;
+    };
+    let mut cmd = bed.wacme();
+    cmd.args(["issue", "--dns", "rfc2136", "--cert-name", "many"]);
+    for i in 0..5 {
+        cmd.args([
+            "-d",
+            &format!("n{i}.{ZONE}"),
+            "-d",
+            &format!("*.n{i}.{ZONE}"),
+        ]);
+    }
+    cmd.args(["--dns-config", &bed.server_config()])
+        .args(["--directory", &bed.pebble.directory_url()])
+        .arg("--ca-cert")
+        .arg(bed.pebble.ca_cert_path())
+        .args(["--email", "admin@example.test", "--agree-tos"])
+        .args(["--dns-resolver", &bed.server.dns_addr().to_string()])
+        .args(["--dns-port", &bed.server.dns_addr().port().to_string()])
+        .args(["--output", "json"]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["record_sets"], 5, "{report}");
+    assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
+    let exchanges = report["provider_requests"].as_u64().unwrap();
+    // Two when every name joins the first batch; a loaded machine may
+    // split one batch in two.
+    assert!(
+        (2..=4).contains(&exchanges),
+        "{exchanges} UPDATEs: {report}"
+    );
+    for i in 0..5 {
+        let name = format!("_acme-challenge.n{i}.{ZONE}");
+        assert!(bed.txt(&name).await.is_empty(), "{name} left");
+    }
+}

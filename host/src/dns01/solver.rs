@@ -42,7 +42,8 @@ pub struct SolverOptions {
     /// TTL for the records; the plugin's default when `None`. Never below
     /// the plugin's minimum.
     pub ttl: Option<u32>,
-    /// Plugin calls in flight at once.
+    /// Plugin calls in flight at once (for a plugin that batches, names in
+    /// flight: at least a batch's worth, since they become few calls).
     pub concurrency: usize,
     /// Retries of a retryable provider error (transient, rate limited) when
     /// publishing; removing always gets at least [`CLEANUP_RETRIES`]. Eight
@@ -648,7 +649,7 @@ impl Solver<'_> {
                     source: Box::new(source),
                 })
             })
-            .buffer_unordered(self.options.concurrency.max(1))
+            .buffer_unordered(self.calls_at_once())
             .collect()
             .await;
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
@@ -725,7 +726,7 @@ impl Solver<'_> {
                             });
                     (p.set.fqdn.clone(), claim.cleanup(&p.set, remove).await)
                 })
-                .buffer_unordered(self.options.concurrency.max(1))
+                .buffer_unordered(self.calls_at_once())
                 .collect()
                 .await;
         let mut gone = BTreeMap::new();
@@ -894,6 +895,19 @@ fn expectations(sets: &[TxtSet]) -> Vec<Expectation> {
             ..Expectation::default()
         })
         .collect()
+}
+
+impl Solver<'_> {
+    /// Names handled at once: `concurrency` plugin calls, or for a plugin
+    /// that batches, as many names as one batch call takes (they become few
+    /// calls).
+    fn calls_at_once(&self) -> usize {
+        if self.session.batches() {
+            self.options.concurrency.max(plugins::batch::MAX_SETS)
+        } else {
+            self.options.concurrency.max(1)
+        }
+    }
 }
 
 /// Provider errors that come before anything is written: a call that ended

@@ -20,6 +20,7 @@
 //! - [`Session`]: a plugin bound to a resolved config and allowlist; each
 //!   `present`/`cleanup` runs in a fresh store.
 
+pub mod batch;
 mod bindings;
 mod cache;
 pub mod config;
@@ -35,6 +36,7 @@ pub mod policy;
 pub mod redact;
 mod runtime;
 mod since_v0_1;
+mod store;
 
 pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;
@@ -109,7 +111,7 @@ impl std::fmt::Display for ProviderError {
 }
 
 /// Which export was called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
     Metadata,
     Present,

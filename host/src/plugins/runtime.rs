@@ -29,21 +29,21 @@
 //! Calls are made in the latest version's types; [`super::since_v0_1`]
 //! converts for older plugins.
 
-use super::bindings::latest::wacme::dns::{dns, http, log, types};
+use super::batch::{Batched, Batches};
+use super::bindings::latest::wacme::dns::types;
 use super::bindings::{v0_1, v0_2};
 use super::cache::CompileCache;
 use super::config::ResolvedConfig;
 use super::dns::ServerList;
 use super::host::{CallCtx, Outbound};
-use super::limits::{
-    Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, MAX_WASI_RESOURCES, TABLE_ELEMENT_BYTES, TICK,
-};
+use super::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, MAX_WASI_RESOURCES, TICK};
 use super::metadata::PluginMetadata;
 use super::net::Clients;
 use super::output::Stream;
 use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
 use super::since_v0_1;
+use super::store::{Limiter, MemoryLimitReached, State};
 use super::{
     Error, Operation, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION, WIT_VERSIONS,
 };
@@ -54,8 +54,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
-use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
 
 /// How to build a [`Runtime`].
 #[derive(Debug, Clone, Default)]
@@ -97,6 +97,7 @@ struct RuntimeInner {
     http: Clients,
     ticker: Ticker,
     zone_gates: ZoneGates,
+    batches: Batches,
 }
 
 /// Writes in flight per (plugin, zone), for plugins whose hints limit them:
@@ -187,97 +188,9 @@ impl Ticker {
     }
 }
 
-/// Per-store state: the empty WASI context, the memory limiter, and the
-/// context of the current call for the `http` and `log` imports.
-pub(crate) struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
-    pub(crate) call: CallCtx,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// One memory budget for a store: all linear memories and tables together.
-/// Records that the budget was hit.
-struct Limiter {
-    budget: usize,
-    used: usize,
-    hit: bool,
-}
-
-impl Limiter {
-    fn new(budget: usize) -> Self {
-        Limiter {
-            budget,
-            used: 0,
-            hit: false,
-        }
-    }
-
-    /// Takes `bytes` more from the budget, or fails (and remembers it).
-    fn take(&mut self, bytes: usize) -> wasmtime::Result<bool> {
-        match self.used.checked_add(bytes) {
-            Some(total) if total <= self.budget => {
-                self.used = total;
-                Ok(true)
-            }
-            _ => {
-                self.hit = true;
-                Err(wasmtime::Error::from(MemoryLimitReached))
-            }
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("memory limit reached")]
-struct MemoryLimitReached;
-
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]
 struct DeadlineExceeded;
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.take(desired.saturating_sub(current))
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.take(
-            desired
-                .saturating_sub(current)
-                .saturating_mul(TABLE_ELEMENT_BYTES),
-        )
-    }
-
-    fn instances(&self) -> usize {
-        MAX_INSTANCES
-    }
-    fn tables(&self) -> usize {
-        MAX_TABLES
-    }
-    fn memories(&self) -> usize {
-        MAX_MEMORIES
-    }
-}
 
 impl Runtime {
     /// Builds the engine (component model, epoch interruption) and starts the
@@ -329,6 +242,7 @@ impl Runtime {
                 http,
                 ticker,
                 zone_gates: ZoneGates::default(),
+                batches: Batches::default(),
             }),
         })
     }
@@ -519,8 +433,22 @@ impl Plugin {
         let http = AllowList::build(&self.metadata().allowed_hosts, config, operator_allow)
             .map_err(policy)?;
         let dns = ServerList::build(&self.metadata().dns_servers, config).map_err(policy)?;
+        // Sessions of the same plugin bytes, config and operator list may
+        // share batches: a batch call is made with any one of them.
+        let mut identity = ring::digest::Context::new(&ring::digest::SHA256);
+        identity.update(self.sha256().as_bytes());
+        for (k, v) in config.pairs() {
+            for part in [k.as_bytes(), b"\0", v.as_bytes(), b"\0"] {
+                identity.update(part);
+            }
+        }
+        for origin in operator_allow {
+            identity.update(origin.as_bytes());
+            identity.update(b"\0");
+        }
         Ok(Session {
             plugin: self.clone(),
+            key: Arc::from(hex::encode(identity.finish())),
             config: Arc::new(config.pairs()),
             outbound: Arc::new(Outbound { http, dns }),
             redactor: Arc::new(Redactor::new(config.secrets())),
@@ -672,6 +600,8 @@ impl PluginInner {
 pub struct Session {
     plugin: Plugin,
     config: Arc<Vec<(String, String)>>,
+    /// Which sessions may share a batch (plugin bytes, config, allow list).
+    key: Arc<str>,
     outbound: Arc<Outbound>,
     redactor: Arc<Redactor>,
     requests: Arc<AtomicU64>,
@@ -709,14 +639,46 @@ impl Session {
         self.redactor.redact(text)
     }
 
-    /// Makes `set.fqdn` carry at least `set.values`.
+    /// Makes `set.fqdn` carry at least `set.values`. For a plugin whose
+    /// hints say `batch`, the call may go out in a batch with other names
+    /// of the zone ([`super::batch`]).
     pub async fn present(&self, set: &TxtSet) -> Result<(), Error> {
-        self.call(Operation::Present, set).await
+        self.one(Operation::Present, set).await
     }
 
-    /// Removes exactly `set.values` from `set.fqdn`.
+    /// Removes exactly `set.values` from `set.fqdn`; batched as
+    /// [`Session::present`].
     pub async fn cleanup(&self, set: &TxtSet) -> Result<(), Error> {
-        self.call(Operation::Cleanup, set).await
+        self.one(Operation::Cleanup, set).await
+    }
+
+    /// Whether calls go through the plugin's batch exports (its hints say
+    /// `batch`).
+    pub fn batches(&self) -> bool {
+        self.plugin.metadata().hints.batch && self.plugin.wit_version() != "0.1.0"
+    }
+
+    async fn one(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {
+        if self.batches() {
+            let key = (self.key.clone(), op, set.zone.to_ascii_lowercase());
+            let batches = &self.plugin.inner.runtime.inner.batches;
+            let outcome = batches
+                .submit(key, set.clone(), |sets| async move {
+                    let result = self.call_many(op, &sets).await;
+                    if let Err(e) = &result {
+                        tracing::info!(
+                            "{e}; calling {op} again for each of the {} names alone",
+                            sets.len()
+                        );
+                    }
+                    result
+                })
+                .await;
+            if outcome == Batched::Done {
+                return Ok(());
+            }
+        }
+        self.call(op, set).await
     }
 
     /// Makes every set carry at least its values: one call of the batch
@@ -862,28 +824,6 @@ impl Session {
     }
 }
 
-impl http::Host for State {
-    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
-        self.call.send(request).await
-    }
-}
-
-impl dns::Host for State {
-    async fn exchange(
-        &mut self,
-        server: String,
-        message: Vec<u8>,
-    ) -> Result<Vec<u8>, dns::DnsError> {
-        self.call.exchange(server, message).await
-    }
-}
-
-impl log::Host for State {
-    async fn log(&mut self, level: log::Level, message: String) {
-        self.call.log(level, message)
-    }
-}
-
 /// A TXT set in the latest WIT types.
 fn wit_set(set: &TxtSet) -> types::TxtSet {
     types::TxtSet {
@@ -894,5 +834,3 @@ fn wit_set(set: &TxtSet) -> types::TxtSet {
         ttl: set.ttl,
     }
 }
-
-impl types::Host for State {}

@@ -6,7 +6,7 @@
 use super::TxtSet;
 use super::bindings::{latest, v0_1};
 use super::metadata::{ConfigField, Hints, PluginMetadata};
-use super::runtime::State;
+use super::store::State;
 
 use latest::wacme::dns as new;
 use v0_1::wacme::dns as old;

@@ -7,7 +7,8 @@
 //! prerequisites, adding each value as a TXT record at the record name
 //! (adding a record that exists is a no-op, other values stay); `cleanup`
 //! deletes exactly those records (class NONE, RFC 2136 §2.5.4), never the
-//! whole RRset. A value is one TXT character-string; a value longer than 255
+//! whole RRset. The batch calls put every name of the call in that one
+//! UPDATE (hints: `batch`), which the server applies atomically. A value is one TXT character-string; a value longer than 255
 //! bytes is split into several.
 //!
 //! The key comes either as three fields (`tsig_key_name`, `tsig_secret`,
@@ -107,19 +108,70 @@ impl Provider for Rfc2136 {
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
             dns_servers: vec!["{server}:{port}".into()],
-            hints: wacme_plugin_sdk::Hints::default(),
+            // One UPDATE message carries the changes of any number of
+            // names of a zone.
+            hints: wacme_plugin_sdk::Hints {
+                batch: true,
+                ..Default::default()
+            },
         }
     }
 
     fn present(config: &Config, set: &TxtSet) -> Result<()> {
-        let settings = Settings::from_config(config)?;
-        let ttl = settings.ttl.unwrap_or(set.ttl).max(MIN_TTL);
-        settings.update(set, build_update(set, Change::Add { ttl })?)
+        Self::present_many(config, std::slice::from_ref(set))
     }
 
     fn cleanup(config: &Config, set: &TxtSet) -> Result<()> {
+        Self::cleanup_many(config, std::slice::from_ref(set))
+    }
+
+    fn present_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
         let settings = Settings::from_config(config)?;
-        settings.update(set, build_update(set, Change::Delete)?)
+        let messages = sets
+            .iter()
+            .map(|set| {
+                let ttl = settings.ttl.unwrap_or(set.ttl).max(MIN_TTL);
+                build_update(set, Change::Add { ttl })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        settings.update(&summary(sets), merge(messages))
+    }
+
+    fn cleanup_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let settings = Settings::from_config(config)?;
+        let messages = sets
+            .iter()
+            .map(|set| build_update(set, Change::Delete))
+            .collect::<Result<Vec<_>>>()?;
+        settings.update(&summary(sets), merge(messages))
+    }
+}
+
+/// One UPDATE holding the changes of `messages` (UPDATEs of one zone): the
+/// first message with every other one's update section appended.
+pub fn merge(messages: Vec<Message>) -> Message {
+    let mut all = messages.into_iter();
+    let mut first = all.next().expect("at least one set");
+    for other in all {
+        first.authorities.extend(other.authorities);
+    }
+    first
+}
+
+/// The sets of one call as one set, for messages: their zone, their names
+/// joined, every value.
+fn summary(sets: &[TxtSet]) -> TxtSet {
+    let first = &sets[0];
+    TxtSet {
+        zone: first.zone.clone(),
+        fqdn: sets
+            .iter()
+            .map(|s| s.fqdn.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        relative_name: first.relative_name.clone(),
+        values: sets.iter().flat_map(|s| s.values.clone()).collect(),
+        ttl: first.ttl,
     }
 }
 

@@ -257,6 +257,51 @@ fn add_messages() {
 }
 
 #[test]
+fn one_message_carries_every_name_of_a_batch() {
+    let mut other = set(&["other"]);
+    other.fqdn = "_acme-challenge.example.test".into();
+    other.relative_name = "_acme-challenge".into();
+    for change in [Change::Add { ttl: 60 }, Change::Delete] {
+        let messages = vec![
+            build_update(&set(&[VALUE, "second"]), change).unwrap(),
+            build_update(&other, change).unwrap(),
+        ];
+        let merged = merge(messages);
+        let parsed = Message::from_vec(&merged.to_vec().unwrap()).unwrap();
+        assert_eq!(parsed.zones().len(), 1, "one zone section");
+        let mut names: Vec<(String, Vec<Vec<u8>>)> = parsed
+            .updates()
+            .iter()
+            .map(|u| (u.name.to_ascii(), txt_strings(u)))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                (
+                    "_acme-challenge.example.test.".into(),
+                    vec![b"other".to_vec()]
+                ),
+                (
+                    "_acme-challenge.www.example.test.".into(),
+                    vec![VALUE.as_bytes().to_vec()]
+                ),
+                (
+                    "_acme-challenge.www.example.test.".into(),
+                    vec![b"second".to_vec()]
+                ),
+            ]
+        );
+        let class = if matches!(change, Change::Delete) {
+            DNSClass::NONE
+        } else {
+            DNSClass::IN
+        };
+        assert!(parsed.updates().iter().all(|u| u.dns_class == class));
+    }
+}
+
+#[test]
 fn delete_messages_remove_exactly_the_values() {
     let message = build_update(&set(&[VALUE]), Change::Delete).unwrap();
     let parsed = Message::from_vec(&message.to_vec().unwrap()).unwrap();

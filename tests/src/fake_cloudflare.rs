@@ -3,9 +3,14 @@
 //! It behaves like the real API in everything the plugin relies on: bearer
 //! token or legacy `X-Auth-Email` + `X-Auth-Key` checks (10000 / 9103 / 9106
 //! errors), `GET /zones?name=` exact lookup, `GET /zones/{id}/dns_records`
-//! with `type`, `name`, `content`, `page`, `per_page` and a `result_info`,
-//! `POST` with TTL validation (9021) and identical-record rejection (81058),
-//! `DELETE` (81044 when missing), an unknown zone id (7003), 429 with
+//! with `type`, `name` (and `name.exact`, `name.startswith`,
+//! `name.endswith`, `name.contains`, case-insensitive), `content`, `page`,
+//! `per_page` and a `result_info`, `POST` with TTL validation (9021) and
+//! identical-record rejection (81058), `DELETE` (81044 when missing),
+//! `POST /zones/{id}/dns_records/batch` (`deletes`, `patches`, `puts`,
+//! `posts`, run in that order as one transaction: the first failing
+//! operation fails the whole request and changes nothing; at most
+//! [`CloudflareOptions::max_batch`] records), an unknown zone id (7003), 429 with
 //! `retry-after` on demand (any request, or only writes through its
 //! [`Throttle`]), and the `{success, errors, messages, result}` envelope
 //! throughout. TXT records are mirrored into a real PowerDNS.
@@ -18,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +45,9 @@ pub struct CloudflareOptions {
     pub zones: Vec<String>,
     /// The most records one page returns, whatever `per_page` asks.
     pub max_per_page: usize,
+    /// The most records one `/dns_records/batch` request may touch (the
+    /// Free plan's 200).
+    pub max_batch: usize,
 }
 
 impl CloudflareOptions {
@@ -49,6 +57,7 @@ impl CloudflareOptions {
             legacy: None,
             zones: zones.iter().map(|z| z.to_string()).collect(),
             max_per_page: 100,
+            max_batch: 200,
         }
     }
 }
@@ -103,6 +112,10 @@ impl FakeCloudflare {
             .route(
                 "/client/v4/zones/{zone_id}/dns_records",
                 get(list_records).post(create_record),
+            )
+            .route(
+                "/client/v4/zones/{zone_id}/dns_records/batch",
+                post(batch_records),
             )
             .route(
                 "/client/v4/zones/{zone_id}/dns_records/{record_id}",
@@ -356,7 +369,7 @@ async fn list_records(
         .iter()
         .filter(|r| r.zone_id == zone_id)
         .filter(|_| q.get("type").is_none_or(|t| t.eq_ignore_ascii_case("TXT")))
-        .filter(|r| q.get("name").is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
+        .filter(|r| name_filters_match(&q, &r.name))
         .filter(|r| q.get("content").is_none_or(|c| r.content == *c))
         .map(|r| record_json(r, zone))
         .collect();
@@ -385,54 +398,20 @@ async fn create_record(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
     };
-    let (Some(rtype), Some(name), Some(content)) = (
-        body["type"].as_str(),
-        body["name"].as_str(),
-        body["content"].as_str(),
-    ) else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            9000,
-            "DNS name, type and content are required",
-        );
+    let mut record = match new_record(&body, &zone_id, &zone) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    if rtype != "TXT" {
-        return failure(StatusCode::BAD_REQUEST, 1004, "DNS Validation Error");
-    }
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    if name != zone && !name.ends_with(&format!(".{zone}")) {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            9005,
-            "Content for TXT record is invalid: name is not in the zone",
-        );
-    }
-    let ttl = body["ttl"].as_u64().unwrap_or(1) as u32;
-    if ttl != 1 && !(60..=86400).contains(&ttl) {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            9021,
-            "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.",
-        );
-    }
+    record.id = random_id();
+    let name = record.name.clone();
     let mut records = inner.records.lock().await;
-    if records
-        .iter()
-        .any(|r| r.zone_id == zone_id && r.name == name && unquote(&r.content) == unquote(content))
-    {
+    if identical_exists(&records, &record) {
         return failure(
             StatusCode::BAD_REQUEST,
             81058,
             "An identical record already exists.",
         );
     }
-    let record = CfRecord {
-        id: random_id(),
-        zone_id,
-        name: name.clone(),
-        content: content.to_string(),
-        ttl,
-    };
     records.push(record.clone());
     if let Err(e) = sync(&inner, &records, &zone, &name).await {
         records.pop();
@@ -470,6 +449,232 @@ async fn delete_record(
         return failure(StatusCode::INTERNAL_SERVER_ERROR, 1000, &e.to_string());
     }
     axum::Json(envelope(json!({"id": record_id}), None)).into_response()
+}
+
+/// Whether `name` passes the listing's name filters (`name` and
+/// `name.exact` exact, `name.startswith`, `name.endswith`, `name.contains`),
+/// all case-insensitive.
+fn name_filters_match(q: &HashMap<String, String>, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let get = |k: &str| q.get(k).map(|v| v.to_ascii_lowercase());
+    get("name").is_none_or(|n| name == n.trim_end_matches('.'))
+        && get("name.exact").is_none_or(|n| name == n.trim_end_matches('.'))
+        && get("name.startswith").is_none_or(|p| name.starts_with(&p))
+        && get("name.endswith").is_none_or(|p| name.ends_with(&p))
+        && get("name.contains").is_none_or(|p| name.contains(&p))
+}
+
+/// The checks `POST /dns_records` makes of a new record's `type`, `name`,
+/// `content` and `ttl`: the record (id not yet set), or the error answer.
+fn new_record(body: &Value, zone_id: &str, zone: &str) -> Result<CfRecord, Response> {
+    let (Some(rtype), Some(name), Some(content)) = (
+        body["type"].as_str(),
+        body["name"].as_str(),
+        body["content"].as_str(),
+    ) else {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            9000,
+            "DNS name, type and content are required",
+        ));
+    };
+    if rtype != "TXT" {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            1004,
+            "DNS Validation Error",
+        ));
+    }
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name != zone && !name.ends_with(&format!(".{zone}")) {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            9005,
+            "Content for TXT record is invalid: name is not in the zone",
+        ));
+    }
+    let ttl = body["ttl"].as_u64().unwrap_or(1) as u32;
+    if ttl != 1 && !(60..=86400).contains(&ttl) {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            9021,
+            "Invalid TTL. Must be between 60 and 86400 seconds, or 1 for Automatic.",
+        ));
+    }
+    Ok(CfRecord {
+        id: String::new(),
+        zone_id: zone_id.to_string(),
+        name,
+        content: content.to_string(),
+        ttl,
+    })
+}
+
+fn identical_exists(records: &[CfRecord], record: &CfRecord) -> bool {
+    records.iter().any(|r| {
+        r.id != record.id
+            && r.zone_id == record.zone_id
+            && r.name == record.name
+            && unquote(&r.content) == unquote(&record.content)
+    })
+}
+
+/// `POST /zones/{id}/dns_records/batch`: deletes, patches, puts, posts, in
+/// that order and each list in its order, on a copy of the zone's records
+/// that replaces them only when every operation succeeded.
+async fn batch_records(
+    State(inner): State<Arc<Inner>>,
+    Path(zone_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let line = format!("POST /zones/{zone_id}/dns_records/batch");
+    if let Err(r) = admit(&inner, &headers, line) {
+        return r;
+    }
+    if let Some(r) = inner.throttle.intercept(too_many_requests) {
+        return r;
+    }
+    let zone = match zone_name(&inner, &zone_id) {
+        Ok(z) => z.to_string(),
+        Err(r) => return r,
+    };
+    let invalid = || failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return invalid();
+    };
+    let mut lists: HashMap<&str, Vec<Value>> = HashMap::new();
+    for (key, value) in &body {
+        let Some(kind) = ["deletes", "patches", "puts", "posts"]
+            .into_iter()
+            .find(|k| k == key)
+        else {
+            return invalid();
+        };
+        match value {
+            Value::Array(items) if items.iter().all(Value::is_object) => {
+                lists.insert(kind, items.clone());
+            }
+            Value::Null => {}
+            _ => return invalid(),
+        }
+    }
+    let list = |k: &str| lists.get(k).cloned().unwrap_or_default();
+    let (deletes, patches, puts, posts) = (
+        list("deletes"),
+        list("patches"),
+        list("puts"),
+        list("posts"),
+    );
+    let total = deletes.len() + patches.len() + puts.len() + posts.len();
+    if total > inner.options.max_batch {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            1004,
+            &format!(
+                "DNS Validation Error: a batch may touch at most {} records",
+                inner.options.max_batch
+            ),
+        );
+    }
+    let id_of = |item: &Value| item["id"].as_str().map(str::to_string);
+    if deletes
+        .iter()
+        .chain(&patches)
+        .chain(&puts)
+        .any(|item| id_of(item).is_none())
+    {
+        return failure(StatusCode::BAD_REQUEST, 9000, "A record id is required");
+    }
+
+    let mut records = inner.records.lock().await;
+    let mut work = records.clone();
+    let mut touched: Vec<String> = Vec::new();
+    let mut result = json!({"deletes": [], "patches": [], "puts": [], "posts": []});
+    let missing = || failure(StatusCode::NOT_FOUND, 81044, "Record does not exist.");
+    for item in &deletes {
+        let id = id_of(item).unwrap();
+        let Some(index) = work.iter().position(|r| r.zone_id == zone_id && r.id == id) else {
+            return missing();
+        };
+        let removed = work.remove(index);
+        result["deletes"]
+            .as_array_mut()
+            .unwrap()
+            .push(record_json(&removed, &zone));
+        touched.push(removed.name);
+    }
+    for (kind, items) in [("patches", &patches), ("puts", &puts)] {
+        for item in items {
+            let id = id_of(item).unwrap();
+            let Some(index) = work.iter().position(|r| r.zone_id == zone_id && r.id == id) else {
+                return missing();
+            };
+            // A patch keeps what it does not name; a put replaces the record.
+            let mut merged = if kind == "patches" {
+                let old = &work[index];
+                json!({"type": "TXT", "name": old.name, "content": old.content, "ttl": old.ttl})
+            } else {
+                json!({})
+            };
+            for (k, v) in item.as_object().unwrap() {
+                merged[k] = v.clone();
+            }
+            let mut record = match new_record(&merged, &zone_id, &zone) {
+                Ok(r) => r,
+                Err(r) => return r,
+            };
+            record.id = id;
+            if identical_exists(&work, &record) {
+                return failure(
+                    StatusCode::BAD_REQUEST,
+                    81058,
+                    "An identical record already exists.",
+                );
+            }
+            touched.push(work[index].name.clone());
+            touched.push(record.name.clone());
+            result[kind]
+                .as_array_mut()
+                .unwrap()
+                .push(record_json(&record, &zone));
+            work[index] = record;
+        }
+    }
+    for item in &posts {
+        let mut record = match new_record(item, &zone_id, &zone) {
+            Ok(r) => r,
+            Err(r) => return r,
+        };
+        record.id = random_id();
+        if identical_exists(&work, &record) {
+            return failure(
+                StatusCode::BAD_REQUEST,
+                81058,
+                "An identical record already exists.",
+            );
+        }
+        touched.push(record.name.clone());
+        result["posts"]
+            .as_array_mut()
+            .unwrap()
+            .push(record_json(&record, &zone));
+        work.push(record);
+    }
+
+    let before = std::mem::replace(&mut *records, work);
+    touched.sort();
+    touched.dedup();
+    for name in &touched {
+        if let Err(e) = sync(&inner, &records, &zone, name).await {
+            *records = before;
+            for name in &touched {
+                let _ = sync(&inner, &records, &zone, name).await;
+            }
+            return failure(StatusCode::INTERNAL_SERVER_ERROR, 1000, &e.to_string());
+        }
+    }
+    axum::Json(envelope(result, None)).into_response()
 }
 
 /// Mirrors the TXT records named `name` into PowerDNS.

@@ -1,8 +1,9 @@
 //! The PowerDNS plugin (`plugins/pdns`, built component) run by the host's
 //! plugin runtime against a real PowerDNS: values show over DNS, other
 //! values on the name survive, cleanup removes only its own, calls are
-//! idempotent, concurrent presents in one zone lose nothing, and failures
-//! come back as the right WIT error case.
+//! idempotent, concurrent presents in one zone lose nothing, batch calls
+//! change many names in one GET and one PATCH, and failures come back as
+//! the right WIT error case.
 
 use wacme::plugins::config::Sources;
 use wacme::plugins::{Error, Plugin, ProviderErrorKind, Runtime, RuntimeOptions, Session, TxtSet};
@@ -163,6 +164,68 @@ async fn api_root_url_and_ttl_override_are_honoured() {
         .find(|r| r["type"] == "TXT")
         .unwrap();
     assert_eq!(txt["ttl"], 123, "{txt}");
+}
+
+/// `present_many` / `cleanup_many` through the batch exports: four names,
+/// one of them carrying another client's value; each batch call is one GET
+/// of the zone and one PATCH, and the foreign value survives both.
+#[tokio::test]
+async fn batch_calls_take_two_requests_and_keep_foreign_values() {
+    let Some(bed) = bed().await else { return };
+    let session = bed.session(&[]);
+    assert!(bed.plugin.metadata().hints.batch);
+    let names = [
+        NAME,
+        "_acme-challenge.a.example.test",
+        "_acme-challenge.b.example.test",
+        "_acme-challenge.deep.c.example.test",
+    ];
+    bed.pdns
+        .set_rrset(ZONE, names[1], "TXT", 300, &["\"foreign\""])
+        .await
+        .unwrap();
+    let sets: Vec<TxtSet> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| set(name, &[&format!("v{i}-apex"), &format!("v{i}-wild")]))
+        .collect();
+
+    let before = session.requests();
+    session.present_many(&sets).await.unwrap();
+    assert_eq!(session.requests() - before, 2, "one GET, one PATCH");
+    for (i, name) in names.iter().enumerate() {
+        let mut want = vec![format!("v{i}-apex"), format!("v{i}-wild")];
+        if i == 1 {
+            want.insert(0, "foreign".into());
+        }
+        assert_eq!(bed.pdns.txt_values(name).await.unwrap(), want, "{name}");
+    }
+
+    // Again: every value is there, so only the GET.
+    let before = session.requests();
+    session.present_many(&sets).await.unwrap();
+    assert_eq!(session.requests() - before, 1, "nothing to write");
+
+    let before = session.requests();
+    session.cleanup_many(&sets).await.unwrap();
+    assert_eq!(session.requests() - before, 2, "one GET, one PATCH");
+    assert_eq!(bed.pdns.txt_values(names[1]).await.unwrap(), ["foreign"]);
+    assert_eq!(
+        bed.pdns.rrset(ZONE, names[1], "TXT").await.unwrap(),
+        ["\"foreign\""]
+    );
+    for name in [names[0], names[2], names[3]] {
+        assert!(
+            bed.pdns.rrset(ZONE, name, "TXT").await.unwrap().is_empty(),
+            "{name}"
+        );
+    }
+
+    // Already gone: the GET only.
+    let before = session.requests();
+    session.cleanup_many(&sets).await.unwrap();
+    assert_eq!(session.requests() - before, 1);
+    assert_eq!(bed.pdns.txt_values(names[1]).await.unwrap(), ["foreign"]);
 }
 
 /// Concurrent writes to one zone collide in PowerDNS's sqlite backend

@@ -10,6 +10,14 @@
 //! deletes only the records whose content, quoted or bare, is one of the
 //! values. Listing follows `result_info.total_pages`.
 //!
+//! The batch calls (`present_many` / `cleanup_many`, hint `batch`) look the
+//! zone up once, list the TXT records of every name at once (`type=TXT`,
+//! narrowed with `name.startswith` to the first label the names share, the
+//! exact names picked here), and send every creation or deletion in one
+//! `POST /zones/{zone_id}/dns_records/batch`, which Cloudflare applies in
+//! one transaction (all or nothing). A batch over the smallest plan's limit
+//! ([`MAX_BATCH_RECORDS`] records per request) is split.
+//!
 //! Everything but [`Cloudflare`]'s two calls is a plain function tested on the
 //! host target.
 
@@ -31,6 +39,9 @@ pub const MIN_TTL: u32 = 60;
 pub const PER_PAGE: u32 = 100;
 /// Pages followed at most while listing one name (a runaway guard).
 pub const MAX_PAGES: u32 = 50;
+/// Records one `/dns_records/batch` request may touch on every plan (Free:
+/// 200; Pro and up: 3500).
+pub const MAX_BATCH_RECORDS: usize = 200;
 
 pub struct Cloudflare;
 
@@ -78,7 +89,11 @@ impl Provider for Cloudflare {
             default_ttl: DEFAULT_TTL,
             min_ttl: MIN_TTL,
             dns_servers: Vec::new(),
-            hints: wacme_plugin_sdk::Hints::default(),
+            // `/dns_records/batch` takes many records of a zone at once.
+            hints: wacme_plugin_sdk::Hints {
+                batch: true,
+                ..Default::default()
+            },
         }
     }
 
@@ -122,6 +137,191 @@ impl Provider for Cloudflare {
         }
         Ok(())
     }
+
+    fn present_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let api = Api::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let zone_id = api.zone_id(zone)?;
+        let names = merge_names(sets);
+        let existing = api.list_names(&zone_id, &names)?;
+        let posts = plan_posts(&names, &existing, api.ttl);
+        api.batch(&zone_id, &[], &posts)
+    }
+
+    fn cleanup_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let api = Api::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let zone_id = api.zone_id(zone)?;
+        let names = merge_names(sets);
+        let existing = api.list_names(&zone_id, &names)?;
+        let deletes = plan_deletes(&names, &existing);
+        api.batch(&zone_id, &deletes, &[])
+    }
+}
+
+/// One record name of a batch: every value wanted there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    /// Lower case, no trailing dot.
+    pub name: String,
+    pub values: Vec<String>,
+    /// The TTL the host passed (its first set's).
+    pub ttl: u32,
+}
+
+/// `name` lower case, without trailing dot.
+fn normalize(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The zone every set of a batch is in, `None` for an empty batch; an error
+/// when the sets name several zones (the host never sends such a batch).
+pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
+    let Some(first) = sets.first() else {
+        return Ok(None);
+    };
+    let zone = normalize(&first.zone);
+    if let Some(other) = sets.iter().find(|s| normalize(&s.zone) != zone) {
+        return Err(Error::Permanent(format!(
+            "a batch must stay in one zone: {} and {}",
+            first.zone, other.zone
+        )));
+    }
+    Ok(Some(first.zone.as_str()))
+}
+
+/// The sets of a batch merged per record name (values in order, each
+/// once), in the order the names first appear.
+pub fn merge_names(sets: &[TxtSet]) -> Vec<Name> {
+    let mut names: Vec<Name> = Vec::new();
+    for set in sets {
+        let name = normalize(&set.fqdn);
+        let index = match names.iter().position(|n| n.name == name) {
+            Some(i) => i,
+            None => {
+                names.push(Name {
+                    name,
+                    values: Vec::new(),
+                    ttl: set.ttl,
+                });
+                names.len() - 1
+            }
+        };
+        for v in &set.values {
+            if !names[index].values.contains(v) {
+                names[index].values.push(v.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The `name.startswith` filter that lists every name of a batch: the first
+/// label they all share plus its dot (`_acme-challenge.`), or `None` when
+/// they share none (then every TXT record of the zone is listed).
+pub fn shared_prefix(names: &[Name]) -> Option<String> {
+    let first = names.first()?.name.split_once('.')?.0;
+    names
+        .iter()
+        .all(|n| {
+            n.name
+                .split_once('.')
+                .is_some_and(|(label, _)| label == first)
+        })
+        .then(|| format!("{first}."))
+}
+
+/// The listing URL of page `page` of the TXT records that may belong to
+/// `names`.
+pub fn list_names_url(base: &str, zone_id: &str, names: &[Name], page: u32) -> String {
+    let mut url = format!("{base}/zones/{zone_id}/dns_records?type=TXT");
+    if let Some(prefix) = shared_prefix(names) {
+        url.push_str(&format!("&name.startswith={}", url::encode(&prefix)));
+    }
+    url.push_str(&format!("&page={page}&per_page={PER_PAGE}"));
+    url
+}
+
+/// A record to create, as a batch `posts` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub name: String,
+    /// Quoted, as the API stores TXT content.
+    pub content: String,
+    pub ttl: u32,
+}
+
+/// One record per value a name misses. `ttl` is the operator's override.
+pub fn plan_posts(names: &[Name], existing: &[DnsRecord], ttl: Option<u32>) -> Vec<Post> {
+    let mut posts = Vec::new();
+    for name in names {
+        let here: Vec<DnsRecord> = existing
+            .iter()
+            .filter(|r| normalize(&r.name) == name.name)
+            .cloned()
+            .collect();
+        for value in missing(&here, &name.values) {
+            posts.push(Post {
+                name: name.name.clone(),
+                content: txt::quote(value),
+                ttl: ttl.unwrap_or(name.ttl),
+            });
+        }
+    }
+    posts
+}
+
+/// The ids of the records holding one of their name's values, each once.
+pub fn plan_deletes(names: &[Name], existing: &[DnsRecord]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for record in existing {
+        let name = normalize(&record.name);
+        let ours = names
+            .iter()
+            .any(|n| n.name == name && matches_value(record, &n.values));
+        if ours && !ids.contains(&record.id) {
+            ids.push(record.id.clone());
+        }
+    }
+    ids
+}
+
+/// The body of one `/dns_records/batch` request: `deletes` by id, then
+/// `posts` (Cloudflare runs deletes, patches, puts, posts in this order).
+pub fn batch_body(deletes: &[String], posts: &[Post]) -> Value {
+    let mut body = serde_json::Map::new();
+    if !deletes.is_empty() {
+        let deletes: Vec<Value> = deletes
+            .iter()
+            .map(|id| serde_json::json!({"id": id}))
+            .collect();
+        body.insert("deletes".into(), Value::Array(deletes));
+    }
+    if !posts.is_empty() {
+        let posts: Vec<Value> = posts
+            .iter()
+            .map(|p| {
+                serde_json::json!({"type": "TXT", "name": p.name, "content": p.content, "ttl": p.ttl})
+            })
+            .collect();
+        body.insert("posts".into(), Value::Array(posts));
+    }
+    Value::Object(body)
+}
+
+/// `deletes` then `posts` cut into request bodies of at most
+/// [`MAX_BATCH_RECORDS`] records each.
+pub fn batch_bodies(deletes: &[String], posts: &[Post]) -> Vec<Value> {
+    let mut bodies: Vec<Value> = deletes
+        .chunks(MAX_BATCH_RECORDS)
+        .map(|d| batch_body(d, &[]))
+        .collect();
+    bodies.extend(posts.chunks(MAX_BATCH_RECORDS).map(|p| batch_body(&[], p)));
+    bodies
 }
 
 /// "A record with those settings already exists" / "an identical record
@@ -248,6 +448,70 @@ impl Api {
         Ok(records)
     }
 
+    /// Every TXT record of the zone named like one of `names`, all pages of
+    /// one listing.
+    pub fn list_names(&self, zone_id: &str, names: &[Name]) -> Result<Vec<DnsRecord>> {
+        let mut records = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let url = list_names_url(&self.base, zone_id, names, page);
+            let envelope = self.call(Request::get(url)).map_err(|e| e.error)?;
+            let batch: Vec<DnsRecord> = serde_json::from_value(envelope.result)
+                .map_err(|e| Error::Permanent(format!("unexpected record list: {e}")))?;
+            let last = batch.is_empty()
+                || envelope
+                    .result_info
+                    .is_none_or(|info| info.total_pages <= page);
+            records.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| names.iter().any(|n| n.name == normalize(&r.name))),
+            );
+            if last {
+                return Ok(records);
+            }
+        }
+        // Values missed on a further page would be created twice or left
+        // behind: the calls name by name list less.
+        Err(Error::Permanent(format!(
+            "more than {MAX_PAGES} pages of TXT records to list for one batch"
+        )))
+    }
+
+    /// Deletes the records `deletes` and creates `posts` with as few
+    /// `/dns_records/batch` requests as the limit allows.
+    pub fn batch(&self, zone_id: &str, deletes: &[String], posts: &[Post]) -> Result<()> {
+        if deletes.is_empty() && posts.is_empty() {
+            log::debug("every record already as wanted");
+            return Ok(());
+        }
+        log::debug(&format!(
+            "batch: {} deletion(s), {} creation(s)",
+            deletes.len(),
+            posts.len()
+        ));
+        let url = format!("{}/zones/{zone_id}/dns_records/batch", self.base);
+        for body in batch_bodies(deletes, posts) {
+            match self.call(Request::post(url.clone()).json(&body)) {
+                Ok(_) => {}
+                // The batch is one transaction: a record another client
+                // created or deleted since the listing fails all of it;
+                // calls name by name sort that out.
+                Err(ApiError { codes, error, .. })
+                    if codes
+                        .iter()
+                        .any(|c| IDENTICAL.contains(c) || *c == RECORD_MISSING) =>
+                {
+                    return Err(Error::Transient(format!(
+                        "records changed since they were listed: {}",
+                        error_message(&error)
+                    )));
+                }
+                Err(e) => return Err(e.error),
+            }
+        }
+        Ok(())
+    }
+
     /// Sends an authenticated request and unwraps the envelope.
     pub fn call(&self, request: Request) -> Result<Envelope, ApiError> {
         let request = match &self.auth {
@@ -315,6 +579,18 @@ pub fn missing<'v>(records: &[DnsRecord], values: &'v [String]) -> Vec<&'v Strin
 /// Whether the record's content, quoted or bare, is one of `values`.
 pub fn matches_value(record: &DnsRecord, values: &[String]) -> bool {
     values.contains(&txt::unquote(&record.content)) || values.contains(&record.content)
+}
+
+/// The message an error carries.
+fn error_message(error: &Error) -> &str {
+    match error {
+        Error::InvalidConfig(m)
+        | Error::Authentication(m)
+        | Error::ZoneNotFound(m)
+        | Error::Transient(m)
+        | Error::Permanent(m) => m,
+        Error::RateLimited(r) => &r.message,
+    }
 }
 
 /// The envelope of a successful answer, or the mapped error.
@@ -513,6 +789,159 @@ mod tests {
         );
     }
 
+    fn txt_set(fqdn: &str, v: &[&str]) -> TxtSet {
+        TxtSet {
+            zone: "example.com".into(),
+            fqdn: fqdn.into(),
+            relative_name: fqdn.trim_end_matches(".example.com").into(),
+            values: values(v),
+            ttl: 120,
+        }
+    }
+
+    fn name(n: &str, v: &[&str]) -> Name {
+        Name {
+            name: n.into(),
+            values: values(v),
+            ttl: 120,
+        }
+    }
+
+    fn named(id: &str, name: &str, content: &str) -> DnsRecord {
+        DnsRecord {
+            id: id.into(),
+            name: name.into(),
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn batches_stay_in_one_zone_and_merge_per_name() {
+        assert_eq!(batch_zone(&[]).unwrap(), None);
+        let sets = [
+            txt_set("_acme-challenge.A.example.com.", &["1", "2"]),
+            txt_set("_acme-challenge.b.example.com", &["3"]),
+            txt_set("_acme-challenge.a.example.com", &["2", "4"]),
+        ];
+        assert_eq!(batch_zone(&sets).unwrap(), Some("example.com"));
+        assert_eq!(
+            merge_names(&sets),
+            [
+                name("_acme-challenge.a.example.com", &["1", "2", "4"]),
+                name("_acme-challenge.b.example.com", &["3"]),
+            ]
+        );
+        let mut other = txt_set("x.example.net", &["1"]);
+        other.zone = "example.net".into();
+        assert!(matches!(
+            batch_zone(&[sets[0].clone(), other]),
+            Err(Error::Permanent(_))
+        ));
+    }
+
+    #[test]
+    fn one_listing_covers_every_name() {
+        let names = [
+            name("_acme-challenge.example.com", &["a"]),
+            name("_acme-challenge.www.example.com", &["b"]),
+        ];
+        assert_eq!(shared_prefix(&names).as_deref(), Some("_acme-challenge."));
+        assert_eq!(
+            list_names_url("https://api.test/client/v4", "z1", &names, 2),
+            "https://api.test/client/v4/zones/z1/dns_records?type=TXT\
+             &name.startswith=_acme-challenge.&page=2&per_page=100"
+        );
+        let mixed = [names[0].clone(), name("other.example.com", &["c"])];
+        assert_eq!(shared_prefix(&mixed), None);
+        assert_eq!(
+            list_names_url("https://api.test/client/v4", "z1", &mixed, 1),
+            "https://api.test/client/v4/zones/z1/dns_records?type=TXT&page=1&per_page=100"
+        );
+        assert_eq!(shared_prefix(&[name("com", &["x"])]), None);
+        assert_eq!(shared_prefix(&[]), None);
+    }
+
+    #[test]
+    fn posts_cover_only_missing_values_per_name() {
+        let names = [
+            name("_acme-challenge.a.example.com", &["a1", "a2"]),
+            name("_acme-challenge.b.example.com", &["b1"]),
+        ];
+        // `a2` sits on another name: it does not count for `a`.
+        let existing = [
+            named("1", "_acme-challenge.a.example.com", "\"foreign\""),
+            named("2", "_ACME-challenge.a.example.com", "\"a1\""),
+            named("3", "_acme-challenge.b.example.com", "\"a2\""),
+        ];
+        assert_eq!(
+            plan_posts(&names, &existing, None),
+            [
+                Post {
+                    name: "_acme-challenge.a.example.com".into(),
+                    content: "\"a2\"".into(),
+                    ttl: 120
+                },
+                Post {
+                    name: "_acme-challenge.b.example.com".into(),
+                    content: "\"b1\"".into(),
+                    ttl: 120
+                },
+            ]
+        );
+        assert!(plan_posts(&names[..1], &existing[..2], None).len() == 1);
+        assert_eq!(plan_posts(&names[1..], &[], Some(60))[0].ttl, 60);
+    }
+
+    #[test]
+    fn deletes_take_only_our_values_on_our_names() {
+        let names = [
+            name("_acme-challenge.a.example.com", &["a1"]),
+            name("_acme-challenge.b.example.com", &["b1"]),
+        ];
+        let existing = [
+            named("1", "_acme-challenge.a.example.com", "\"foreign\""),
+            named("2", "_acme-challenge.a.example.com", "\"a1\""),
+            named("3", "_acme-challenge.b.example.com", "b1"),
+            named("4", "_acme-challenge.b.example.com", "\"a1\""),
+            named("2", "_acme-challenge.a.example.com", "\"a1\""),
+        ];
+        assert_eq!(plan_deletes(&names, &existing), ["2", "3"]);
+        assert!(plan_deletes(&names, &existing[..1]).is_empty());
+    }
+
+    #[test]
+    fn batch_bodies_follow_the_documented_shape_and_limit() {
+        let post = |i: usize| Post {
+            name: format!("_acme-challenge.h{i}.example.com"),
+            content: format!("\"v{i}\""),
+            ttl: 120,
+        };
+        assert_eq!(
+            batch_body(&["r1".into()], &[post(0)]),
+            serde_json::json!({
+                "deletes": [{"id": "r1"}],
+                "posts": [{"type": "TXT", "name": "_acme-challenge.h0.example.com",
+                           "content": "\"v0\"", "ttl": 120}],
+            })
+        );
+        assert_eq!(
+            batch_body(&[], &[post(1)]),
+            serde_json::json!({"posts": [{"type": "TXT",
+                "name": "_acme-challenge.h1.example.com", "content": "\"v1\"", "ttl": 120}]})
+        );
+        let posts: Vec<Post> = (0..450).map(post).collect();
+        let sizes: Vec<usize> = batch_bodies(&[], &posts)
+            .iter()
+            .map(|b| b["posts"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sizes, [200, 200, 50]);
+        let deletes: Vec<String> = (0..201).map(|i| format!("r{i}")).collect();
+        let bodies = batch_bodies(&deletes, &[]);
+        assert_eq!(bodies.len(), 2);
+        assert_eq!(bodies[1], serde_json::json!({"deletes": [{"id": "r200"}]}));
+        assert!(batch_bodies(&[], &[]).is_empty());
+    }
+
     #[test]
     fn metadata() {
         let m = Cloudflare::metadata();
@@ -531,5 +960,6 @@ mod tests {
         assert!(m.config.iter().any(|f| f.name == "api_key" && f.secret));
         let endpoint = m.config.iter().find(|f| f.name == "endpoint").unwrap();
         assert_eq!(endpoint.default.as_deref(), Some(DEFAULT_ENDPOINT));
+        assert!(m.hints.batch, "/dns_records/batch takes many records");
     }
 }

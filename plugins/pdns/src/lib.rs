@@ -4,10 +4,19 @@
 //! `present` reads the TXT RRset of the record name, adds the missing values
 //! and writes the union back with one `REPLACE` PATCH; `cleanup` removes only
 //! the given values (a `DELETE` PATCH when none remain). Values other clients
-//! put on the same name are kept. This file owns the plugin's metadata, its
-//! config handling, the request/response logic and the mapping of PowerDNS
-//! answers to the WIT error cases; everything but [`PowerDns`]'s two calls is
-//! a plain function tested on the host target.
+//! put on the same name are kept.
+//!
+//! The batch calls (`present_many` / `cleanup_many`, hint `batch`) do the
+//! same for many names of one zone in two requests: one `GET` of the zone
+//! with its RRsets (the API filters by one name at most), then one `PATCH`
+//! carrying an RRset per name that changes (PowerDNS applies a PATCH in one
+//! transaction). A zone too large for the host's response cap is read name
+//! by name instead.
+//!
+//! This file owns the plugin's metadata, its config handling, the
+//! request/response logic and the mapping of PowerDNS answers to the WIT
+//! error cases; everything but [`PowerDns`]'s calls is a plain function
+//! tested on the host target.
 
 use serde::{Deserialize, Serialize};
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
@@ -60,9 +69,11 @@ impl Provider for PowerDns {
             min_ttl: MIN_TTL,
             dns_servers: Vec::new(),
             // The sqlite backend answers concurrent writes to one zone with
-            // "database is locked": one write per zone at a time.
+            // "database is locked": one write per zone at a time. One PATCH
+            // takes any number of RRsets: batch calls.
             hints: wacme_plugin_sdk::Hints {
                 zone_write_concurrency: 1,
+                batch: true,
                 ..Default::default()
             },
         }
@@ -98,6 +109,26 @@ impl Provider for PowerDns {
             }
             Some(change) => settings.patch(set, &change),
         }
+    }
+
+    fn present_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let settings = Settings::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let current = settings.read_names(zone, sets)?;
+        let changes = plan_present_many(&current, sets, settings.ttl);
+        settings.patch_many(zone, &changes)
+    }
+
+    fn cleanup_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let settings = Settings::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let current = settings.read_names(zone, sets)?;
+        let changes = plan_cleanup_many(&current, sets);
+        settings.patch_many(zone, &changes)
     }
 }
 
@@ -138,19 +169,55 @@ impl Settings {
     /// The TXT RRset of `set.fqdn`, if there is one.
     fn read_txt(&self, set: &TxtSet) -> Result<Option<RRSet>> {
         let url = rrset_query_url(&self.server_url, &set.zone, &set.fqdn);
-        let response = self.send(Request::get(url), set)?;
+        let response = self.send(Request::get(url), &set.zone)?;
         let zone: Zone = response.json()?;
         Ok(find_txt(&zone, &set.fqdn).cloned())
+    }
+
+    /// The RRsets of `zone` holding at least the TXT RRsets of every set's
+    /// name: the whole zone in one request, or, when the zone is larger
+    /// than the host lets a response be, one filtered request per name.
+    fn read_names(&self, zone: &str, sets: &[TxtSet]) -> Result<Zone> {
+        let url = zone_rrsets_url(&self.server_url, zone);
+        match self.send(Request::get(url), zone) {
+            Ok(response) => response.json(),
+            Err(Error::Permanent(m)) if m.starts_with(TOO_LARGE) => {
+                log::debug(&format!(
+                    "{}: zone too large to read at once; reading name by name",
+                    absolute(zone)
+                ));
+                let mut rrsets = Vec::new();
+                for set in sets {
+                    rrsets.extend(self.read_txt(set)?);
+                }
+                Ok(Zone { rrsets })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn patch(&self, set: &TxtSet, change: &Change) -> Result<()> {
         log::debug(&format!("{}: {}", absolute(&set.fqdn), change.describe()));
         let request = Request::patch(zone_url(&self.server_url, &set.zone))
             .json(&patch_body(&set.fqdn, change));
-        self.send(request, set).map(drop)
+        self.send(request, &set.zone).map(drop)
     }
 
-    fn send(&self, request: Request, set: &TxtSet) -> Result<Response> {
+    /// One PATCH of `zone` applying every change; nothing when there is none.
+    fn patch_many(&self, zone: &str, changes: &[(String, Change)]) -> Result<()> {
+        if changes.is_empty() {
+            log::debug(&format!("{}: every name already as wanted", absolute(zone)));
+            return Ok(());
+        }
+        for (fqdn, change) in changes {
+            log::debug(&format!("{}: {}", absolute(fqdn), change.describe()));
+        }
+        let request =
+            Request::patch(zone_url(&self.server_url, zone)).json(&patch_body_many(changes));
+        self.send(request, zone).map(drop)
+    }
+
+    fn send(&self, request: Request, zone: &str) -> Result<Response> {
         let response = request
             .header("x-api-key", &self.api_key)
             .header("accept", "application/json")
@@ -162,7 +229,7 @@ impl Settings {
             response.status,
             response.header("retry-after"),
             &response.body,
-            &set.zone,
+            zone,
             &self.server_id,
         ))
     }
@@ -210,6 +277,12 @@ pub fn absolute(name: &str) -> String {
 /// The zone's URL, the target of PATCH.
 pub fn zone_url(server_url: &str, zone: &str) -> String {
     format!("{server_url}/zones/{}", url::encode(&absolute(zone)))
+}
+
+/// The zone's URL asking for every RRset of the zone (PowerDNS filters by
+/// one name at most, so a batch reads them all).
+pub fn zone_rrsets_url(server_url: &str, zone: &str) -> String {
+    format!("{}?rrsets=true", zone_url(server_url, zone))
 }
 
 /// The zone's URL asking for the TXT RRset of `fqdn` only. Servers that do not
@@ -327,7 +400,22 @@ pub fn plan_cleanup(current: Option<&RRSet>, values: &[String]) -> Option<Change
 
 /// The JSON body of the zone PATCH applying `change` to `fqdn`'s TXT RRset.
 pub fn patch_body(fqdn: &str, change: &Change) -> serde_json::Value {
-    let rrset = match change {
+    serde_json::json!({ "rrsets": [rrset_change(fqdn, change)] })
+}
+
+/// The JSON body of the zone PATCH applying every `(fqdn, change)`: one
+/// RRset per name.
+pub fn patch_body_many(changes: &[(String, Change)]) -> serde_json::Value {
+    let rrsets: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|(fqdn, change)| rrset_change(fqdn, change))
+        .collect();
+    serde_json::json!({ "rrsets": rrsets })
+}
+
+/// One RRset of a PATCH body.
+fn rrset_change(fqdn: &str, change: &Change) -> serde_json::Value {
+    match change {
         Change::Replace { ttl, records } => serde_json::json!({
             "name": absolute(fqdn),
             "type": "TXT",
@@ -340,8 +428,73 @@ pub fn patch_body(fqdn: &str, change: &Change) -> serde_json::Value {
             "type": "TXT",
             "changetype": "DELETE",
         }),
+    }
+}
+
+/// Start of the SDK's message for a response over the host's size cap.
+const TOO_LARGE: &str = "response too large";
+
+/// The zone every set of a batch is in, `None` for an empty batch; an error
+/// when the sets name several zones (the host never sends such a batch).
+pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
+    let Some(first) = sets.first() else {
+        return Ok(None);
     };
-    serde_json::json!({ "rrsets": [rrset] })
+    let zone = absolute(&first.zone);
+    if let Some(other) = sets.iter().find(|s| absolute(&s.zone) != zone) {
+        return Err(Error::Permanent(format!(
+            "a batch must stay in one zone: {} and {}",
+            first.zone, other.zone
+        )));
+    }
+    Ok(Some(first.zone.as_str()))
+}
+
+/// The sets of a batch merged per record name (values in order, each once;
+/// the TTL of the name's first set), in the order the names first appear.
+pub fn merge_names(sets: &[TxtSet]) -> Vec<(String, Vec<String>, u32)> {
+    let mut names: Vec<(String, Vec<String>, u32)> = Vec::new();
+    for set in sets {
+        let name = absolute(&set.fqdn);
+        let index = match names.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push((name, Vec::new(), set.ttl));
+                names.len() - 1
+            }
+        };
+        let values = &mut names[index].1;
+        for v in &set.values {
+            if !values.contains(v) {
+                values.push(v.clone());
+            }
+        }
+    }
+    names
+}
+
+/// The changes that make every set's name carry its values (other records
+/// kept), one per name that needs one. `ttl` is the operator's override.
+pub fn plan_present_many(zone: &Zone, sets: &[TxtSet], ttl: Option<u32>) -> Vec<(String, Change)> {
+    merge_names(sets)
+        .into_iter()
+        .filter_map(|(name, values, set_ttl)| {
+            let ttl = ttl.unwrap_or(set_ttl).max(MIN_TTL);
+            plan_present(find_txt(zone, &name), &values, ttl)
+                .map(|records| (name, Change::Replace { ttl, records }))
+        })
+        .collect()
+}
+
+/// The changes that remove every set's values from its name (other records
+/// kept), one per name that holds one of them.
+pub fn plan_cleanup_many(zone: &Zone, sets: &[TxtSet]) -> Vec<(String, Change)> {
+    merge_names(sets)
+        .into_iter()
+        .filter_map(|(name, values, _)| {
+            plan_cleanup(find_txt(zone, &name), &values).map(|change| (name, change))
+        })
+        .collect()
 }
 
 /// PowerDNS's own explanation of a failed call: the `error` member of its
@@ -475,6 +628,10 @@ mod tests {
         assert_eq!(
             zone_url(server, "example.org."),
             format!("{server}/zones/example.org.")
+        );
+        assert_eq!(
+            zone_rrsets_url(server, "example.org"),
+            format!("{server}/zones/example.org.?rrsets=true")
         );
         assert_eq!(
             rrset_query_url(server, "example.org", "_acme-challenge.www.example.org"),
@@ -637,6 +794,176 @@ mod tests {
         );
     }
 
+    fn txt_set(fqdn: &str, v: &[&str]) -> TxtSet {
+        TxtSet {
+            zone: "example.org".into(),
+            fqdn: fqdn.into(),
+            relative_name: fqdn.trim_end_matches(".example.org").into(),
+            values: values(v),
+            ttl: 60,
+        }
+    }
+
+    /// A zone holding a SOA, a foreign TXT value on `a`, our value on `b`
+    /// and an A record on `c`.
+    fn batch_zone_fixture() -> Zone {
+        serde_json::from_str(
+            r#"{"name":"example.org.","rrsets":[
+                {"name":"example.org.","type":"SOA","ttl":3600,"records":[{"content":"a. b. 1 2 3 4 5","disabled":false}]},
+                {"name":"a.example.org.","type":"TXT","ttl":300,"records":[{"content":"\"foreign\"","disabled":false}]},
+                {"name":"b.example.org.","type":"TXT","ttl":60,"records":[{"content":"\"b1\"","disabled":false}]},
+                {"name":"c.example.org.","type":"A","ttl":60,"records":[{"content":"192.0.2.1","disabled":false}]}
+            ]}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn batches_stay_in_one_zone() {
+        assert_eq!(batch_zone(&[]).unwrap(), None);
+        let sets = [
+            txt_set("a.example.org", &["x"]),
+            txt_set("b.example.org", &["y"]),
+        ];
+        assert_eq!(batch_zone(&sets).unwrap(), Some("example.org"));
+        let mut other = txt_set("a.example.net", &["x"]);
+        other.zone = "example.net".into();
+        assert!(matches!(
+            batch_zone(&[sets[0].clone(), other]),
+            Err(Error::Permanent(_))
+        ));
+    }
+
+    #[test]
+    fn merge_names_unites_values_of_one_name() {
+        let merged = merge_names(&[
+            txt_set("A.example.org", &["1", "2"]),
+            txt_set("b.example.org", &["3"]),
+            txt_set("a.example.org.", &["2", "4"]),
+        ]);
+        assert_eq!(
+            merged,
+            [
+                ("a.example.org.".to_string(), values(&["1", "2", "4"]), 60),
+                ("b.example.org.".to_string(), values(&["3"]), 60),
+            ]
+        );
+    }
+
+    #[test]
+    fn present_many_writes_one_rrset_per_changed_name() {
+        let zone = batch_zone_fixture();
+        let sets = [
+            txt_set("a.example.org", &["a1"]),
+            txt_set("b.example.org", &["b1"]),
+            txt_set("c.example.org", &["c1", "c2"]),
+        ];
+        let changes = plan_present_many(&zone, &sets, None);
+        // `b` already carries its value with this TTL: no change.
+        assert_eq!(
+            changes,
+            [
+                (
+                    "a.example.org.".to_string(),
+                    Change::Replace {
+                        ttl: 60,
+                        records: vec![
+                            Record {
+                                content: "\"foreign\"".into(),
+                                disabled: false
+                            },
+                            Record {
+                                content: "\"a1\"".into(),
+                                disabled: false
+                            },
+                        ],
+                    }
+                ),
+                (
+                    "c.example.org.".to_string(),
+                    Change::Replace {
+                        ttl: 60,
+                        records: vec![
+                            Record {
+                                content: "\"c1\"".into(),
+                                disabled: false
+                            },
+                            Record {
+                                content: "\"c2\"".into(),
+                                disabled: false
+                            },
+                        ],
+                    }
+                ),
+            ]
+        );
+        // The operator's TTL wins.
+        let with_ttl = plan_present_many(&zone, &sets[1..2], Some(30));
+        assert!(matches!(
+            &with_ttl[..],
+            [(_, Change::Replace { ttl: 30, .. })]
+        ));
+        assert!(plan_present_many(&zone, &sets[1..2], None).is_empty());
+    }
+
+    #[test]
+    fn cleanup_many_deletes_or_keeps_foreign_values() {
+        let zone = batch_zone_fixture();
+        let sets = [
+            txt_set("a.example.org", &["foreign-not-ours", "a1"]),
+            txt_set("b.example.org", &["b1"]),
+            txt_set("c.example.org", &["c1"]),
+        ];
+        // `a` holds none of the values, `c` has no TXT RRset: only `b`.
+        assert_eq!(
+            plan_cleanup_many(&zone, &sets),
+            [("b.example.org.".to_string(), Change::Delete)]
+        );
+        let mut zone = zone;
+        zone.rrsets[1].records.push(Record {
+            content: "\"a1\"".into(),
+            disabled: false,
+        });
+        assert_eq!(
+            plan_cleanup_many(&zone, &sets[..1]),
+            [(
+                "a.example.org.".to_string(),
+                Change::Replace {
+                    ttl: 300,
+                    records: vec![Record {
+                        content: "\"foreign\"".into(),
+                        disabled: false
+                    }],
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn patch_body_many_carries_one_rrset_per_name() {
+        let changes = vec![
+            (
+                "a.example.org.".to_string(),
+                Change::Replace {
+                    ttl: 60,
+                    records: vec![Record {
+                        content: "\"v\"".into(),
+                        disabled: false,
+                    }],
+                },
+            ),
+            ("b.example.org".to_string(), Change::Delete),
+        ];
+        assert_eq!(
+            patch_body_many(&changes),
+            serde_json::json!({"rrsets":[
+                {"name":"a.example.org.","type":"TXT","ttl":60,"changetype":"REPLACE",
+                 "records":[{"content":"\"v\"","disabled":false}]},
+                {"name":"b.example.org.","type":"TXT","changetype":"DELETE"}
+            ]})
+        );
+    }
+
     #[test]
     fn errors_map_to_wit_cases() {
         let err = |status, body: &str| {
@@ -695,6 +1022,8 @@ mod tests {
         assert_eq!(m.name, "pdns");
         assert_eq!(m.allowed_hosts, ["{api_url}"]);
         assert_eq!((m.default_ttl, m.min_ttl), (60, 1));
+        assert!(m.hints.batch, "one PATCH takes many RRsets");
+        assert_eq!(m.hints.zone_write_concurrency, 1);
         let key = m.config.iter().find(|f| f.name == "api_key").unwrap();
         assert!(key.required && key.secret);
         assert_eq!(key.env_aliases, ["PDNS_API_KEY"]);

@@ -18,6 +18,13 @@
 //! 4. `GET /change/{id}` until the change is `INSYNC`, for at most
 //!    `wait_insync` seconds (the host checks the nameservers anyway).
 //!
+//! The batch calls (`present_many` / `cleanup_many`, hint `batch`) look the
+//! zone up once, list each name (a set another listing page already showed
+//! is taken from there), and send every name's change in one change batch
+//! (applied all or nothing by Route 53), then wait for it once. A batch
+//! larger than one request may carry (100 changes, 1000 values, 32000
+//! characters of values, an `UPSERT` counting twice) is split into several.
+//!
 //! Values of other clients are written back byte for byte, as read.
 
 pub mod xml;
@@ -113,9 +120,11 @@ impl Provider for Route53 {
             min_ttl: MIN_TTL,
             dns_servers: Vec::new(),
             // Route 53 refuses a change to a hosted zone while another is
-            // pending (`PriorRequestNotComplete`): one write per zone.
+            // pending (`PriorRequestNotComplete`): one write per zone. One
+            // change batch takes many names: batch calls.
             hints: wacme_plugin_sdk::Hints {
                 zone_write_concurrency: 1,
+                batch: true,
                 ..Default::default()
             },
         }
@@ -159,6 +168,173 @@ impl Provider for Route53 {
         };
         api.wait(&change)
     }
+
+    fn present_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let api = Api::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let zone_id = api.hosted_zone(zone)?;
+        let names = merge_names(sets);
+        let current = api.txt_sets(&zone_id, &names)?;
+        api.submit(&zone_id, &plan_present_many(&names, &current, api.ttl))
+    }
+
+    fn cleanup_many(config: &Config, sets: &[TxtSet]) -> Result<()> {
+        let api = Api::from_config(config)?;
+        let Some(zone) = batch_zone(sets)? else {
+            return Ok(());
+        };
+        let zone_id = api.hosted_zone(zone)?;
+        let names = merge_names(sets);
+        let current = api.txt_sets(&zone_id, &names)?;
+        api.submit(&zone_id, &plan_cleanup_many(&names, &current))
+    }
+}
+
+/// Most `Change` elements one change batch carries.
+pub const MAX_BATCH_CHANGES: usize = 100;
+/// Most `ResourceRecord` elements one change batch carries (an `UPSERT`
+/// counts twice).
+pub const MAX_BATCH_RECORDS: usize = 1000;
+/// Most characters in all `Value` elements of one change batch (an `UPSERT`
+/// counts twice).
+pub const MAX_BATCH_VALUE_CHARS: usize = 32_000;
+
+/// One record name of a batch: every value wanted there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name {
+    /// As [`normalize`] gives it.
+    pub name: String,
+    pub values: Vec<String>,
+    /// The TTL the host passed (its first set's).
+    pub ttl: u32,
+}
+
+/// The zone every set of a batch is in, `None` for an empty batch; an error
+/// when the sets name several zones (the host never sends such a batch).
+pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
+    let Some(first) = sets.first() else {
+        return Ok(None);
+    };
+    let zone = normalize(&first.zone);
+    if let Some(other) = sets.iter().find(|s| normalize(&s.zone) != zone) {
+        return Err(Error::Permanent(format!(
+            "a batch must stay in one zone: {} and {}",
+            first.zone, other.zone
+        )));
+    }
+    Ok(Some(first.zone.as_str()))
+}
+
+/// The sets of a batch merged per record name (values in order, each
+/// once), in the order the names first appear: one change batch may touch
+/// a record set only once.
+pub fn merge_names(sets: &[TxtSet]) -> Vec<Name> {
+    let mut names: Vec<Name> = Vec::new();
+    for set in sets {
+        let name = normalize(&set.fqdn);
+        let index = match names.iter().position(|n| n.name == name) {
+            Some(i) => i,
+            None => {
+                names.push(Name {
+                    name,
+                    values: Vec::new(),
+                    ttl: set.ttl,
+                });
+                names.len() - 1
+            }
+        };
+        for v in &set.values {
+            if !names[index].values.contains(v) {
+                names[index].values.push(v.clone());
+            }
+        }
+    }
+    names
+}
+
+/// One change of a batch: a TXT set written whole, or deleted as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub action: Action,
+    pub name: String,
+    pub ttl: u32,
+    /// Presentation form.
+    pub values: Vec<String>,
+}
+
+/// The changes that make every name carry its values, `current[i]` being
+/// the set read at `names[i]`; `ttl` is the operator's override.
+pub fn plan_present_many(
+    names: &[Name],
+    current: &[Option<RrSet>],
+    ttl: Option<u32>,
+) -> Vec<Planned> {
+    names
+        .iter()
+        .zip(current)
+        .filter_map(|(name, current)| {
+            plan_present(current.as_ref(), &name.values).map(|values| Planned {
+                action: Action::Upsert,
+                name: name.name.clone(),
+                ttl: ttl.unwrap_or(name.ttl),
+                values,
+            })
+        })
+        .collect()
+}
+
+/// The changes that remove every name's values, as [`plan_cleanup`] does
+/// for one.
+pub fn plan_cleanup_many(names: &[Name], current: &[Option<RrSet>]) -> Vec<Planned> {
+    names
+        .iter()
+        .zip(current)
+        .filter_map(|(name, current)| {
+            let current = current.as_ref()?;
+            let (action, values) = match plan_cleanup(current, &name.values) {
+                Cleanup::Nothing => return None,
+                Cleanup::Keep(remaining) => (Action::Upsert, remaining),
+                Cleanup::Delete => (Action::Delete, current.values.clone()),
+            };
+            Some(Planned {
+                action,
+                name: name.name.clone(),
+                ttl: current.ttl,
+                values,
+            })
+        })
+        .collect()
+}
+
+/// `changes` cut into runs that each fit one change batch; a change too
+/// large on its own still goes alone (and Route 53 says why it refuses it).
+pub fn split_batches(changes: &[Planned]) -> Vec<&[Planned]> {
+    let mut out = Vec::new();
+    let (mut start, mut records, mut chars) = (0, 0, 0);
+    for (i, change) in changes.iter().enumerate() {
+        let weight = match change.action {
+            Action::Upsert => 2,
+            Action::Delete => 1,
+        };
+        let r = change.values.len() * weight;
+        let c = change.values.iter().map(String::len).sum::<usize>() * weight;
+        if i > start
+            && (i - start == MAX_BATCH_CHANGES
+                || records + r > MAX_BATCH_RECORDS
+                || chars + c > MAX_BATCH_VALUE_CHARS)
+        {
+            out.push(&changes[start..i]);
+            (start, records, chars) = (i, 0, 0);
+        }
+        records += r;
+        chars += c;
+    }
+    if start < changes.len() {
+        out.push(&changes[start..]);
+    }
+    out
 }
 
 /// A TXT record set as Route 53 lists it: values in presentation form
@@ -510,6 +686,35 @@ impl Api {
 
     /// The simple (no routing policy) TXT set at `fqdn`, if any.
     pub fn txt_set(&self, zone_id: &str, fqdn: &str) -> Result<Option<RrSet>> {
+        self.txt_set_noting(zone_id, fqdn, &mut Vec::new())
+    }
+
+    /// The simple TXT set at each name, in the order of `names`. The names
+    /// are listed in Route 53's order; a set a listing page already showed
+    /// is taken from it instead of being listed again.
+    pub fn txt_sets(&self, zone_id: &str, names: &[Name]) -> Result<Vec<Option<RrSet>>> {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.sort_by(|a, b| listing_key(&names[*a].name).cmp(&listing_key(&names[*b].name)));
+        let mut seen = Vec::new();
+        let mut out = vec![None; names.len()];
+        for i in order {
+            let name = normalize(&names[i].name);
+            out[i] = match seen.iter().find(|(n, _): &&(String, RrSet)| *n == name) {
+                Some((_, set)) => Some(set.clone()),
+                None => self.txt_set_noting(zone_id, &name, &mut seen)?,
+            };
+        }
+        Ok(out)
+    }
+
+    /// [`Api::txt_set`], adding every simple TXT set of the pages read to
+    /// `seen`.
+    fn txt_set_noting(
+        &self,
+        zone_id: &str,
+        fqdn: &str,
+        seen: &mut Vec<(String, RrSet)>,
+    ) -> Result<Option<RrSet>> {
         let name = normalize(fqdn);
         let path = format!("/{API_VERSION}/hostedzone/{zone_id}/rrset");
         let mut query = vec![
@@ -521,6 +726,7 @@ impl Api {
             let page = self
                 .call("GET", &path, &query, "")
                 .map_err(|e| zone_error(e, zone_id))?;
+            seen.extend(simple_txt_sets(&page));
             let sets = page
                 .child("ResourceRecordSets")
                 .map(|s| s.all("ResourceRecordSet"));
@@ -537,20 +743,7 @@ impl Api {
                 if set.child("SetIdentifier").is_some() {
                     continue;
                 }
-                let values = set
-                    .child("ResourceRecords")
-                    .map(|r| {
-                        r.all("ResourceRecord")
-                            .filter_map(|r| r.text_at(&["Value"]))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let ttl = set
-                    .text_at(&["TTL"])
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(DEFAULT_TTL);
-                return Ok(Some(RrSet { ttl, values }));
+                return Ok(Some(rrset_of(set)));
             }
             let next_name = page.text_at(&["NextRecordName"]).map(normalize);
             if page.text_at(&["IsTruncated"]) != Some("true")
@@ -569,6 +762,31 @@ impl Api {
             }
         }
         Ok(None)
+    }
+
+    /// Submits `changes` in as few change batches as the limits allow,
+    /// waiting for each to be `INSYNC` before the next.
+    pub fn submit(&self, zone_id: &str, changes: &[Planned]) -> Result<()> {
+        if changes.is_empty() {
+            log::debug("every record set already as wanted");
+            return Ok(());
+        }
+        for batch in split_batches(changes) {
+            let batch: Vec<(Action, &str, u32, &[String])> = batch
+                .iter()
+                .map(|c| (c.action, c.name.as_str(), c.ttl, c.values.as_slice()))
+                .collect();
+            let change = self.change(zone_id, &batch).map_err(|e| match e {
+                // A set deleted since it was read: the whole batch was
+                // refused; calls name by name sort it out.
+                ChangeError::NotFound => Error::Transient(
+                    "Route 53: a record set of the batch is gone since it was read".into(),
+                ),
+                ChangeError::Other(e) => e,
+            })?;
+            self.wait(&change)?;
+        }
+        Ok(())
     }
 
     /// Submits a change batch; the change id.
@@ -634,6 +852,41 @@ impl Api {
             delay = (delay * 2).min(std::time::Duration::from_secs(4));
         }
     }
+}
+
+/// A listed `ResourceRecordSet` element as an [`RrSet`].
+fn rrset_of(set: &xml::Node) -> RrSet {
+    let values = set
+        .child("ResourceRecords")
+        .map(|r| {
+            r.all("ResourceRecord")
+                .filter_map(|r| r.text_at(&["Value"]))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let ttl = set
+        .text_at(&["TTL"])
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(DEFAULT_TTL);
+    RrSet { ttl, values }
+}
+
+/// Every simple (no routing policy) TXT set of a `ListResourceRecordSets`
+/// page, by normalized name.
+pub fn simple_txt_sets(page: &xml::Node) -> Vec<(String, RrSet)> {
+    page.child("ResourceRecordSets")
+        .map(|s| s.all("ResourceRecordSet"))
+        .into_iter()
+        .flatten()
+        .filter(|set| set.text_at(&["Type"]) == Some("TXT") && set.child("SetIdentifier").is_none())
+        .map(|set| {
+            (
+                normalize(set.text_at(&["Name"]).unwrap_or_default()),
+                rrset_of(set),
+            )
+        })
+        .collect()
 }
 
 fn zone_error(e: ChangeError, zone_id: &str) -> Error {

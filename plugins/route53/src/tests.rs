@@ -438,6 +438,8 @@ fn metadata() {
     assert_eq!(field("private_zone").default.as_deref(), Some("false"));
     assert_eq!(field("endpoint").default.as_deref(), Some(DEFAULT_ENDPOINT));
     assert_eq!(field("region").default.as_deref(), Some("us-east-1"));
+    assert!(m.hints.batch, "one change batch takes many names");
+    assert_eq!(m.hints.zone_write_concurrency, 1);
 }
 
 #[test]
@@ -462,4 +464,247 @@ fn the_nested_error_form_is_read_too() {
         error(403, body),
         ChangeError::Other(Error::Authentication(m)) if m.contains("check secret_access_key")
     ));
+}
+
+fn txt_set(fqdn: &str, values: &[&str]) -> TxtSet {
+    TxtSet {
+        zone: "example.com".into(),
+        fqdn: fqdn.into(),
+        relative_name: fqdn.trim_end_matches(".example.com").into(),
+        values: strings(values),
+        ttl: 60,
+    }
+}
+
+fn name(n: &str, values: &[&str]) -> Name {
+    Name {
+        name: n.into(),
+        values: strings(values),
+        ttl: 60,
+    }
+}
+
+#[test]
+fn batches_stay_in_one_zone_and_merge_per_name() {
+    assert_eq!(batch_zone(&[]).unwrap(), None);
+    let sets = [
+        txt_set("A.example.com.", &["1", "2"]),
+        txt_set("b.example.com", &["3"]),
+        txt_set("a.example.com", &["2", "4"]),
+    ];
+    assert_eq!(batch_zone(&sets).unwrap(), Some("example.com"));
+    assert_eq!(
+        merge_names(&sets),
+        [
+            name("a.example.com", &["1", "2", "4"]),
+            name("b.example.com", &["3"])
+        ]
+    );
+    let mut other = txt_set("x.example.net", &["1"]);
+    other.zone = "example.net".into();
+    assert!(matches!(
+        batch_zone(&[sets[0].clone(), other]),
+        Err(Error::Permanent(_))
+    ));
+}
+
+#[test]
+fn present_many_upserts_each_name_that_misses_a_value() {
+    let names = [
+        name("a.example.com", &["a1"]),
+        name("b.example.com", &["b1"]),
+        name("c.example.com", &["c1", "c2"]),
+    ];
+    let current = [
+        Some(RrSet {
+            ttl: 300,
+            values: strings(&["\"foreign\""]),
+        }),
+        Some(RrSet {
+            ttl: 60,
+            values: strings(&["\"b1\""]),
+        }),
+        None,
+    ];
+    assert_eq!(
+        plan_present_many(&names, &current, None),
+        [
+            Planned {
+                action: Action::Upsert,
+                name: "a.example.com".into(),
+                ttl: 60,
+                values: strings(&["\"foreign\"", "\"a1\""]),
+            },
+            Planned {
+                action: Action::Upsert,
+                name: "c.example.com".into(),
+                ttl: 60,
+                values: strings(&["\"c1\"", "\"c2\""]),
+            },
+        ]
+    );
+    let with_ttl = plan_present_many(&names[2..], &current[2..], Some(30));
+    assert_eq!(with_ttl[0].ttl, 30);
+}
+
+#[test]
+fn cleanup_many_keeps_foreign_values_and_deletes_sets_as_read() {
+    let names = [
+        name("a.example.com", &["a1"]),
+        name("b.example.com", &["b1", "b2"]),
+        name("c.example.com", &["c1"]),
+        name("d.example.com", &["d1"]),
+    ];
+    let current = [
+        Some(RrSet {
+            ttl: 300,
+            values: strings(&["\"foreign\"", "\"a1\""]),
+        }),
+        Some(RrSet {
+            ttl: 120,
+            values: strings(&["\"b1\"", "\"b2\""]),
+        }),
+        Some(RrSet {
+            ttl: 60,
+            values: strings(&["\"other\""]),
+        }),
+        None,
+    ];
+    assert_eq!(
+        plan_cleanup_many(&names, &current),
+        [
+            Planned {
+                action: Action::Upsert,
+                name: "a.example.com".into(),
+                ttl: 300,
+                values: strings(&["\"foreign\""]),
+            },
+            Planned {
+                action: Action::Delete,
+                name: "b.example.com".into(),
+                ttl: 120,
+                values: strings(&["\"b1\"", "\"b2\""]),
+            },
+        ]
+    );
+}
+
+#[test]
+fn change_batch_carries_one_change_per_name() {
+    let a = strings(&["\"foreign\"", "\"a1\""]);
+    let b = strings(&["\"b1\""]);
+    let body = change_batch(&[
+        (Action::Upsert, "a.example.com", 60, &a),
+        (Action::Delete, "b.example.com", 120, &b),
+    ]);
+    let doc = xml::parse(&body).unwrap();
+    let changes: Vec<(&str, &str, &str, usize)> = doc
+        .at(&["ChangeBatch", "Changes"])
+        .unwrap()
+        .all("Change")
+        .map(|c| {
+            let set = c.child("ResourceRecordSet").unwrap();
+            (
+                c.text_at(&["Action"]).unwrap(),
+                set.text_at(&["Name"]).unwrap(),
+                set.text_at(&["TTL"]).unwrap(),
+                set.child("ResourceRecords")
+                    .unwrap()
+                    .all("ResourceRecord")
+                    .count(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("UPSERT", "a.example.com.", "60", 2),
+            ("DELETE", "b.example.com.", "120", 1)
+        ]
+    );
+}
+
+#[test]
+fn batches_split_at_route53_limits() {
+    let planned = |action, values: usize, len: usize| Planned {
+        action,
+        name: "x.example.com".into(),
+        ttl: 60,
+        values: (0..values).map(|_| "v".repeat(len)).collect(),
+    };
+    let sizes = |changes: &[Planned]| {
+        split_batches(changes)
+            .iter()
+            .map(|b| b.len())
+            .collect::<Vec<_>>()
+    };
+    assert!(split_batches(&[]).is_empty());
+    // 100 changes at most.
+    let small: Vec<Planned> = (0..250).map(|_| planned(Action::Delete, 1, 45)).collect();
+    assert_eq!(sizes(&small), [100, 100, 50]);
+    // 1000 records, an UPSERT counting twice: 50 upserts of 10 values.
+    let upserts: Vec<Planned> = (0..300).map(|_| planned(Action::Upsert, 2, 10)).collect();
+    assert_eq!(sizes(&upserts), [100, 100, 100]);
+    let records: Vec<Planned> = (0..60).map(|_| planned(Action::Upsert, 10, 10)).collect();
+    assert_eq!(sizes(&records), [50, 10]);
+    // 32000 characters of values, an UPSERT counting twice.
+    let long: Vec<Planned> = (0..5).map(|_| planned(Action::Upsert, 2, 4000)).collect();
+    assert_eq!(sizes(&long), [2, 2, 1]);
+    let long: Vec<Planned> = (0..5).map(|_| planned(Action::Delete, 2, 4000)).collect();
+    assert_eq!(sizes(&long), [4, 1]);
+    // A change too large alone still goes (Route 53 says why it refuses).
+    let huge = [
+        planned(Action::Upsert, 600, 1),
+        planned(Action::Delete, 1, 1),
+    ];
+    assert_eq!(sizes(&huge), [1, 1]);
+}
+
+#[test]
+fn listing_pages_show_the_simple_txt_sets() {
+    let page = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">
+   <ResourceRecordSets>
+      <ResourceRecordSet>
+         <Name>_acme-challenge.example.com.</Name><Type>TXT</Type><TTL>300</TTL>
+         <ResourceRecords><ResourceRecord><Value>"abc"</Value></ResourceRecord></ResourceRecords>
+      </ResourceRecordSet>
+      <ResourceRecordSet>
+         <Name>_ACME-challenge.a.example.com.</Name><Type>TXT</Type><TTL>60</TTL>
+         <ResourceRecords><ResourceRecord><Value>"x"</Value></ResourceRecord>
+         <ResourceRecord><Value>"y"</Value></ResourceRecord></ResourceRecords>
+      </ResourceRecordSet>
+      <ResourceRecordSet>
+         <Name>_acme-challenge.b.example.com.</Name><Type>TXT</Type>
+         <SetIdentifier>w1</SetIdentifier><Weight>1</Weight><TTL>60</TTL>
+         <ResourceRecords><ResourceRecord><Value>"w"</Value></ResourceRecord></ResourceRecords>
+      </ResourceRecordSet>
+      <ResourceRecordSet>
+         <Name>b.example.com.</Name><Type>A</Type><TTL>60</TTL>
+         <ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords>
+      </ResourceRecordSet>
+   </ResourceRecordSets>
+   <IsTruncated>false</IsTruncated>
+   <MaxItems>100</MaxItems>
+</ListResourceRecordSetsResponse>"#;
+    let doc = xml::parse(page).unwrap();
+    assert_eq!(
+        simple_txt_sets(&doc),
+        [
+            (
+                "_acme-challenge.example.com".to_string(),
+                RrSet {
+                    ttl: 300,
+                    values: strings(&["\"abc\""])
+                }
+            ),
+            (
+                "_acme-challenge.a.example.com".to_string(),
+                RrSet {
+                    ttl: 60,
+                    values: strings(&["\"x\"", "\"y\""])
+                }
+            ),
+        ]
+    );
 }

@@ -7,11 +7,13 @@
 //!   zone lookup across pages, private zones, configured zone id, every
 //!   error case), `wacme plugin test`, and `wacme issue` for apex +
 //!   wildcard against Pebble (clean, next to a foreign value, with a wrong
-//!   secret, with throttled writes);
+//!   secret, with throttled writes); the batch calls writing four names in
+//!   one change batch;
 //! - against moto in server mode (`moto_server`, request authentication on:
 //!   access keys of a moto IAM user whose policy allows only the four Route
 //!   53 actions the plugin needs, every signature recomputed by moto with
-//!   botocore's signer): present/cleanup round trip and `wacme plugin test`,
+//!   botocore's signer): present/cleanup round trip, the batch calls, and
+//!   `wacme plugin test`,
 //!   moto's record sets mirrored into PowerDNS by a pass-through proxy so the
 //!   suite's DNS checks see what moto holds.
 
@@ -119,6 +121,103 @@ async fn present_and_cleanup_rewrite_the_whole_set_keeping_foreign_values() {
     assert_eq!(pdns.txt_values(ZONE).await.unwrap(), ["at-apex"]);
     s.cleanup(&txt_set(ZONE, &["at-apex"], 60)).await.unwrap();
     assert!(pdns.txt_values(ZONE).await.unwrap().is_empty());
+    assert!(fake.errors().is_empty(), "{:?}", fake.errors());
+}
+
+/// The four names of the batch tests; the second carries a foreign value.
+const BATCH_NAMES: [&str; 4] = [
+    NAME,
+    "_acme-challenge.a.example.test",
+    "_acme-challenge.b.example.test",
+    "_acme-challenge.deep.c.example.test",
+];
+
+fn batch_sets() -> Vec<wacme::plugins::TxtSet> {
+    BATCH_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| txt_set(name, &[&format!("v{i}-apex"), &format!("v{i}-wild")], 60))
+        .collect()
+}
+
+/// Requests of `requests` starting with `prefix`.
+fn count(requests: &[String], prefix: &str) -> usize {
+    requests.iter().filter(|r| r.starts_with(prefix)).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_calls_write_every_name_in_one_change_batch() {
+    let Some(pdns) = suite::pdns_with_zone().await else {
+        return;
+    };
+    let fake = fake_with(&pdns, |_| {}).await;
+    let loaded = suite::load(&case(&fake)).await;
+    assert!(loaded.plugin.metadata().hints.batch);
+    let s = &loaded.session;
+    fake.put_foreign(BATCH_NAMES[1], 300, &["\"foreign\""])
+        .await;
+    let sets = batch_sets();
+
+    let (before, seen) = (s.requests(), fake.requests().len());
+    s.present_many(&sets).await.unwrap();
+    let requests = fake.requests()[seen..].to_vec();
+    assert_eq!(
+        count(&requests, "POST "),
+        1,
+        "one change batch: {requests:?}"
+    );
+    assert_eq!(count(&requests, "GET /2013-04-01/hostedzonesbyname"), 1);
+    // The listing from the first name also shows the foreign set further
+    // on: three listings for four names.
+    assert_eq!(
+        count(&requests, "GET /2013-04-01/hostedzone/"),
+        3,
+        "{requests:?}"
+    );
+    // Waited once: PENDING, then INSYNC.
+    assert_eq!(count(&requests, "GET /2013-04-01/change/"), 2);
+    assert_eq!(s.requests() - before, 7, "{requests:?}");
+    for (i, name) in BATCH_NAMES.iter().enumerate() {
+        let mut want = vec![format!("v{i}-apex"), format!("v{i}-wild")];
+        if i == 1 {
+            want.insert(0, "foreign".into());
+        }
+        assert_eq!(pdns.txt_values(name).await.unwrap(), want, "{name}");
+    }
+
+    // Again: nothing to write.
+    let writes = fake.writes();
+    s.present_many(&sets).await.unwrap();
+    assert_eq!(fake.writes(), writes);
+
+    // Cleanup: one listing shows every name, one change batch (three
+    // DELETEs, one UPSERT keeping the foreign value), one wait.
+    let (before, seen) = (s.requests(), fake.requests().len());
+    s.cleanup_many(&sets).await.unwrap();
+    let requests = fake.requests()[seen..].to_vec();
+    assert_eq!(count(&requests, "POST "), 1, "{requests:?}");
+    assert_eq!(
+        count(&requests, "GET /2013-04-01/hostedzone/"),
+        1,
+        "{requests:?}"
+    );
+    assert_eq!(s.requests() - before, 5, "{requests:?}");
+    let held = fake.txt_sets().await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    // The TTL is the one `present_many` wrote, as `present` does.
+    assert_eq!(
+        (held[0].ttl, held[0].values.clone()),
+        (60, vec!["\"foreign\"".to_string()])
+    );
+    assert_eq!(pdns.txt_values(BATCH_NAMES[1]).await.unwrap(), ["foreign"]);
+    for name in [BATCH_NAMES[0], BATCH_NAMES[2], BATCH_NAMES[3]] {
+        assert!(pdns.txt_values(name).await.unwrap().is_empty(), "{name}");
+    }
+
+    // Already gone: nothing written.
+    let writes = fake.writes();
+    s.cleanup_many(&sets).await.unwrap();
+    assert_eq!(fake.writes(), writes);
     assert!(fake.errors().is_empty(), "{:?}", fake.errors());
 }
 
@@ -844,6 +943,56 @@ async fn moto_round_trip_with_request_authentication() {
         .await
         .unwrap_err();
     assert_eq!(kind(&err), ProviderErrorKind::ZoneNotFound, "{err}");
+}
+
+/// moto applies a change batch of several changes: the batch calls round
+/// trip four names, one with a foreign value, in one change batch each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_batch_calls() {
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
+    let batch = format!(
+        "<ChangeResourceRecordSetsRequest xmlns=\"{}\"><ChangeBatch><Changes><Change>\
+         <Action>CREATE</Action><ResourceRecordSet><Name>{}.</Name><Type>TXT</Type>\
+         <TTL>300</TTL><ResourceRecords><ResourceRecord><Value>\"foreign\"</Value>\
+         </ResourceRecord></ResourceRecords></ResourceRecordSet></Change></Changes>\
+         </ChangeBatch></ChangeResourceRecordSetsRequest>",
+        fake_route53::XMLNS,
+        BATCH_NAMES[1]
+    );
+    let (status, body) = moto
+        .route53(
+            reqwest::Method::POST,
+            &format!("/2013-04-01/hostedzone/{}/rrset", moto.zone_id),
+            &[],
+            batch,
+            (&moto.key_id, &moto.secret),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let loaded = suite::load(&moto.case(&moto.url)).await;
+    let s = &loaded.session;
+    let sets = batch_sets();
+    let before = s.requests();
+    s.present_many(&sets).await.unwrap();
+    // Zone lookup, at most one listing per name, one change batch, and one
+    // GetChange (moto answers INSYNC at once).
+    let used = s.requests() - before;
+    assert!((4..=7).contains(&used), "{used} requests");
+    for (i, name) in BATCH_NAMES.iter().enumerate() {
+        let mut want = vec![format!("\"v{i}-apex\""), format!("\"v{i}-wild\"")];
+        if i == 1 {
+            want.insert(0, "\"foreign\"".into());
+        }
+        assert_eq!(moto.txt(name).await, want, "{name}");
+    }
+    s.cleanup_many(&sets).await.unwrap();
+    assert_eq!(moto.txt(BATCH_NAMES[1]).await, ["\"foreign\""]);
+    for name in [BATCH_NAMES[0], BATCH_NAMES[2], BATCH_NAMES[3]] {
+        assert!(moto.txt(name).await.is_empty(), "{name}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,8 +55,9 @@ async fn patch_zone(State(state): State<Shared>, Path(zone): Path<String>) -> St
     StatusCode::NO_CONTENT
 }
 
-/// Presents four names in each of two zones at once through `plugin`;
-/// returns the most requests the API had in flight for one zone, and in all.
+/// Makes four calls for two names each in each of two zones at once through
+/// `plugin`; returns the most requests the API had in flight for one zone,
+/// and in all.
 async fn present_concurrently(plugin: &str) -> (u32, u32) {
     let state = Shared::default();
     let app = Router::new()
@@ -82,14 +83,22 @@ async fn present_concurrently(plugin: &str) -> (u32, u32) {
     )
     .unwrap();
     let session = plugin.session(&config, &[]).unwrap();
-    let sets: Vec<_> = ["a.test", "b.test"]
+    // Four calls per zone at once, each of two names (one batch call for a
+    // plugin that batches, two single calls in a row for one that does not).
+    let batches: Vec<Vec<_>> = ["a.test", "b.test"]
         .iter()
         .flat_map(|zone| {
-            (0..4)
-                .map(move |i| txt_set_in(zone, &format!("_acme-challenge.n{i}.{zone}"), &["v"], 60))
+            (0..4).map(move |i| {
+                (0..2)
+                    .map(|j| {
+                        let fqdn = format!("_acme-challenge.n{i}{j}.{zone}");
+                        txt_set_in(zone, &fqdn, &["v"], 60)
+                    })
+                    .collect()
+            })
         })
         .collect();
-    let calls = sets.iter().map(|set| session.present(set));
+    let calls = batches.iter().map(|sets| session.present_many(sets));
     for result in futures::future::join_all(calls).await {
         result.unwrap();
     }

@@ -192,5 +192,14 @@ print(sum((c.get("issued") or {}).get("provider_requests",0) for c in r.get("cer
     awk -v r="$run" -v s="$seconds" -v n="$issued" -v rss="$(cat "$work/rss-$run")" \
         -v ca=$((after - before)) -v p="$provider" -v left="$left" -v samples="$samples" \
         'BEGIN { printf "%-4s %9.2f %8.1f %8.1f %9.1f %9.2f %6d %s\n", r, s, n / s, rss / 1024, (n ? ca / n : 0), (n ? p / n : 0), left, samples }'
+    python3 - "$work/report-$run.json" <<'PY' || true
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))
+t = [c["issued"]["timings"] for c in r.get("certificates", []) if c.get("issued")]
+if t:
+    parts = ["present_ms", "propagation_ms", "validation_ms", "finalize_ms", "total_ms"]
+    print("     per certificate, median ms: " + ", ".join(
+        f"{p[:-3]} {statistics.median(x[p] for x in t):.0f}" for p in parts))
+PY
     rm -rf "$state"
 done

@@ -5,7 +5,9 @@
 //! `cleanup-many`), for plugins whose hints say `batch`.
 //!
 //! The first call for a (session key, operation, zone) opens a batch and
-//! waits [`WINDOW`]; every call arriving meanwhile joins it. The opener then
+//! waits [`WINDOW`], then for its turn to write to the zone (a provider
+//! that takes one write per zone at a time); every call arriving meanwhile
+//! joins it, so a busy zone gets fewer, larger batches. The opener then
 //! makes the batch call (in chunks of at most [`MAX_SETS`] names) and tells
 //! the others how it went. A failed batch is nobody's failure yet: each
 //! caller then makes its own single call, as the WIT contract promises (all
@@ -49,9 +51,18 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
-    /// Joins or opens the batch for `key` with `set`; the opener calls
-    /// `call` with each chunk of sets (`Ok` when the batch call succeeded).
-    pub(crate) async fn submit<F, Fut, E>(&self, key: Key, set: TxtSet, call: F) -> Batched
+    /// Joins or opens the batch for `key` with `set`. The opener waits
+    /// [`WINDOW`], then for `ready` (a turn to write to the zone: names keep
+    /// joining the batch while it waits), and calls `call` with each chunk
+    /// of sets (`Ok` when the batch call succeeded) while holding what
+    /// `ready` gave.
+    pub(crate) async fn submit<R, F, Fut, E>(
+        &self,
+        key: Key,
+        set: TxtSet,
+        ready: impl Future<Output = R>,
+        call: F,
+    ) -> Batched
     where
         F: Fn(Vec<TxtSet>) -> Fut,
         Fut: Future<Output = Result<(), E>>,
@@ -69,6 +80,7 @@ impl Batches {
                 key: Some(key),
             };
             tokio::time::sleep(WINDOW).await;
+            let turn = ready.await;
             let mut waiting = guard.take();
             if waiting.len() == 1 {
                 return Batched::Single;
@@ -82,6 +94,7 @@ impl Batches {
                 }
                 waiting = rest;
             }
+            drop(turn);
         }
         match rx.await {
             Ok(true) => Batched::Done,
@@ -145,7 +158,7 @@ mod tests {
         let results = futures::future::join_all(
             names
                 .iter()
-                .map(|n| batches.submit(key("example.test"), set(n), call)),
+                .map(|n| batches.submit(key("example.test"), set(n), async {}, call)),
         )
         .await;
         assert!(results.iter().all(|r| *r == Batched::Done), "{results:?}");
@@ -167,9 +180,9 @@ mod tests {
             "example.test".into(),
         );
         let (a, b, c) = tokio::join!(
-            batches.submit(key("example.test"), set("a.example.test"), call),
-            batches.submit(key("other.test"), set("b.other.test"), call),
-            batches.submit(cleanup, set("c.example.test"), call),
+            batches.submit(key("example.test"), set("a.example.test"), async {}, call),
+            batches.submit(key("other.test"), set("b.other.test"), async {}, call),
+            batches.submit(cleanup, set("c.example.test"), async {}, call),
         );
         assert_eq!([a, b, c], [Batched::Single; 3]);
         assert_eq!(
@@ -184,8 +197,8 @@ mod tests {
         let batches = Batches::default();
         let call = |_: Vec<TxtSet>| async { Err::<(), ()>(()) };
         let (a, b) = tokio::join!(
-            batches.submit(key("example.test"), set("a.example.test"), call),
-            batches.submit(key("example.test"), set("b.example.test"), call),
+            batches.submit(key("example.test"), set("a.example.test"), async {}, call),
+            batches.submit(key("example.test"), set("b.example.test"), async {}, call),
         );
         assert_eq!([a, b], [Batched::Single; 2]);
     }
@@ -204,7 +217,7 @@ mod tests {
         futures::future::join_all(
             names
                 .iter()
-                .map(|n| batches.submit(key("example.test"), set(n), call)),
+                .map(|n| batches.submit(key("example.test"), set(n), async {}, call)),
         )
         .await;
         assert_eq!(*calls.lock().unwrap(), [MAX_SETS, 3]);
@@ -218,7 +231,7 @@ mod tests {
             let batches = batches.clone();
             tokio::spawn(async move {
                 batches
-                    .submit(key("example.test"), set("a.example.test"), call)
+                    .submit(key("example.test"), set("a.example.test"), async {}, call)
                     .await
             })
         };
@@ -230,7 +243,7 @@ mod tests {
             let batches = batches.clone();
             tokio::spawn(async move {
                 batches
-                    .submit(key("example.test"), set("b.example.test"), call)
+                    .submit(key("example.test"), set("b.example.test"), async {}, call)
                     .await
             })
         };

@@ -663,16 +663,21 @@ impl Session {
             let key = (self.key.clone(), op, set.zone.to_ascii_lowercase());
             let batches = &self.plugin.inner.runtime.inner.batches;
             let outcome = batches
-                .submit(key, set.clone(), |sets| async move {
-                    let result = self.call_many(op, &sets).await;
-                    if let Err(e) = &result {
-                        tracing::info!(
-                            "{e}; calling {op} again for each of the {} names alone",
-                            sets.len()
-                        );
-                    }
-                    result
-                })
+                .submit(
+                    key,
+                    set.clone(),
+                    self.zone_turn(&set.zone),
+                    |sets| async move {
+                        let result = self.call_many(op, &sets, true).await;
+                        if let Err(e) = &result {
+                            tracing::info!(
+                                "{e}; calling {op} again for each of the {} names alone",
+                                sets.len()
+                            );
+                        }
+                        result
+                    },
+                )
                 .await;
             if outcome == Batched::Done {
                 return Ok(());
@@ -685,17 +690,49 @@ impl Session {
     /// export when the plugin's hints say `batch` (every set must be of one
     /// zone), one [`Session::present`] per set otherwise.
     pub async fn present_many(&self, sets: &[TxtSet]) -> Result<(), Error> {
-        self.call_many(Operation::Present, sets).await
+        self.call_many(Operation::Present, sets, false).await
     }
 
     /// Removes exactly each set's values, as [`Session::present_many`].
     pub async fn cleanup_many(&self, sets: &[TxtSet]) -> Result<(), Error> {
-        self.call_many(Operation::Cleanup, sets).await
+        self.call_many(Operation::Cleanup, sets, false).await
     }
 
-    async fn call_many(&self, op: Operation, sets: &[TxtSet]) -> Result<(), Error> {
-        let batch = self.plugin.metadata().hints.batch && self.plugin.wit_version() != "0.1.0";
-        if !batch || sets.len() == 1 {
+    /// A turn to write to `zone`, when the plugin's hints limit writes per
+    /// zone.
+    async fn zone_turn(&self, zone: &str) -> Option<ZoneTurn<'_>> {
+        let plugin = &self.plugin.inner;
+        let writes = self.plugin.metadata().hints.zone_write_concurrency;
+        let waited = Instant::now();
+        let turn = match writes {
+            0 => None,
+            n => Some(
+                plugin
+                    .runtime
+                    .inner
+                    .zone_gates
+                    .enter(&self.plugin.metadata().name, zone, n)
+                    .await,
+            ),
+        };
+        if waited.elapsed() > Duration::from_millis(1) {
+            tracing::debug!(plugin = %self.plugin.metadata().name, %zone,
+                waited_ms = waited.elapsed().as_millis() as u64,
+                "waited for a turn to write to the zone");
+        }
+        turn
+    }
+
+    /// The sets in one batch call (or one call each for a plugin that does
+    /// not batch); `turn_held` when the caller already holds the zone's turn.
+    async fn call_many(
+        &self,
+        op: Operation,
+        sets: &[TxtSet],
+        turn_held: bool,
+    ) -> Result<(), Error> {
+        let batch = self.batches();
+        if !batch {
             for set in sets {
                 self.call(op, set).await?;
             }
@@ -705,7 +742,7 @@ impl Session {
         let fqdns = sets.iter().map(|s| s.fqdn.as_str()).collect::<Vec<_>>();
         self.invoke(
             op,
-            &sets[0].zone,
+            (!turn_held).then_some(sets[0].zone.as_str()),
             &fqdns.join(","),
             async |store, config, instance| match instance {
                 Instance::V0_2(i) => {
@@ -726,7 +763,7 @@ impl Session {
     async fn call(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {
         self.invoke(
             op,
-            &set.zone,
+            Some(&set.zone),
             &set.fqdn,
             async |store, config, instance| match instance {
                 Instance::V0_1(i) => {
@@ -753,12 +790,13 @@ impl Session {
 
     /// Runs `f` on a fresh instance under the session's limits and maps a
     /// provider error; `what` names the records in the debug log. Waits
-    /// first for a turn on `zone` when the plugin's hints limit writes per
-    /// zone (the call's deadline starts after the wait).
+    /// first for a turn on `zone` (unless `None`: the caller holds it) when
+    /// the plugin's hints limit writes per zone (the call's deadline starts
+    /// after the wait).
     async fn invoke(
         &self,
         op: Operation,
-        zone: &str,
+        zone: Option<&str>,
         what: &str,
         f: impl AsyncFnOnce(
             &mut Store<State>,
@@ -769,16 +807,10 @@ impl Session {
         let plugin = &self.plugin.inner;
         let limits = plugin.runtime.inner.limits;
         let name = self.plugin.metadata().name.clone();
-        let writes = self.plugin.metadata().hints.zone_write_concurrency;
-        let waited = Instant::now();
-        let _turn = match writes {
-            0 => None,
-            n => Some(plugin.runtime.inner.zone_gates.enter(&name, zone, n).await),
+        let _turn = match zone {
+            Some(zone) => self.zone_turn(zone).await,
+            None => None,
         };
-        if waited.elapsed() > Duration::from_millis(1) {
-            tracing::debug!(plugin = %name, %zone, waited_ms = waited.elapsed().as_millis() as u64,
-                "waited for a turn to write to the zone");
-        }
         let ctx = CallCtx::new(
             name.clone(),
             plugin.runtime.inner.http.clone(),

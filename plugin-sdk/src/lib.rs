@@ -24,6 +24,7 @@
 //! the host's DNS import, [`log`], and small helpers every provider needs
 //! ([`txt`], [`url`], [`zone`]).
 
+pub mod batch;
 pub mod dns;
 pub mod http;
 pub mod log;

@@ -23,6 +23,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use wacme_plugin_sdk::batch;
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
 pub use wacme_plugin_sdk::zone::candidates as zone_candidates;
 use wacme_plugin_sdk::{
@@ -164,60 +165,21 @@ impl Provider for Cloudflare {
 }
 
 /// One record name of a batch: every value wanted there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Name {
-    /// Lower case, no trailing dot.
-    pub name: String,
-    pub values: Vec<String>,
-    /// The TTL the host passed (its first set's).
-    pub ttl: u32,
-}
+pub use wacme_plugin_sdk::batch::Name;
 
 /// `name` lower case, without trailing dot.
 fn normalize(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The zone every set of a batch is in, `None` for an empty batch; an error
-/// when the sets name several zones (the host never sends such a batch).
+/// The zone every set of a batch is in ([`batch::zone`]).
 pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
-    let Some(first) = sets.first() else {
-        return Ok(None);
-    };
-    let zone = normalize(&first.zone);
-    if let Some(other) = sets.iter().find(|s| normalize(&s.zone) != zone) {
-        return Err(Error::Permanent(format!(
-            "a batch must stay in one zone: {} and {}",
-            first.zone, other.zone
-        )));
-    }
-    Ok(Some(first.zone.as_str()))
+    batch::zone(sets, normalize)
 }
 
-/// The sets of a batch merged per record name (values in order, each
-/// once), in the order the names first appear.
+/// The sets of a batch merged per record name ([`batch::merge`]).
 pub fn merge_names(sets: &[TxtSet]) -> Vec<Name> {
-    let mut names: Vec<Name> = Vec::new();
-    for set in sets {
-        let name = normalize(&set.fqdn);
-        let index = match names.iter().position(|n| n.name == name) {
-            Some(i) => i,
-            None => {
-                names.push(Name {
-                    name,
-                    values: Vec::new(),
-                    ttl: set.ttl,
-                });
-                names.len() - 1
-            }
-        };
-        for v in &set.values {
-            if !names[index].values.contains(v) {
-                names[index].values.push(v.clone());
-            }
-        }
-    }
-    names
+    batch::merge(sets, normalize)
 }
 
 /// The `name.startswith` filter that lists every name of a batch: the first

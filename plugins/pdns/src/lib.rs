@@ -19,6 +19,7 @@
 //! tested on the host target.
 
 use serde::{Deserialize, Serialize};
+use wacme_plugin_sdk::batch;
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
 use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, txt, url,
@@ -434,43 +435,19 @@ fn rrset_change(fqdn: &str, change: &Change) -> serde_json::Value {
 /// Start of the SDK's message for a response over the host's size cap.
 const TOO_LARGE: &str = "response too large";
 
-/// The zone every set of a batch is in, `None` for an empty batch; an error
-/// when the sets name several zones (the host never sends such a batch).
+/// The zone every set of a batch is in ([`batch::zone`]).
 pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
-    let Some(first) = sets.first() else {
-        return Ok(None);
-    };
-    let zone = absolute(&first.zone);
-    if let Some(other) = sets.iter().find(|s| absolute(&s.zone) != zone) {
-        return Err(Error::Permanent(format!(
-            "a batch must stay in one zone: {} and {}",
-            first.zone, other.zone
-        )));
-    }
-    Ok(Some(first.zone.as_str()))
+    batch::zone(sets, absolute)
 }
 
-/// The sets of a batch merged per record name (values in order, each once;
-/// the TTL of the name's first set), in the order the names first appear.
+/// The sets of a batch merged per absolute record name (values in order,
+/// each once; the TTL of the name's first set), in the order the names
+/// first appear ([`batch::merge`]).
 pub fn merge_names(sets: &[TxtSet]) -> Vec<(String, Vec<String>, u32)> {
-    let mut names: Vec<(String, Vec<String>, u32)> = Vec::new();
-    for set in sets {
-        let name = absolute(&set.fqdn);
-        let index = match names.iter().position(|(n, _, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                names.push((name, Vec::new(), set.ttl));
-                names.len() - 1
-            }
-        };
-        let values = &mut names[index].1;
-        for v in &set.values {
-            if !values.contains(v) {
-                values.push(v.clone());
-            }
-        }
-    }
-    names
+    batch::merge(sets, absolute)
+        .into_iter()
+        .map(|n| (n.name, n.values, n.ttl))
+        .collect()
 }
 
 /// The changes that make every set's name carry its values (other records

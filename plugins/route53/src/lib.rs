@@ -30,6 +30,7 @@
 pub mod xml;
 
 use wacme_plugin_auth::sigv4::{self, Credentials};
+use wacme_plugin_sdk::batch;
 use wacme_plugin_sdk::http::{Request, Response, excerpt};
 use wacme_plugin_sdk::{
     Config, ConfigField, Error, Metadata, Provider, RateLimit, Result, TxtSet, log, txt, url,
@@ -202,56 +203,17 @@ pub const MAX_BATCH_RECORDS: usize = 1000;
 pub const MAX_BATCH_VALUE_CHARS: usize = 32_000;
 
 /// One record name of a batch: every value wanted there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Name {
-    /// As [`normalize`] gives it.
-    pub name: String,
-    pub values: Vec<String>,
-    /// The TTL the host passed (its first set's).
-    pub ttl: u32,
-}
+pub use wacme_plugin_sdk::batch::Name;
 
-/// The zone every set of a batch is in, `None` for an empty batch; an error
-/// when the sets name several zones (the host never sends such a batch).
+/// The zone every set of a batch is in ([`batch::zone`]).
 pub fn batch_zone(sets: &[TxtSet]) -> Result<Option<&str>> {
-    let Some(first) = sets.first() else {
-        return Ok(None);
-    };
-    let zone = normalize(&first.zone);
-    if let Some(other) = sets.iter().find(|s| normalize(&s.zone) != zone) {
-        return Err(Error::Permanent(format!(
-            "a batch must stay in one zone: {} and {}",
-            first.zone, other.zone
-        )));
-    }
-    Ok(Some(first.zone.as_str()))
+    batch::zone(sets, normalize)
 }
 
-/// The sets of a batch merged per record name (values in order, each
-/// once), in the order the names first appear: one change batch may touch
-/// a record set only once.
+/// The sets of a batch merged per record name ([`batch::merge`]): one
+/// change batch may touch a record set only once.
 pub fn merge_names(sets: &[TxtSet]) -> Vec<Name> {
-    let mut names: Vec<Name> = Vec::new();
-    for set in sets {
-        let name = normalize(&set.fqdn);
-        let index = match names.iter().position(|n| n.name == name) {
-            Some(i) => i,
-            None => {
-                names.push(Name {
-                    name,
-                    values: Vec::new(),
-                    ttl: set.ttl,
-                });
-                names.len() - 1
-            }
-        };
-        for v in &set.values {
-            if !names[index].values.contains(v) {
-                names[index].values.push(v.clone());
-            }
-        }
-    }
-    names
+    batch::merge(sets, normalize)
 }
 
 /// One change of a batch: a TXT set written whole, or deleted as read.

@@ -12,8 +12,11 @@
 //! latest two) gets no more at once: an order whose values would exceed the
 //! limit waits until other orders on the name have cleaned up.
 //!
-//! It also remembers every value this process ever published, so the
-//! cleanup check can tell another order's value from a foreign one.
+//! It also remembers the values this process published, so the cleanup
+//! check can tell another order's value from a foreign one: a value is
+//! remembered while an order that may have seen it is in flight (every
+//! claim made before the last order holding it let go), and forgotten after,
+//! so a run over thousands of certificates holds only what is in flight.
 
 use crate::plugins::TxtSet;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -25,8 +28,34 @@ use std::sync::{Arc, Mutex};
 #[derive(Default)]
 pub struct Records {
     names: Mutex<HashMap<String, Arc<Name>>>,
-    ours: Mutex<HashSet<String>>,
+    ours: Mutex<Ours>,
     next: AtomicU64,
+}
+
+/// The values this process published that an order in flight may have seen.
+#[derive(Default)]
+struct Ours {
+    /// The claims not yet dropped.
+    live: BTreeSet<u64>,
+    values: HashMap<String, Published>,
+}
+
+/// One published value.
+struct Published {
+    /// How many live claims published it.
+    holders: u32,
+    /// Once none does: the first claim made after the last one let go. A
+    /// claim made before may have seen the value on the nameservers.
+    let_go: u64,
+}
+
+impl Ours {
+    /// Forgets the values no live claim can have seen.
+    fn prune(&mut self) {
+        let oldest = self.live.first().copied().unwrap_or(u64::MAX);
+        self.values
+            .retain(|_, p| p.holders > 0 || p.let_go > oldest);
+    }
 }
 
 /// One name: what the orders hold there, and a signal when some let go.
@@ -52,6 +81,26 @@ impl Holding {
 pub struct Claim<'r> {
     records: &'r Records,
     order: u64,
+    /// The values this claim published.
+    published: Mutex<HashSet<String>>,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut ours = self.records.ours.lock().expect("records lock");
+        let next = self.records.next.load(Ordering::SeqCst);
+        ours.live.remove(&self.order);
+        let published = std::mem::take(self.published.get_mut().expect("records lock"));
+        for value in published {
+            if let Some(p) = ours.values.get_mut(&value) {
+                p.holders = p.holders.saturating_sub(1);
+                if p.holders == 0 {
+                    p.let_go = next;
+                }
+            }
+        }
+        ours.prune();
+    }
 }
 
 impl Records {
@@ -61,15 +110,24 @@ impl Records {
 
     /// A new order's claim.
     pub fn claim(&self) -> Claim<'_> {
+        let mut ours = self.ours.lock().expect("records lock");
+        let order = self.next.fetch_add(1, Ordering::SeqCst);
+        ours.live.insert(order);
         Claim {
             records: self,
-            order: self.next.fetch_add(1, Ordering::Relaxed),
+            order,
+            published: Mutex::default(),
         }
     }
 
-    /// Whether this process published `value` (now or earlier).
+    /// Whether this process published `value` while an order still in
+    /// flight was (or could have seen it).
     pub fn is_ours(&self, value: &str) -> bool {
-        self.ours.lock().expect("records lock").contains(value)
+        self.ours
+            .lock()
+            .expect("records lock")
+            .values
+            .contains_key(value)
     }
 
     fn name(&self, fqdn: &str) -> Arc<Name> {
@@ -130,11 +188,21 @@ impl Claim<'_> {
             );
             freed.await;
         };
-        self.records
-            .ours
-            .lock()
-            .expect("records lock")
-            .extend(set.values.iter().cloned());
+        {
+            let mut ours = self.records.ours.lock().expect("records lock");
+            let mut published = self.published.lock().expect("records lock");
+            for value in &set.values {
+                if published.insert(value.clone()) {
+                    ours.values
+                        .entry(value.clone())
+                        .or_insert(Published {
+                            holders: 0,
+                            let_go: 0,
+                        })
+                        .holders += 1;
+                }
+            }
+        }
         holding
             .by_order
             .insert(self.order, set.values.iter().cloned().collect());
@@ -251,6 +319,56 @@ mod tests {
         assert_eq!(provider.values(), ["foreign"]);
         assert!(records.names.lock().unwrap().is_empty(), "names forgotten");
         assert!(records.is_ours("v2") && !records.is_ours("foreign"));
+        drop((a, b));
+        assert!(
+            !records.is_ours("v2"),
+            "forgotten once no order is in flight"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_value_is_remembered_while_an_order_that_may_have_seen_it_runs() {
+        let records = Records::new();
+        let provider = Replace::default();
+        let early = records.claim();
+        let a = records.claim();
+        a.present(&set(&["v1"]), None, |s| provider.present(s))
+            .await
+            .unwrap();
+        a.cleanup(&set(&["v1"]), Some(|s| provider.cleanup(s)))
+            .await
+            .unwrap();
+        drop(a);
+        // `early` was claimed before v1 was let go: its snapshot may hold v1.
+        assert!(records.is_ours("v1"));
+        let late = records.claim();
+        drop(early);
+        // Every claim left came after: nobody can have seen it.
+        assert!(!records.is_ours("v1"));
+        assert!(records.ours.lock().unwrap().values.is_empty());
+        drop(late);
+        assert!(records.ours.lock().unwrap().live.is_empty());
+    }
+
+    #[tokio::test]
+    async fn thousands_of_orders_leave_nothing_behind() {
+        let records = Records::new();
+        let provider = Replace::default();
+        for i in 0..5000 {
+            let claim = records.claim();
+            let values = set(&[&format!("v{i}")]);
+            claim
+                .present(&values, None, |s| provider.present(s))
+                .await
+                .unwrap();
+            claim
+                .cleanup(&values, Some(|s| provider.cleanup(s)))
+                .await
+                .unwrap();
+        }
+        let ours = records.ours.lock().unwrap();
+        assert!(ours.values.is_empty() && ours.live.is_empty());
+        assert!(records.names.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

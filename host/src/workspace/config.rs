@@ -150,7 +150,18 @@ impl ConfigFile {
 
     /// Parses `text` (read from `path`, for messages).
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigFileError> {
-        let mut config: ConfigFile = toml::from_str(text).map_err(|e| {
+        let sections = (text.len() > super::config_sections::SECTIONS_AT)
+            .then(|| super::config_sections::parse(text, super::config_sections::SECTIONS_AT))
+            .flatten();
+        let parsed = match sections {
+            Some((defaults, certificates)) => Ok(ConfigFile {
+                defaults: defaults.unwrap_or_default(),
+                certificates,
+                path: None,
+            }),
+            None => toml::from_str(text),
+        };
+        let mut config: ConfigFile = parsed.map_err(|e| {
             let (line, column) = e
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -287,6 +298,31 @@ deploy_hook = "true"
 api_url = "http://127.0.0.1:8081"
 api_key = "env:WACME_CONFIG_TEST_KEY"
 "#;
+
+    #[test]
+    fn a_large_file_reads_the_same_and_fails_the_same() {
+        let mut text = GOOD.to_string();
+        for i in 0..2000 {
+            text.push_str(&format!(
+                "\n[certificates.s{i}]\ndomains = [\"s{i}.example.test\"]\ndns = \"pdns\"\n\
+                 dns_config = {{ api_url = \"http://127.0.0.1:8081\" }}\n"
+            ));
+        }
+        assert!(text.len() > 2 * super::super::config_sections::SECTIONS_AT);
+        let c = ConfigFile::parse(&text, Path::new("w.toml")).unwrap();
+        let whole: ConfigFile = toml::from_str(&text).unwrap();
+        assert_eq!(c.certificates, whole.certificates);
+        assert_eq!(c.defaults, whole.defaults);
+        assert_eq!(c.certificates.len(), 2001);
+        // An error far down names its line, as for a small file.
+        let bad = format!("{text}\n[certificates.s7]\ndomains = [\"x\"]\ndns = \"p\"\n");
+        let line = bad.lines().count() - 2;
+        let err = ConfigFile::parse(&bad, Path::new("w.toml")).unwrap_err();
+        assert!(
+            matches!(err, ConfigFileError::Parse { line: l, .. } if l == line),
+            "{err}"
+        );
+    }
 
     #[test]
     fn parses_defaults_and_certificates() {

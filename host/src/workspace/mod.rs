@@ -8,10 +8,12 @@
 //!   certificate store ([`certs`]), the pending issuances (`pending/`,
 //!   [`pending`]: a finalized order whose certificate is not stored yet)
 //!   and the cleanup journal (`journal/`, [`crate::dns01::journal`]);
-//! - the config file ([`config`]): defaults and the certificates it names.
+//! - the config file ([`config`]): defaults and the certificates it names
+//!   (a large one parsed in sections, `config_sections`).
 
 pub mod certs;
 pub mod config;
+mod config_sections;
 pub mod lock;
 pub mod pending;
 

@@ -266,12 +266,14 @@ async fn renew_all_across_several_certificates() {
     assert_eq!(code(&out), OK, "{}", show(&out));
     let report = json(&out);
     assert_eq!(report["renewed"], 3);
-    let listed: Vec<&str> = report["certificates"]
+    // Listed as they finished: each once.
+    let mut listed: Vec<&str> = report["certificates"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["cert_name"].as_str().unwrap())
         .collect();
+    listed.sort();
     assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
     for (n, old) in names.iter().zip(&serials) {
         assert_ne!(&bed.serial(n), old, "{n} renewed");
@@ -631,8 +633,18 @@ fn the_state_lock_makes_a_second_run_wait_then_fail() {
     lock.unlock().unwrap();
     let out = waiting.wait_with_output().unwrap();
     assert_eq!(code(&out), OK, "{}", show(&out));
-    // Nothing stored: renew has nothing due.
-    assert_eq!(code(&wacme(&["renew", "--all"])), NOTHING_DUE);
+    // Nothing stored: renew has nothing due, in text and in JSON.
+    let out = wacme(&["renew", "--all"]);
+    assert_eq!(code(&out), NOTHING_DUE);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "No certificates to renew.\n0 renewed, 0 not due, 0 failed\n"
+    );
+    let out = wacme(&["renew", "--all", "--output", "json"]);
+    assert_eq!(code(&out), NOTHING_DUE);
+    let report = json(&out);
+    assert_eq!(report["certificates"], serde_json::json!([]), "{report}");
+    assert_eq!(report["exit_code"], NOTHING_DUE);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `wacme renew`: renews stored certificates that are due
-//! ([`crate::engine::renew`] says when that is), and reports each.
+//! ([`crate::engine::renew`] says when that is), and reports each as it
+//! finishes (text, or one JSON document written a certificate at a time).
 //!
 //! Exit codes: 0 renewed (≥ 1, none failed), 10 nothing due, 11 some failed
 //! (with `--all`), 12 a deploy hook failed; one certificate that fails with
@@ -7,7 +8,7 @@
 
 use super::exit::Exit;
 use super::issue::describe;
-use super::{GlobalArgs, Output, print};
+use super::{GlobalArgs, Output};
 use crate::dns01::solver::Interrupt;
 use crate::engine::Engine;
 use crate::engine::recovery::CleanupReport;
@@ -55,16 +56,15 @@ struct ResultView<'a> {
     exit_code: Option<u8>,
 }
 
-/// The whole run as printed.
+/// The run's totals, printed after its certificates.
 #[derive(Serialize)]
-struct RenewReport<'a> {
+struct Totals<'a> {
     renewed: usize,
     not_due: usize,
     failed: usize,
     hook_failed: usize,
     residue: usize,
     exit_code: u8,
-    certificates: Vec<ResultView<'a>>,
     #[serde(skip_serializing_if = "CleanupReport::is_empty")]
     stale_journal: &'a CleanupReport,
 }
@@ -85,16 +85,36 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
     };
     let progress = super::progress::Terminal::new(global);
     let interrupt = Interrupt::on_signals();
-    let done = renew::renew(
-        engine, &workspace, &config, &names, &options, &progress, &interrupt,
+    // Each certificate is printed as it finishes: nothing is kept per
+    // certificate but its exit class.
+    let mut out = Printer::start(global.output);
+    let mut certificates = 0usize;
+    let mut first_failure = None;
+    let done = renew::renew_each(
+        engine,
+        &workspace,
+        &config,
+        &names,
+        &options,
+        &progress,
+        &interrupt,
+        &mut |result| {
+            certificates += 1;
+            if first_failure.is_none() {
+                first_failure = result.class;
+            }
+            out.certificate(&ResultView {
+                exit_code: result.class.map(|c| Exit::from(c) as u8),
+                result: &result,
+            });
+        },
     )
     .await;
     let exit = if interrupt.has_fired() {
         Exit::Interrupted
     } else if done.failed > 0 {
-        let class = done.certificates.iter().find_map(|r| r.class);
-        match (&args.cert_name, class) {
-            (Some(_), Some(class)) if done.certificates.len() == 1 => Exit::from(class),
+        match (&args.cert_name, first_failure) {
+            (Some(_), Some(class)) if certificates == 1 => Exit::from(class),
             _ => Exit::SomeFailed,
         }
     } else if done.residue > 0 {
@@ -106,68 +126,111 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
     } else {
         Exit::NothingDue
     };
-    let report = RenewReport {
+    out.finish(&Totals {
         renewed: done.renewed,
         not_due: done.not_due,
         failed: done.failed,
         hook_failed: done.hook_failed,
         residue: done.residue,
         exit_code: exit as u8,
-        certificates: done
-            .certificates
-            .iter()
-            .map(|result| ResultView {
-                result,
-                exit_code: result.class.map(|c| Exit::from(c) as u8),
-            })
-            .collect(),
         stale_journal: &done.stale_journal,
-    };
-    print(global.output, &report, || text(&report));
+    });
     Ok(exit)
 }
 
-fn text(report: &RenewReport) -> String {
-    let mut out = String::new();
-    if report.certificates.is_empty() {
-        out.push_str("No certificates to renew.\n");
+/// Prints a run as it goes: text, one block per certificate and a summary;
+/// or one JSON document, `{"certificates": [...], "renewed": …}`, written a
+/// certificate at a time.
+struct Printer {
+    output: Output,
+    printed: usize,
+}
+
+impl Printer {
+    fn start(output: Output) -> Printer {
+        if output == Output::Json {
+            write_out("{\n  \"certificates\": [");
+        }
+        Printer { output, printed: 0 }
     }
-    for r in report.certificates.iter().map(|v| v.result) {
-        match r.status {
-            "renewed" => {
-                let reason = r.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("");
-                out.push_str(&format!("{}: renewed ({reason})\n", r.cert_name));
-                if let Some(i) = &r.issued {
-                    for line in describe(&i.issued).lines().skip(1) {
-                        out.push_str(&format!("{line}\n"));
-                    }
-                    if let Some(h) = &i.deploy_hook {
-                        out.push_str(&h.describe());
-                    }
-                }
+
+    fn certificate(&mut self, view: &ResultView<'_>) {
+        match self.output {
+            Output::Json => {
+                let json = serde_json::to_string_pretty(view).expect("serializable output");
+                let sep = if self.printed == 0 { "\n" } else { ",\n" };
+                // Indented into the array (a JSON string never holds a raw newline).
+                write_out(&format!("{sep}    {}", json.replace('\n', "\n    ")));
             }
-            "not_due" => {
-                let d = r.decision.as_ref();
-                let at = d
-                    .and_then(|d| d.due_at)
-                    .map(|t| format!(", due from {}", t.date()))
-                    .unwrap_or_default();
-                out.push_str(&format!(
-                    "{}: not due ({}{at})\n",
-                    r.cert_name,
-                    d.map(|d| d.reason.as_str()).unwrap_or("")
+            Output::Text => write_out(&text(view.result)),
+        }
+        self.printed += 1;
+    }
+
+    fn finish(self, totals: &Totals<'_>) {
+        match self.output {
+            Output::Json => {
+                let close = if self.printed == 0 { "]" } else { "\n  ]" };
+                let rest = serde_json::to_string_pretty(totals).expect("serializable output");
+                // `rest` is `{\n  "renewed": …\n}`: its fields follow the array.
+                let fields = rest.strip_prefix('{').unwrap_or(&rest);
+                write_out(&format!("{close},{fields}\n"));
+            }
+            Output::Text => {
+                if self.printed == 0 {
+                    write_out("No certificates to renew.\n");
+                }
+                write_out(&format!(
+                    "{} renewed, {} not due, {} failed\n",
+                    totals.renewed, totals.not_due, totals.failed
                 ));
             }
-            _ => out.push_str(&format!(
-                "{}: FAILED: {}\n  the working certificate is unchanged\n",
-                r.cert_name,
-                r.error.as_deref().unwrap_or("unknown error")
-            )),
         }
     }
-    out.push_str(&format!(
-        "{} renewed, {} not due, {} failed\n",
-        report.renewed, report.not_due, report.failed
-    ));
+}
+
+/// Writes to stdout now (a long run shows each certificate as it ends); a
+/// closed stdout is not an error of the run.
+fn write_out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// One certificate's block of the text output.
+fn text(r: &RenewResult) -> String {
+    let mut out = String::new();
+    match r.status {
+        "renewed" => {
+            let reason = r.decision.as_ref().map(|d| d.reason.as_str()).unwrap_or("");
+            out.push_str(&format!("{}: renewed ({reason})\n", r.cert_name));
+            if let Some(i) = &r.issued {
+                for line in describe(&i.issued).lines().skip(1) {
+                    out.push_str(&format!("{line}\n"));
+                }
+                if let Some(h) = &i.deploy_hook {
+                    out.push_str(&h.describe());
+                }
+            }
+        }
+        "not_due" => {
+            let d = r.decision.as_ref();
+            let at = d
+                .and_then(|d| d.due_at)
+                .map(|t| format!(", due from {}", t.date()))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{}: not due ({}{at})\n",
+                r.cert_name,
+                d.map(|d| d.reason.as_str()).unwrap_or("")
+            ));
+        }
+        _ => out.push_str(&format!(
+            "{}: FAILED: {}\n  the working certificate is unchanged\n",
+            r.cert_name,
+            r.error.as_deref().unwrap_or("unknown error")
+        )),
+    }
     out
 }

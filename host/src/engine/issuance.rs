@@ -72,6 +72,10 @@ pub struct Issued {
     pub paths: CertPaths,
     pub timings: Timings,
     pub ca_requests: u64,
+    /// Requests the plugin made for this issuance. A batched call (several
+    /// certificates' names of one zone in one call) counts on the
+    /// certificate whose name opened the batch, so over a run the sum is
+    /// exact and a single certificate's count may be 0.
     pub provider_requests: u64,
     pub reused_authorizations: usize,
     pub record_sets: usize,

@@ -147,7 +147,7 @@ pub struct RenewReport {
     /// Renewed, but challenge values may be left behind (or foreign values
     /// were removed): see each certificate's `cleanup_check`.
     pub residue: usize,
-    /// By certificate name.
+    /// By certificate name ([`renew`]; empty from [`renew_each`]).
     pub certificates: Vec<RenewResult>,
     /// What the cleanup of earlier runs' leftovers did (before renewing).
     pub stale_journal: super::recovery::CleanupReport,
@@ -196,7 +196,8 @@ pub async fn jitter(jitter: Option<Duration>) {
     }
 }
 
-/// Renews those of `names` that are due, `options.jobs` at a time.
+/// Renews those of `names` that are due, `options.jobs` at a time; the
+/// report lists every certificate, by name.
 pub async fn renew(
     engine: &Engine,
     workspace: &Workspace,
@@ -205,6 +206,38 @@ pub async fn renew(
     options: &RenewOptions,
     progress: &dyn Progress,
     interrupt: &Interrupt,
+) -> RenewReport {
+    let mut results = Vec::new();
+    let mut report = renew_each(
+        engine,
+        workspace,
+        config,
+        names,
+        options,
+        progress,
+        interrupt,
+        &mut |result| results.push(result),
+    )
+    .await;
+    results.sort_by(|a, b| a.cert_name.cmp(&b.cert_name));
+    report.certificates = results;
+    report
+}
+
+/// [`renew`], handing each certificate's result to `each` as soon as it is
+/// known (in the order they finish) instead of keeping it: a run over
+/// thousands of certificates holds only those in flight. The report has
+/// the counts; its `certificates` is empty.
+#[allow(clippy::too_many_arguments)]
+pub async fn renew_each(
+    engine: &Engine,
+    workspace: &Workspace,
+    config: &ConfigFile,
+    names: &[String],
+    options: &RenewOptions,
+    progress: &dyn Progress,
+    interrupt: &Interrupt,
+    each: &mut dyn FnMut(RenewResult),
 ) -> RenewReport {
     let stale_journal = super::issue::clean_stale(
         engine,
@@ -228,35 +261,35 @@ pub async fn renew(
         progress,
         interrupt,
     };
-    let mut results: Vec<RenewResult> = futures::stream::iter(names.iter())
-        .map(|name| ctx.renew_one(name))
-        .buffer_unordered(options.jobs.max(1))
-        .collect()
-        .await;
-    results.sort_by(|a, b| a.cert_name.cmp(&b.cert_name));
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
-    let hook_failed = results
-        .iter()
-        .filter(|r| {
-            r.issued
-                .as_ref()
-                .and_then(|i| i.deploy_hook.as_ref())
-                .is_some_and(|h| !h.ok)
-        })
-        .count();
-    let residue = results
-        .iter()
-        .filter(|r| r.issued.as_ref().is_some_and(|i| i.issued.residue))
-        .count();
-    RenewReport {
-        renewed: count("renewed"),
-        not_due: count("not_due"),
-        failed: count("failed"),
-        hook_failed,
-        residue,
-        certificates: results,
+    let mut report = RenewReport {
+        renewed: 0,
+        not_due: 0,
+        failed: 0,
+        hook_failed: 0,
+        residue: 0,
+        certificates: Vec::new(),
         stale_journal,
+    };
+    let mut results = futures::stream::iter(names.iter())
+        .map(|name| ctx.renew_one(name))
+        .buffer_unordered(options.jobs.max(1));
+    while let Some(result) = results.next().await {
+        match result.status {
+            "renewed" => report.renewed += 1,
+            "not_due" => report.not_due += 1,
+            _ => report.failed += 1,
+        }
+        if let Some(issued) = &result.issued {
+            if issued.deploy_hook.as_ref().is_some_and(|h| !h.ok) {
+                report.hook_failed += 1;
+            }
+            if issued.issued.residue {
+                report.residue += 1;
+            }
+        }
+        each(result);
     }
+    report
 }
 
 struct Ctx<'a> {

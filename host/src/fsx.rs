@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-/// Who may read a file written by [`write_atomic`].
+/// Who may read a file written by [`write_atomic`] or [`write_new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// 0644: certificates, metadata.
@@ -44,6 +44,27 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> std::io::Result<()>
     Ok(())
 }
 
+/// Writes `data` to a new file `path` (which must not exist) with the
+/// final permissions from the start, and syncs it. For files in a directory
+/// nothing refers to yet: the caller syncs the directory once and then
+/// publishes it in one step (a rename), so no file needs its own
+/// temporary name.
+pub fn write_new(path: &Path, data: &[u8], mode: Mode) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(match mode {
+            Mode::Public => 0o644,
+            Mode::Private => 0o600,
+        });
+    }
+    let mut file = options.open(path)?;
+    file.write_all(data)?;
+    file.sync_all()
+}
+
 /// Creates `dir` and its missing parents with mode 0700 (existing ones are
 /// left as they are).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -68,6 +89,23 @@ pub fn sync_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_files_have_their_mode_from_the_start_and_are_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        write_new(&path, b"one", Mode::Private).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let bits = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(bits, 0o600);
+        }
+        let err = write_new(&path, b"two", Mode::Private).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+    }
 
     #[test]
     fn writes_with_mode_and_replaces() {

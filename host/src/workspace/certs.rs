@@ -12,7 +12,7 @@
 //! certificate, and a failed issuance never touches the working one. The
 //! newest [`KEEP_VERSIONS`] versions are kept for rollback.
 
-use crate::fsx::{Mode, create_private_dir, write_atomic};
+use crate::fsx::{Mode, create_private_dir, sync_dir, write_atomic, write_new};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -198,11 +198,14 @@ impl CertStore {
             ("fullchain.pem", fullchain.as_str(), Mode::Public),
         ] {
             let path = dir.join(file);
-            write_atomic(&path, data.as_bytes(), mode).map_err(io(&path))?;
+            write_new(&path, data.as_bytes(), mode).map_err(io(&path))?;
         }
         let meta_path = dir.join("meta.json");
         let json = serde_json::to_vec_pretty(meta).expect("meta serializes");
-        write_atomic(&meta_path, &json, Mode::Private).map_err(io(&meta_path))?;
+        write_new(&meta_path, &json, Mode::Private).map_err(io(&meta_path))?;
+        // Nothing refers to the version yet: each file was synced as it was
+        // written, the directory once now, then the link switches to it.
+        sync_dir(&dir);
 
         // Switch the link in one rename.
         let target = Path::new("..").join("archive").join(name).join(&version);

@@ -6,6 +6,10 @@
 # Environment:
 #   BATCH=200        certificates in the batch scenario (0 skips it)
 #   BATCH_JOBS=16    wacme's --jobs for the batch
+#   PACE=default     wacme's built-in CA pacing for the batch (80 % of Let's
+#                    Encrypt's published request limits, which hold a batch
+#                    of single-name certificates to about 30/s); PACE=off
+#                    lifts it, so the batch measures wacme and the bed
 #   LEGO_BATCH=…     how many of the batch's certificates lego issues (default
 #                    all); fewer are timed and scaled up to BATCH, and the
 #                    report says so
@@ -20,6 +24,8 @@
 # measures, interleaved (wacme, lego, wacme, lego, …):
 #   - apex + wildcard:  example.test, *.example.test (N runs)
 #   - 20 identifiers:   n0..n9.example.test and *.n0..*.n9.example.test (N runs)
+#   - 100 identifiers:  h0..h49.example.test and their wildcards (N runs,
+#     wacme only: lego takes minutes per run)
 #   - a batch of BATCH single-name certificates b0..b<BATCH-1>.example.test:
 #     wacme in one process (`wacme renew --all --jobs BATCH_JOBS` over a
 #     config file listing them, each run in a fresh state directory holding
@@ -28,7 +34,7 @@
 # For every run: wall time (process start to exit), peak RSS (GNU time's
 # maximum resident set size; for lego's batch the largest of its
 # processes), and the requests the CA received (Pebble logs each one).
-# Prints every run, then medians and the lego/wacme ratios.
+# Prints every run, then medians (min–max) and the lego/wacme ratios.
 #
 # PowerDNS's sqlite backend fsyncs every commit by default; on this kind of
 # disk that caps the API at a few hundred writes a second, and each
@@ -56,21 +62,16 @@ cd "$root"
 runs="${1:-5}"
 batch="${BATCH:-200}"
 batch_jobs="${BATCH_JOBS:-16}"
+pace="${PACE:-default}"
 lego_batch="${LEGO_BATCH:-$batch}"
 tools="${TOOLS:-wacme lego}"
 pdns_sync="${PDNS_SYNC:-0}"
 if [ "$lego_batch" -gt "$batch" ]; then lego_batch="$batch"; fi
 
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-
-echo "building (release wacme, plugins, testbed)…" >&2
-cargo build --quiet --release -p wacme
-./scripts/build-plugins.sh --quiet >/dev/null
-cargo build --quiet -p wacme-tests --bin testbed
-wacme="$target_dir/release/wacme"
-testbed="$target_dir/debug/testbed"
-plugin="$target_dir/wasm32-wasip2/plugin/wacme_plugin_pdns.wasm"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_pace_config "$pace" >/dev/null
+bench_build
 
 missing=()
 command -v lego >/dev/null 2>&1 || missing+=(lego)
@@ -82,41 +83,15 @@ fi
 lego_version="lego $(dpkg-query -W -f '${Version}' lego 2>/dev/null || lego --version 2>&1 | head -n 1)"
 
 work="$(mktemp -d -t wacme-bench.XXXXXX)"
-testbed_pid=""
 cleanup() {
-    exec 3>&- 2>/dev/null || true
-    if [ -n "$testbed_pid" ]; then
-        kill "$testbed_pid" 2>/dev/null || true
-        wait "$testbed_pid" 2>/dev/null || true
-    fi
+    bench_stop_bed
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 pdns_settings=()
 [ "$pdns_sync" = 1 ] || pdns_settings+=(gsqlite3-pragma-synchronous=0)
-
-# The test bed stays up while its stdin (fd 3 here) is open.
-mkfifo "$work/testbed.in"
-"$testbed" "${pdns_settings[@]}" <"$work/testbed.in" >"$work/testbed.env" 2>"$work/testbed.log" &
-testbed_pid=$!
-exec 3>"$work/testbed.in"
-for _ in $(seq 1 600); do
-    grep -qx READY "$work/testbed.env" 2>/dev/null && break
-    if ! kill -0 "$testbed_pid" 2>/dev/null; then
-        echo "testbed failed:" >&2
-        cat "$work/testbed.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-grep -qx READY "$work/testbed.env" || { echo "testbed not ready after 60 s" >&2; exit 1; }
-# PEBBLE_DIRECTORY, PEBBLE_CA_CERT, PDNS_API_URL, PDNS_API_KEY, PDNS_DNS, PDNS_DNS_PORT
-set -a
-# shellcheck disable=SC1091
-. <(grep -v '^READY$' "$work/testbed.env")
-set +a
-pebble_log="$(dirname "$PEBBLE_CA_CERT")/pebble.log"
+bench_start_bed "$work" "${pdns_settings[@]}"
 
 mkdir -p "$work/wacme/plugins" "$work/lego"
 cp "$plugin" "$work/wacme/plugins/pdns.wasm"
@@ -124,6 +99,8 @@ cp "$plugin" "$work/wacme/plugins/pdns.wasm"
 apex=(example.test '*.example.test')
 twenty=()
 for i in $(seq 0 9); do twenty+=("n$i.example.test" "*.n$i.example.test"); done
+hundred=()
+for i in $(seq 0 49); do hundred+=("h$i.example.test" "*.h$i.example.test"); done
 
 # Runs a command, appending its peak RSS (KB) to rss.out.
 rss() { /usr/bin/time -f '%M' -a -o "$work/rss.out" "$@"; }
@@ -161,6 +138,7 @@ run_lego() {
     echo "ca_cert = [\"$PEBBLE_CA_CERT\"]"
     echo "resolvers = [\"$PDNS_DNS\"]"
     echo "dns_port = $PDNS_DNS_PORT"
+    bench_pace_config "$pace"
     for i in $(seq 0 $((batch - 1))); do
         echo
         echo "[certificates.b$i]"
@@ -191,7 +169,6 @@ run_lego_batch() {
     done
 }
 
-ca_requests() { grep -c -- '-> calling handler()' "$pebble_log" || true; }
 
 # measure TOOL SCENARIO CMD…: runs CMD (which must succeed) and appends
 # "tool scenario seconds rss_kb ca_requests" to results; the RSS is the
@@ -200,7 +177,7 @@ measure() {
     local tool=$1 scenario=$2 start end before after rss
     shift 2
     : >"$work/rss.out"
-    before=$(ca_requests)
+    before=$(bench_ca_requests)
     start=$(date +%s%N)
     if ! "$@" >"$work/last.log" 2>&1; then
         echo "FAILED: $tool $scenario" >&2
@@ -208,7 +185,7 @@ measure() {
         exit 1
     fi
     end=$(date +%s%N)
-    after=$(ca_requests)
+    after=$(bench_ca_requests)
     rss=$(grep -E '^[0-9]+$' "$work/rss.out" | sort -n | tail -n 1)
     local secs
     secs=$(awk -v ns=$((end - start)) 'BEGIN { printf "%.3f", ns / 1e9 }')
@@ -229,6 +206,9 @@ for i in $(seq 1 "$runs"); do
     for tool in $tools; do
         measure "$tool" twenty "run_$tool" "${twenty[@]}"
     done
+    if has wacme; then
+        measure wacme hundred run_wacme "${hundred[@]}"
+    fi
     if [ "$batch" -gt 0 ] && has wacme; then
         measure wacme batch run_wacme_batch
     fi
@@ -242,6 +222,13 @@ fi
 leftover=$(curl -s -H "X-API-Key: $PDNS_API_KEY" "$PDNS_API_URL/api/v1/servers/localhost/zones/example.test." \
     | grep -o '"type": *"TXT"' | wc -l || true)
 
+# "median (min–max)" of numbers, or "-".
+spread() {
+    tr ' ' '\n' | awk 'NF' | sort -n | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { printf "-"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        if (NR == 1) printf "%g", m; else printf "%g (%g–%g)", m, v[1], v[NR] }'
+}
 median() {
     tr ' ' '\n' | awk 'NF' | sort -n | awk '{ v[NR] = $1 } END {
         if (NR == 0) { printf "-"; exit }
@@ -255,10 +242,11 @@ echo
 echo "wacme $("$wacme" --version | awk '{print $2}') (release) vs $lego_version; $runs run(s) each;" \
     "$(nproc) CPUs; PowerDNS fsync per commit: $([ "$pdns_sync" = 1 ] && echo on || echo off)"
 printf '%-16s %10s %10s %10s %11s %11s %9s %9s\n' scenario wacme lego lego/wacme "wacme RSS" "lego RSS" "CA wacme" "CA lego"
-for scenario in apex twenty batch; do
+for scenario in apex twenty hundred batch; do
     case $scenario in
         apex) label="apex + wildcard" ;;
         twenty) label="20 identifiers" ;;
+        hundred) label="100 identifiers" ;;
         batch) label="$batch certs"; [ "$batch" -gt 0 ] || continue ;;
     esac
     w=$(col wacme "$scenario" 3 | median)
@@ -282,9 +270,12 @@ for scenario in apex twenty batch; do
     printf '%-16s %10s %10s %10s %11s %11s %9s %9s\n' "$label" "$(num "$w" s)" "$(num "$l" s)" "$ratio" \
         "$(num "$wr" " KB")" "$(num "$lr" " KB")" "$(num "$wc_")" "$(num "$lc")"
 done
+echo "wacme seconds, median (min–max): apex $(col wacme apex 3 | spread), 20 identifiers" \
+    "$(col wacme twenty 3 | spread), 100 identifiers $(col wacme hundred 3 | spread)"
 if [ "$batch" -gt 0 ] && has wacme; then
     w=$(col wacme batch 3 | median)
-    echo "wacme batch: $(awk -v w="$w" -v b="$batch" 'BEGIN { printf "%.1f", b / w }') certificates/s (--jobs $batch_jobs)"
+    echo "wacme batch: $(awk -v w="$w" -v b="$batch" 'BEGIN { printf "%.1f", b / w }') certificates/s" \
+        "(--jobs $batch_jobs, CA pacing $pace), seconds $(col wacme batch 3 | spread)"
 fi
 echo "CA requests: per order (apex, 20 identifiers), per certificate (batch); warm-up runs registered the accounts."
 echo "TXT RRsets left in example.test: $leftover"

@@ -7,9 +7,16 @@
 #   CERTS=10000     single-name certificates s0…s<CERTS-1>.example.test
 #   PAIRS=0         instead: that many apex + wildcard certificates
 #                   p<i>.example.test + *.p<i>.example.test
-#   JOBS=16         wacme's --jobs
+#   JOBS=4          wacme's --jobs (its default)
 #   STALL=30        seconds without a new certificate after which the CA is
 #                   taken for stalled: the run is stopped and reported as such
+#   WRAP=""         a command to run wacme under, e.g. WRAP="heaptrack -o
+#                   /tmp/scale" to see where its memory goes
+#   PACE=default    wacme's built-in CA pacing (80 % of Let's Encrypt's
+#                   published request limits: about 30 single-name
+#                   certificates/s, since each costs about 6 paced requests);
+#                   PACE=off lifts it to 10,000 requests/s per endpoint, so
+#                   the run measures wacme and the bed's CA, not the pacing
 #
 # Starts the end-to-end tests' own bed (tests/src/bin/testbed.rs: Pebble with
 # PEBBLE_VA_NOSLEEP=1 and PEBBLE_AUTHZREUSE=0, PowerDNS with sqlite and
@@ -32,48 +39,23 @@ cd "$root"
 runs="${1:-1}"
 certs="${CERTS:-10000}"
 pairs="${PAIRS:-0}"
-jobs="${JOBS:-16}"
+jobs="${JOBS:-4}"
 stall="${STALL:-30}"
+pace="${PACE:-default}"
 
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-
-echo "building (release wacme, plugins, testbed)…" >&2
-cargo build --quiet --release -p wacme
-./scripts/build-plugins.sh --quiet >/dev/null
-cargo build --quiet -p wacme-tests --bin testbed
-wacme="$target_dir/release/wacme"
-testbed="$target_dir/debug/testbed"
-plugin="$target_dir/wasm32-wasip2/plugin/wacme_plugin_pdns.wasm"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_pace_config "$pace" >/dev/null
+bench_build
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 
 work="$(mktemp -d -t wacme-scale.XXXXXX)"
-testbed_pid=""
 cleanup() {
-    exec 3>&- 2>/dev/null || true
-    if [ -n "$testbed_pid" ]; then
-        kill "$testbed_pid" 2>/dev/null || true
-        wait "$testbed_pid" 2>/dev/null || true
-    fi
+    bench_stop_bed
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-mkfifo "$work/testbed.in"
-"$testbed" gsqlite3-pragma-synchronous=0 <"$work/testbed.in" >"$work/testbed.env" 2>"$work/testbed.log" &
-testbed_pid=$!
-exec 3>"$work/testbed.in"
-for _ in $(seq 1 600); do
-    grep -qx READY "$work/testbed.env" 2>/dev/null && break
-    kill -0 "$testbed_pid" 2>/dev/null || { cat "$work/testbed.log" >&2; exit 1; }
-    sleep 0.1
-done
-grep -qx READY "$work/testbed.env" || { echo "testbed not ready after 60 s" >&2; exit 1; }
-set -a
-# shellcheck disable=SC1091
-. <(grep -v '^READY$' "$work/testbed.env")
-set +a
-pebble_log="$(dirname "$PEBBLE_CA_CERT")/pebble.log"
+bench_start_bed "$work" gsqlite3-pragma-synchronous=0
 
 mkdir -p "$work/plugins" "$work/account"
 cp "$plugin" "$work/plugins/pdns.wasm"
@@ -93,6 +75,7 @@ fi
     echo "ca_cert = [\"$PEBBLE_CA_CERT\"]"
     echo "resolvers = [\"$PDNS_DNS\"]"
     echo "dns_port = $PDNS_DNS_PORT"
+    bench_pace_config "$pace"
     for i in $(seq 0 $((total - 1))); do
         echo
         if [ "$pairs" -gt 0 ]; then
@@ -128,28 +111,39 @@ txt_left() {
         python3 -c 'import json,sys; z=json.load(sys.stdin); print(sum(len(r["records"]) for r in z["rrsets"] if r["type"]=="TXT"))'
 }
 
-ca_requests() { grep -c -- '-> calling handler()' "$pebble_log" || true; }
+# CPU seconds (user + system) a process has used so far.
+cpu_of() {
+    [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+pebble_pid=$(pgrep -P "$testbed_pid" -f pebble | head -1 || true)
+pdns_pid=$(pgrep -P "$testbed_pid" -f pdns_server | head -1 || true)
+
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "scenario: $scenario, renew --all --jobs $jobs"
+echo "scenario: $scenario, renew --all --jobs $jobs, CA pacing $pace"
 printf '%-4s %9s %8s %8s %9s %9s %6s %s\n' run seconds certs/s rss_MB ca/cert prov/cert left "rss at 10/50/90 % (MB)"
+echo "     (cpu: CPU seconds used during the run by wacme, Pebble and PowerDNS)"
 for run in $(seq 1 "$runs"); do
     state="$work/state-$run"
     mkdir -p "$state"
     chmod 700 "$state"
     cp -a "$work/account/accounts" "$state/"
-    before=$(ca_requests)
+    before=$(bench_ca_requests)
+    pebble_cpu0=$(cpu_of "$pebble_pid")
+    pdns_cpu0=$(cpu_of "$pdns_pid")
     start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$work/rss-$run" \
+    /usr/bin/time -f '%M %U %S' -o "$work/rss-$run" \
         env WACME_STATE_DIR="$state" WACME_PLUGIN_DIR="$work/plugins" \
         XDG_CACHE_HOME="$work/cache" XDG_DATA_HOME="$work/data" XDG_CONFIG_HOME="$work/config" \
         WACME_PDNS_API_KEY="$PDNS_API_KEY" \
-        "$wacme" --quiet --config "$work/scale.toml" renew --all --jobs "$jobs" --output json \
+        ${WRAP:-} "$wacme" --quiet --config "$work/scale.toml" renew --all --jobs "$jobs" --output json \
         >"$work/report-$run.json" 2>"$work/stderr-$run" &
     timer=$!
     # Watch: RSS samples at 10/50/90 %, and the stall detector.
     samples=()
     last=0
+    tick=0
     last_change=$(date +%s)
     stalled=""
     while kill -0 "$timer" 2>/dev/null; do
@@ -163,21 +157,37 @@ for run in $(seq 1 "$runs"); do
             fi
         done
         now=$(date +%s)
+        tick=$((tick + 1))
+        if [ $((tick % 10)) -eq 0 ]; then
+            echo "$tick s: $done_now" >>"$work/progress-$run"
+        fi
         if [ "$done_now" -ne "$last" ]; then
             last=$done_now
             last_change=$now
         elif [ $((now - last_change)) -ge "$stall" ]; then
             stalled="CA stalled: no certificate for ${stall} s after $done_now of $total; stopped"
-            [ -n "$pid" ] && kill -INT "$pid"
+            # The first interrupt still waits for orders already finalized
+            # (their certificates are due); the second gives those up.
+            if [ -n "$pid" ]; then
+                kill -INT "$pid" 2>/dev/null || true
+                sleep 5
+                kill -INT "$pid" 2>/dev/null || true
+            fi
             break
         fi
     done
     wait "$timer" || true
     end=$(date +%s.%N)
+    # GNU time's last line (a killed run has "Command terminated…" first).
+    read -r rss_kb user_s sys_s < <(tail -1 "$work/rss-$run")
+    cpu_line=$(awk -v w="$(echo "$user_s + $sys_s" | bc -l)" \
+        -v p="$(echo "$(cpu_of "$pebble_pid") - $pebble_cpu0" | bc -l)" \
+        -v d="$(echo "$(cpu_of "$pdns_pid") - $pdns_cpu0" | bc -l)" \
+        'BEGIN { printf "cpu: wacme %.1f s, Pebble %.1f s, PowerDNS %.1f s", w, p, d }')
     samples="${m10:-?}/${m50:-?}/${m90:-?}"
     unset m10 m50 m90
     issued=$(find "$state/certs" -mindepth 1 -maxdepth 1 | wc -l)
-    after=$(ca_requests)
+    after=$(bench_ca_requests)
     seconds=$(echo "$end - $start" | bc -l)
     provider=$(python3 -c 'import json,sys
 r=json.load(open(sys.argv[1]))
@@ -189,9 +199,10 @@ print(sum((c.get("issued") or {}).get("provider_requests",0) for c in r.get("cer
         echo "run $run: only $issued of $total certificates stored; see $work/stderr-$run" >&2
         tail -5 "$work/stderr-$run" >&2
     fi
-    awk -v r="$run" -v s="$seconds" -v n="$issued" -v rss="$(cat "$work/rss-$run")" \
+    awk -v r="$run" -v s="$seconds" -v n="$issued" -v rss="$rss_kb" \
         -v ca=$((after - before)) -v p="$provider" -v left="$left" -v samples="$samples" \
         'BEGIN { printf "%-4s %9.2f %8.1f %8.1f %9.1f %9.2f %6d %s\n", r, s, n / s, rss / 1024, (n ? ca / n : 0), (n ? p / n : 0), left, samples }'
+    echo "     $cpu_line"
     python3 - "$work/report-$run.json" <<'PY' || true
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))
@@ -201,5 +212,8 @@ if t:
     print("     per certificate, median ms: " + ", ".join(
         f"{p[:-3]} {statistics.median(x[p] for x in t):.0f}" for p in parts))
 PY
+    if [ -s "$work/progress-$run" ]; then
+        echo "     certificates per 10 s: $(awk '{ n = $3 - prev; prev = $3; printf "%s ", n }' "$work/progress-$run")"
+    fi
     rm -rf "$state"
 done

@@ -150,15 +150,8 @@ impl ConfigFile {
 
     /// Parses `text` (read from `path`, for messages).
     pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigFileError> {
-        let sections = (text.len() > super::config_sections::SECTIONS_AT)
-            .then(|| super::config_sections::parse(text, super::config_sections::SECTIONS_AT))
-            .flatten();
-        let parsed = match sections {
-            Some((defaults, certificates)) => Ok(ConfigFile {
-                defaults: defaults.unwrap_or_default(),
-                certificates,
-                path: None,
-            }),
+        let parsed = match in_sections(text) {
+            Some(config) => Ok(config),
             None => toml::from_str(text),
         };
         let mut config: ConfigFile = parsed.map_err(|e| {
@@ -233,6 +226,42 @@ impl ConfigFile {
     }
 }
 
+/// One section-parsed piece of a large file: the same shape as the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Piece {
+    defaults: Option<Defaults>,
+    #[serde(default)]
+    certificates: BTreeMap<String, CertEntry>,
+}
+
+/// A file over [`super::config_sections::SECTIONS_AT`] bytes parsed in
+/// sections, when that gives what parsing it whole would: `None` for a
+/// small file, a piece that does not parse, `defaults` in two pieces or a
+/// certificate in two (the caller then parses the whole file).
+fn in_sections(text: &str) -> Option<ConfigFile> {
+    use super::config_sections::{SECTIONS_AT, parse};
+    if text.len() <= SECTIONS_AT {
+        return None;
+    }
+    let mut config = ConfigFile::default();
+    let mut defaults = false;
+    for piece in parse::<Piece>(text, SECTIONS_AT)? {
+        if let Some(d) = piece.defaults {
+            if std::mem::replace(&mut defaults, true) {
+                return None;
+            }
+            config.defaults = d;
+        }
+        for (name, entry) in piece.certificates {
+            if config.certificates.insert(name, entry).is_some() {
+                return None;
+            }
+        }
+    }
+    Some(config)
+}
+
 /// Plugin config values of `[certificates.<name>]` written literally (not
 /// `env:` / `file:`) in a config file other users may read: the file and
 /// those keys, else `None`. The caller warns when one of them is secret.
@@ -298,6 +327,39 @@ deploy_hook = "true"
 api_url = "http://127.0.0.1:8081"
 api_key = "env:WACME_CONFIG_TEST_KEY"
 "#;
+
+    #[test]
+    fn a_large_file_read_in_sections_falls_back_where_sections_cannot_answer() {
+        let mut base = String::from("[defaults]\nemail = [\"a@example.test\"]\n");
+        for i in 0..3000 {
+            base.push_str(&format!(
+                "\n[certificates.s{i}]\ndomains = [\"s{i}.example.test\"]\ndns = \"pdns\"\n"
+            ));
+        }
+        let whole = |text: &str| toml::from_str::<ConfigFile>(text);
+        assert_eq!(in_sections(&base).unwrap(), whole(&base).unwrap());
+        // A sub-table after other certificates: valid TOML, not one piece's.
+        let continued = format!("{base}\n[certificates.s5.dns_config]\nk = \"v\"\n");
+        assert!(in_sections(&continued).is_none());
+        let c = ConfigFile::parse(&continued, Path::new("w.toml")).unwrap();
+        assert_eq!(c.certificates["s5"].dns_config["k"], "v");
+        // `defaults` continued at the end.
+        let split = format!("{base}\n[defaults.ca_rate_limits]\nother = \"5/s\"\n");
+        assert!(in_sections(&split).is_none());
+        let c = ConfigFile::parse(&split, Path::new("w.toml")).unwrap();
+        assert_eq!(c.defaults.ca_rate_limits["other"], "5/s");
+        assert_eq!(c.defaults.email, ["a@example.test"]);
+        // A certificate defined twice: TOML's error, with its line.
+        let twice = format!("{base}\n[certificates.s5]\ndomains = [\"x\"]\ndns = \"p\"\n");
+        assert!(in_sections(&twice).is_none());
+        assert!(whole(&twice).is_err());
+        assert!(matches!(
+            ConfigFile::parse(&twice, Path::new("w.toml")),
+            Err(ConfigFileError::Parse { .. })
+        ));
+        // A small file is never cut.
+        assert!(in_sections(GOOD).is_none());
+    }
 
     #[test]
     fn a_large_file_reads_the_same_and_fails_the_same() {

@@ -9,58 +9,32 @@
 //! TOML lexer, so never inside a string, an array or an inline table) into
 //! pieces of about that size, each parsed on its own.
 //!
-//! The result is the whole-file parse's or nothing: a piece that does not
-//! parse, `defaults` in more than one piece, or a certificate in more than
-//! one (a table continued or redefined further down) return `None`, and the
-//! caller parses the whole file, which gives TOML's own answer and message.
+//! A piece that does not parse returns `None`; so does anything the caller
+//! finds the pieces cannot answer exactly (`defaults` in more than one
+//! piece, a certificate in more than one: a table continued or redefined
+//! further down). The caller then parses the whole file, which gives
+//! TOML's own answer and message.
 
-use super::config::{CertEntry, Defaults};
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use serde::de::DeserializeOwned;
 use toml_parser::lexer::TokenKind;
 
 /// Files up to this size are parsed whole; larger ones in pieces of about
 /// this size.
 pub const SECTIONS_AT: usize = 64 * 1024;
 
-/// One piece: the same shape as the file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Piece {
-    defaults: Option<Defaults>,
-    #[serde(default)]
-    certificates: BTreeMap<String, CertEntry>,
-}
-
-/// `text` parsed piece by piece, when that gives what parsing it whole
-/// would (see the module docs); `None` otherwise.
-pub fn parse(
-    text: &str,
-    piece_size: usize,
-) -> Option<(Option<Defaults>, BTreeMap<String, CertEntry>)> {
-    let mut defaults = None;
-    let mut certificates = BTreeMap::new();
+/// `text` cut into pieces of about `piece_size` bytes (see the module
+/// docs), each parsed as a `T`; `None` when one does not parse.
+pub fn parse<T: DeserializeOwned>(text: &str, piece_size: usize) -> Option<Vec<T>> {
+    let mut pieces = Vec::new();
     let mut start = 0;
-    let cuts = cuts(text);
-    for end in cuts.iter().copied().chain(std::iter::once(text.len())) {
+    for end in cuts(text).into_iter().chain(std::iter::once(text.len())) {
         if end < text.len() && end - start < piece_size {
             continue;
         }
-        let piece: Piece = toml::from_str(&text[start..end]).ok()?;
-        if let Some(d) = piece.defaults {
-            if defaults.is_some() {
-                return None;
-            }
-            defaults = Some(d);
-        }
-        for (name, entry) in piece.certificates {
-            if certificates.insert(name, entry).is_some() {
-                return None;
-            }
-        }
+        pieces.push(toml::from_str(&text[start..end]).ok()?);
         start = end;
     }
-    Some((defaults, certificates))
+    Some(pieces)
 }
 
 /// Where each top-level `[certificates.<name>]` header starts (not the
@@ -121,11 +95,6 @@ fn cuts(text: &str) -> Vec<usize> {
 mod tests {
     use super::*;
 
-    fn whole(text: &str) -> Option<(Option<Defaults>, BTreeMap<String, CertEntry>)> {
-        let p: Piece = toml::from_str(text).ok()?;
-        Some((p.defaults, p.certificates))
-    }
-
     const FILE: &str = r#"# a comment [certificates.not]
 [defaults]
 email = ["a@example.test"]
@@ -161,50 +130,26 @@ dns = "pdns"
     }
 
     #[test]
-    fn pieces_give_what_the_whole_file_gives() {
-        let mut text = String::from(
-            "[defaults]\nemail = [\"a@example.test\"]\n\n[defaults.ca_rate_limits]\nother = \"5/s\"\n\n",
-        );
-        for i in 0..200 {
-            text.push_str(&format!(
-                "[certificates.c{i}]\ndomains = [\"c{i}.test\", \"*.c{i}.test\"]\ndns = \"pdns\"\n\n\
-                 [certificates.c{i}.dns_config]\napi_url = \"http://127.0.0.1:{i}\"\n\n"
-            ));
+    fn pieces_are_about_the_size_asked_and_cover_the_file() {
+        let mut text = String::from("[defaults]\nemail = []\n");
+        for i in 0..100 {
+            text.push_str(&format!("[certificates.c{i}]\ndomains = [\"c{i}\"]\n"));
         }
-        text.push_str("[defaults]\n");
-        assert!(parse(&text, 1).is_none(), "[defaults] twice: TOML's error");
-        text.truncate(text.len() - "[defaults]\n".len());
-        let expected = whole(&text).unwrap();
-        for size in [1, 100, 1000, 10_000, 1 << 20] {
-            let got = parse(&text, size).unwrap();
-            assert_eq!(got.1, expected.1, "piece size {size}");
-            assert_eq!(got.0, expected.0, "piece size {size}");
-        }
-    }
-
-    #[test]
-    fn anything_pieces_cannot_answer_exactly_falls_back() {
-        let redefined = "[certificates.a]\ndomains = [\"a\"]\ndns = \"p\"\n\
-                         [certificates.b]\ndomains = [\"b\"]\ndns = \"p\"\n\
-                         [certificates.a]\ndns_zone = \"z\"\n";
-        assert!(
-            whole(redefined).is_none(),
-            "TOML rejects a table defined twice"
-        );
-        assert!(parse(redefined, 1).is_none());
-        // A sub-table after another certificate: valid TOML, but its piece
-        // alone is not.
-        let continued = "[certificates.a]\ndomains = [\"a\"]\ndns = \"p\"\n\
-                         [certificates.b]\ndomains = [\"b\"]\ndns = \"p\"\n\
-                         [certificates.a.dns_config]\nk = \"v\"\n";
-        assert!(whole(continued).is_some());
-        assert!(parse(continued, 1).is_none());
-        // `defaults` split around certificates.
-        let split = "[defaults]\nemail = []\n[certificates.a]\ndomains = [\"a\"]\ndns = \"p\"\n\
-                     [defaults.ca_rate_limits]\nother = \"1/s\"\n";
-        assert!(whole(split).is_some());
-        assert!(parse(split, 1).is_none());
-        // A syntax error anywhere.
-        assert!(parse("[certificates.a]\ndomains = [\n[certificates.b]\n", 1).is_none());
+        let count = |size| parse::<toml::Table>(&text, size).unwrap().len();
+        assert_eq!(count(1), 101, "every section alone");
+        assert_eq!(count(1 << 20), 1, "all in one");
+        let mid = count(200);
+        assert!(mid > 1 && mid < 101, "{mid}");
+        let names: usize = parse::<toml::Table>(&text, 200)
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t.get("certificates")
+                    .and_then(|c| c.as_table())
+                    .map_or(0, |c| c.len())
+            })
+            .sum();
+        assert_eq!(names, 100);
+        assert!(parse::<toml::Table>("[certificates.a]\nd = [\n[certificates.b]\n", 1).is_none());
     }
 }

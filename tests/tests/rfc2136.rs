@@ -76,9 +76,18 @@ impl Bed {
 
     /// `wacme issue -d example.test -d '*.example.test' --dns rfc2136` on
     /// this bed, JSON output.
-    fn issue(&self, mut cmd: Command) -> Output {
-        cmd.args(["issue", "-d", ZONE, "-d", WILDCARD, "--dns", "rfc2136"])
-            .args(["--dns-config", &self.server_config()])
+    fn issue(&self, cmd: Command) -> Output {
+        self.issue_names(cmd, &[ZONE, WILDCARD], &[])
+    }
+
+    /// `wacme issue -d <name>… --dns rfc2136 <extra>…` on this bed, JSON
+    /// output.
+    fn issue_names(&self, mut cmd: Command, names: &[&str], extra: &[&str]) -> Output {
+        cmd.args(["issue", "--dns", "rfc2136"]).args(extra);
+        for name in names {
+            cmd.args(["-d", name]);
+        }
+        cmd.args(["--dns-config", &self.server_config()])
             .args(["--directory", &self.pebble.directory_url()])
             .arg("--ca-cert")
             .arg(self.pebble.ca_cert_path())
@@ -362,25 +371,11 @@ async fn one_update_carries_many_names() {
     let Some(bed) = Bed::start(Kind::Bind).await else {
         return;
     };
-    let mut cmd = bed.wacme();
-    cmd.args(["issue", "--dns", "rfc2136", "--cert-name", "many"]);
-    for i in 0..5 {
-        cmd.args([
-            "-d",
-            &format!("n{i}.{ZONE}"),
-            "-d",
-            &format!("*.n{i}.{ZONE}"),
-        ]);
-    }
-    cmd.args(["--dns-config", &bed.server_config()])
-        .args(["--directory", &bed.pebble.directory_url()])
-        .arg("--ca-cert")
-        .arg(bed.pebble.ca_cert_path())
-        .args(["--email", "admin@example.test", "--agree-tos"])
-        .args(["--dns-resolver", &bed.server.dns_addr().to_string()])
-        .args(["--dns-port", &bed.server.dns_addr().port().to_string()])
-        .args(["--output", "json"]);
-    let out = cmd.output().unwrap();
+    let names: Vec<String> = (0..5)
+        .flat_map(|i| [format!("n{i}.{ZONE}"), format!("*.n{i}.{ZONE}")])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = bed.issue_names(bed.wacme(), &names, &["--cert-name", "many"]);
     assert!(out.status.success(), "{}", show(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["record_sets"], 5, "{report}");

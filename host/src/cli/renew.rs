@@ -90,7 +90,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
     let mut out = Printer::start(global.output);
     let mut certificates = 0usize;
     let mut first_failure = None;
-    let done = renew::renew_each(
+    let done = renew::renew(
         engine,
         &workspace,
         &config,

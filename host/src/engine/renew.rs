@@ -136,7 +136,7 @@ pub struct RenewResult {
     pub class: Option<ErrorClass>,
 }
 
-/// The whole run.
+/// The whole run, counted (each certificate went to the caller as it finished).
 #[derive(Debug)]
 pub struct RenewReport {
     pub renewed: usize,
@@ -147,8 +147,6 @@ pub struct RenewReport {
     /// Renewed, but challenge values may be left behind (or foreign values
     /// were removed): see each certificate's `cleanup_check`.
     pub residue: usize,
-    /// By certificate name ([`renew`]; empty from [`renew_each`]).
-    pub certificates: Vec<RenewResult>,
     /// What the cleanup of earlier runs' leftovers did (before renewing).
     pub stale_journal: super::recovery::CleanupReport,
 }
@@ -196,40 +194,12 @@ pub async fn jitter(jitter: Option<Duration>) {
     }
 }
 
-/// Renews those of `names` that are due, `options.jobs` at a time; the
-/// report lists every certificate, by name.
-pub async fn renew(
-    engine: &Engine,
-    workspace: &Workspace,
-    config: &ConfigFile,
-    names: &[String],
-    options: &RenewOptions,
-    progress: &dyn Progress,
-    interrupt: &Interrupt,
-) -> RenewReport {
-    let mut results = Vec::new();
-    let mut report = renew_each(
-        engine,
-        workspace,
-        config,
-        names,
-        options,
-        progress,
-        interrupt,
-        &mut |result| results.push(result),
-    )
-    .await;
-    results.sort_by(|a, b| a.cert_name.cmp(&b.cert_name));
-    report.certificates = results;
-    report
-}
-
-/// [`renew`], handing each certificate's result to `each` as soon as it is
-/// known (in the order they finish) instead of keeping it: a run over
-/// thousands of certificates holds only those in flight. The report has
-/// the counts; its `certificates` is empty.
+/// Renews those of `names` that are due, `options.jobs` at a time, handing
+/// each certificate's result to `each` as soon as it is known (in the order
+/// they finish) instead of keeping it: a run over thousands of certificates
+/// holds only those in flight. The report has the counts.
 #[allow(clippy::too_many_arguments)]
-pub async fn renew_each(
+pub async fn renew(
     engine: &Engine,
     workspace: &Workspace,
     config: &ConfigFile,
@@ -267,7 +237,6 @@ pub async fn renew_each(
         failed: 0,
         hook_failed: 0,
         residue: 0,
-        certificates: Vec::new(),
         stale_journal,
     };
     let mut results = futures::stream::iter(names.iter())

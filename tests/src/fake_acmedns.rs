@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -66,7 +67,7 @@ struct Inner {
     mirror: PdnsMirror,
     clock: AtomicU64,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -114,7 +115,7 @@ impl FakeAcmeDns {
             mirror: PdnsMirror::new(pdns),
             clock: AtomicU64::new(1),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/register", post(register))
@@ -156,7 +157,7 @@ impl FakeAcmeDns {
 
     /// `path` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -193,7 +194,7 @@ impl Fake for FakeAcmeDns {
 }
 
 async fn register(State(inner): State<Arc<Inner>>) -> Response {
-    inner.requests.lock().unwrap().push("/register".into());
+    inner.requests.push("/register");
     let subdomain = uuid();
     let account = AcmeDnsAccount {
         username: uuid(),
@@ -212,7 +213,7 @@ async fn register(State(inner): State<Arc<Inner>>) -> Response {
 }
 
 async fn update(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    inner.requests.lock().unwrap().push("/update".into());
+    inner.requests.push("/update");
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (user, key) = (header("x-api-user"), header("x-api-key"));
     let post: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

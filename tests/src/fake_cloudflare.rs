@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -80,7 +81,7 @@ struct Inner {
     mirror: PdnsMirror,
     rate_limited: AtomicU32,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -105,7 +106,7 @@ impl FakeCloudflare {
             mirror: PdnsMirror::new(pdns),
             rate_limited: AtomicU32::new(0),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/client/v4/zones", get(list_zones))
@@ -170,7 +171,7 @@ impl FakeCloudflare {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -222,7 +223,7 @@ fn failure(status: StatusCode, code: i64, message: &str) -> Response {
 
 /// Logs the request, applies the rate limit and checks credentials.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     if inner
         .rate_limited
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -82,7 +83,7 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -102,7 +103,7 @@ impl FakeDigitalOcean {
             next_id: AtomicU64::new(28_448_433),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v2/domains/{domain}", get(get_domain))
@@ -130,7 +131,7 @@ impl FakeDigitalOcean {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -204,7 +205,7 @@ fn ok(status: StatusCode, body: Value) -> Response {
 
 /// Logs the request and checks the bearer token.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

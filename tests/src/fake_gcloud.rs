@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, random_id, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -110,7 +111,7 @@ struct Inner {
     next_change: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     tokens_issued: AtomicU64,
 }
 
@@ -219,7 +220,7 @@ impl FakeGcloud {
 
     /// `METHOD path` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Access tokens issued so far.
@@ -304,7 +305,7 @@ fn unix_now() -> i64 {
 }
 
 async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    inner.requests.lock().unwrap().push("POST /token".into());
+    inner.requests.push("POST /token");
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -407,7 +408,7 @@ fn check_assertion(inner: &Inner, assertion: &str) -> Result<(), Response> {
 
 /// Logs the request and checks the bearer token and the project.
 fn admit(inner: &Inner, headers: &HeaderMap, project: &str, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -89,7 +90,7 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -115,7 +116,7 @@ impl FakeLinode {
             next_id: AtomicU64::new(123_456),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v4/domains", get(list_domains))
@@ -147,7 +148,7 @@ impl FakeLinode {
 
     /// `METHOD path?query [X-Filter]` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -230,11 +231,7 @@ fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Respons
         .and_then(|v| v.to_str().ok())
         .map(|f| format!(" X-Filter: {f}"))
         .unwrap_or_default();
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{line}{filter}"));
+    inner.requests.push(format!("{line}{filter}"));
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -28,8 +28,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog};
 use crate::fake_store::{PdnsMirror, quote, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -98,9 +99,9 @@ struct Inner {
     state: tokio::sync::Mutex<State_>,
     mirror: PdnsMirror,
     next_id: AtomicU64,
-    clock_offset: AtomicI64,
+    clock: Clock,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     refreshes: AtomicU64,
 }
 
@@ -120,9 +121,9 @@ impl FakeOvh {
             }),
             mirror: PdnsMirror::new(pdns),
             next_id: AtomicU64::new(5_139_290_000),
-            clock_offset: AtomicI64::new(0),
+            clock: Clock::default(),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
             refreshes: AtomicU64::new(0),
         });
         let app = Router::new()
@@ -159,11 +160,11 @@ impl FakeOvh {
     /// Moves this server's clock by `secs` (its `/auth/time` and its
     /// timestamp check).
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     pub fn now(&self) -> i64 {
-        now(&self.inner)
+        self.inner.clock.now()
     }
 
     pub async fn records(&self) -> Vec<OvhRecord> {
@@ -172,7 +173,7 @@ impl FakeOvh {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Zone refreshes served.
@@ -217,14 +218,6 @@ impl Fake for FakeOvh {
             .map(|r| (r.fqdn(), unquote(&r.target)))
             .collect()
     }
-}
-
-fn now(inner: &Inner) -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst)
 }
 
 fn relative(fqdn: &str, zone: &str) -> String {
@@ -301,11 +294,7 @@ fn admit(
     write: bool,
 ) -> Result<(), Response> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {path}"));
+    inner.requests.push(format!("{method} {path}"));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let o = &inner.options;
     if header("x-ovh-application") != Some(o.application_key.as_str()) {
@@ -317,7 +306,7 @@ fn admit(
     }
     let timestamp = header("x-ovh-timestamp").unwrap_or("");
     match timestamp.parse::<i64>() {
-        Ok(t) if (t - now(inner)).abs() <= TIMESTAMP_TOLERANCE_SECS => {}
+        Ok(t) if (t - inner.clock.now()).abs() <= TIMESTAMP_TOLERANCE_SECS => {}
         _ => {
             return Err(auth_error(
                 StatusCode::BAD_REQUEST,
@@ -377,12 +366,8 @@ fn known_zone(inner: &Inner, zone: &str) -> Result<String, Response> {
 }
 
 async fn auth_time(State(inner): State<Arc<Inner>>) -> Response {
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push("GET /1.0/auth/time".into());
-    axum::Json(json!(now(&inner))).into_response()
+    inner.requests.push("GET /1.0/auth/time");
+    axum::Json(json!(inner.clock.now())).into_response()
 }
 
 async fn zone_info(

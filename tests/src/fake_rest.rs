@@ -4,9 +4,9 @@
 //! and the battery's [`Throttle`] that answers the next N writes with the
 //! provider's rate-limit response.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::pdns::Pdns;
 pub use crate::provider_suite::Throttle;
@@ -132,30 +132,6 @@ impl Store {
         let values: Vec<String> = here.iter().map(|r| unquote(&r.content)).collect();
         let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(60).max(1);
         self.mirror.set_txt(zone, name, ttl, &values).await
-    }
-}
-
-/// `METHOD path` of every request, in order.
-#[derive(Default)]
-pub struct RequestLog(Mutex<Vec<String>>);
-
-impl RequestLog {
-    pub fn push(&self, line: impl Into<String>) {
-        self.0.lock().unwrap().push(line.into());
-    }
-
-    pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// How many requests start with `prefix` (e.g. `"PUT "`).
-    pub fn count(&self, prefix: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.starts_with(prefix))
-            .count()
     }
 }
 

@@ -33,9 +33,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::fake_common::{Clock, RequestLog};
 use crate::fake_store::{PdnsMirror, hex, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -116,10 +117,10 @@ struct Inner {
     mirror: PdnsMirror,
     throttle: Throttle,
     prior_request: AtomicU32,
-    clock_offset: AtomicI64,
+    clock: Clock,
     next_change: AtomicU64,
     /// `METHOD path?query` of every request that passed verification.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     /// Codes of the errors answered, in order.
     errors: std::sync::Mutex<Vec<String>>,
 }
@@ -163,7 +164,7 @@ impl FakeRoute53 {
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
             prior_request: AtomicU32::new(0),
-            clock_offset: AtomicI64::new(0),
+            clock: Clock::default(),
             next_change: AtomicU64::new(1),
             requests: Default::default(),
             errors: Default::default(),
@@ -231,12 +232,12 @@ impl FakeRoute53 {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// `METHOD path?query` of every verified request.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Error codes answered so far.
@@ -246,10 +247,7 @@ impl FakeRoute53 {
 
     /// Change batches (POSTs) accepted.
     pub fn writes(&self) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.starts_with("POST"))
-            .count()
+        self.inner.requests.count("POST")
     }
 }
 
@@ -687,11 +685,7 @@ fn verify(
              documentation for details.",
         ));
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     match parse_amz(datetime) {
         Some(t) if (now - t).abs() <= MAX_SKEW_SECS => {}
         _ => {
@@ -699,8 +693,8 @@ fn verify(
                 "SignatureDoesNotMatch",
                 &format!(
                     "Signature expired: {datetime} is now earlier than {} ({} - 5 min.)",
-                    amz_now(inner.clock_offset.load(Ordering::SeqCst) - MAX_SKEW_SECS),
-                    amz_now(inner.clock_offset.load(Ordering::SeqCst))
+                    amz_now(inner.clock.offset() - MAX_SKEW_SECS),
+                    amz_now(inner.clock.offset())
                 ),
             ));
         }
@@ -714,7 +708,7 @@ fn verify(
             "The security token included in the request is invalid.",
         ));
     }
-    inner.requests.lock().unwrap().push(format!(
+    inner.requests.push(format!(
         "{method} {}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     ));

@@ -31,9 +31,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog};
 use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -97,9 +97,9 @@ struct Inner {
     mirror: PdnsMirror,
     throttle: Throttle,
     /// Seconds added to the server's clock.
-    clock_offset: AtomicI64,
+    clock: Clock,
     /// The action of every request, verified or not.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -132,8 +132,8 @@ impl FakeTencentCloud {
             next_id,
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/", axum::routing::any(handle))
@@ -163,12 +163,12 @@ impl FakeTencentCloud {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// The `X-TC-Action` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -349,11 +349,7 @@ fn verify(
             "The parameter `Timestamp` is invalid.",
         ));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     if (now - timestamp).abs() > MAX_SKEW_SECS {
         return Err(error(
             "AuthFailure.SignatureExpire",
@@ -420,8 +416,6 @@ async fn handle(
 ) -> Response {
     inner
         .requests
-        .lock()
-        .unwrap()
         .push(header(&headers, "x-tc-action").unwrap_or("").to_string());
     let action = match verify(&inner, &method, &headers, &body) {
         Ok(a) => a,

@@ -34,9 +34,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog};
 use crate::fake_route53::{encode, parse_amz, query_pairs, sha256_hex};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -102,9 +102,9 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    clock_offset: AtomicI64,
+    clock: Clock,
     /// `METHOD query& body` of every request.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -144,8 +144,8 @@ impl FakeVolcengine {
             next_id: AtomicU64::new(n + 1),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         FakeVolcengine {
@@ -171,7 +171,7 @@ impl FakeVolcengine {
 
     /// `METHOD query& body` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// How many requests were for `action`.
@@ -185,7 +185,7 @@ impl FakeVolcengine {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 }
 
@@ -364,11 +364,7 @@ fn verify(
             "The request is missing X-Date.",
         ));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     match parse_amz(x_date) {
         Some(t) if (now - t).abs() <= MAX_SKEW_SECS && x_date.starts_with(date) => {}
         _ => {
@@ -434,7 +430,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    inner.requests.lock().unwrap().push(format!(
+    inner.requests.push(format!(
         "{method} {raw}& {}",
         String::from_utf8_lossy(&body)
     ));

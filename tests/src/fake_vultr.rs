@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -77,7 +78,7 @@ struct Inner {
     records: tokio::sync::Mutex<Vec<VultrRecord>>,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -127,7 +128,7 @@ impl FakeVultr {
             records: tokio::sync::Mutex::new(records),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v2/domains/{domain}", get(get_domain))
@@ -163,7 +164,7 @@ impl FakeVultr {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -222,7 +223,7 @@ fn too_many_requests() -> Response {
 
 /// Logs the request and checks the bearer key.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())

@@ -1,0 +1,58 @@
+//! Small pieces every fake provider API needs alike, whatever its wire
+//! format: the log of the requests it was sent ([`RequestLog`]) and the
+//! server clock the signature-checking fakes can move ([`Clock`]).
+//! Provider behaviour (URLs, auth, error bodies) stays in each `fake_*`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One line per request (`METHOD path`, or whatever the fake logs), in order.
+#[derive(Default)]
+pub struct RequestLog(Mutex<Vec<String>>);
+
+impl RequestLog {
+    pub fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// How many requests start with `prefix` (e.g. `"PUT "`).
+    pub fn count(&self, prefix: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    }
+}
+
+/// The fake server's clock: the system clock moved by an offset, so tests
+/// can put client and server out of step.
+#[derive(Default)]
+pub struct Clock(AtomicI64);
+
+impl Clock {
+    /// Moves the clock by `secs` from the system clock.
+    pub fn set_offset(&self, secs: i64) {
+        self.0.store(secs, Ordering::SeqCst);
+    }
+
+    /// The current offset in seconds.
+    pub fn offset(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Unix seconds, as the server sees them.
+    pub fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            + self.offset()
+    }
+}

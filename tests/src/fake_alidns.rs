@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::fake_common::Clock;
+use crate::fake_common::{Clock, join_name};
 use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -84,11 +84,7 @@ pub struct AliRecord {
 
 impl AliRecord {
     pub fn fqdn(&self) -> String {
-        if self.rr == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.rr, self.domain)
-        }
+        join_name(&self.rr, "@", &self.domain)
     }
 }
 

@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::RequestLog;
+use crate::fake_common::{RequestLog, join_name};
 use crate::fake_store::{PdnsMirror, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -197,11 +197,7 @@ impl Fake for FakeAzure {
 }
 
 fn fqdn(zone: &str, relative: &str) -> String {
-    if relative == "@" {
-        zone.to_string()
-    } else {
-        format!("{relative}.{zone}")
-    }
+    join_name(relative, "@", zone)
 }
 
 /// ARM's error envelope.

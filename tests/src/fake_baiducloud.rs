@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog};
+use crate::fake_common::{Clock, RequestLog, join_name, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -85,11 +85,7 @@ pub struct BaiduRecord {
 
 impl BaiduRecord {
     pub fn fqdn(&self) -> String {
-        if self.rr == "@" {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.rr, self.zone)
-        }
+        join_name(&self.rr, "@", &self.zone)
     }
 }
 
@@ -193,15 +189,7 @@ impl Fake for FakeBaiduCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let zone = zone_of(&self.inner.options.zones, &fqdn)
-            .expect("name in a zone")
-            .clone();
-        let rr = if fqdn == zone {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{zone}")).unwrap().to_string()
-        };
+        let (fqdn, zone, rr) = split_name(&self.inner.options.zones, fqdn, "@");
         let mut records = self.inner.records.lock().await;
         records.push(BaiduRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),

@@ -1,11 +1,15 @@
 //! Small pieces every fake provider API needs alike, whatever its wire
-//! format: the log of the requests it was sent ([`RequestLog`]) and the
-//! server clock the signature-checking fakes can move ([`Clock`]).
+//! format: the log of the requests it was sent ([`RequestLog`]), the
+//! server clock the signature-checking fakes can move ([`Clock`]), and the
+//! step between absolute names and names relative to a zone
+//! ([`join_name`], [`split_name`]).
 //! Provider behaviour (URLs, auth, error bodies) stays in each `fake_*`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::fake_store::zone_of;
 
 /// One line per request (`METHOD path`, or whatever the fake logs), in order.
 #[derive(Default)]
@@ -55,4 +59,27 @@ impl Clock {
             .as_secs() as i64
             + self.offset()
     }
+}
+
+/// The absolute name of `relative` in `zone`, where `apex` (`"@"` or `""`,
+/// as the API writes it) stands for the zone itself. Case is kept.
+pub fn join_name(relative: &str, apex: &str, zone: &str) -> String {
+    if relative == apex {
+        zone.to_string()
+    } else {
+        format!("{relative}.{zone}")
+    }
+}
+
+/// A name a test writes as another client would: `fqdn` in lower case
+/// without a trailing dot, the zone of `zones` holding it, and the name
+/// relative to that zone (`apex` at the apex). Panics when no zone holds it.
+pub fn split_name(zones: &[String], fqdn: &str, apex: &str) -> (String, String, String) {
+    let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
+    let zone = zone_of(zones, &fqdn).expect("name in a zone").clone();
+    let relative = match fqdn.strip_suffix(&format!(".{zone}")) {
+        Some(r) => r.to_string(),
+        None => apex.to_string(),
+    };
+    (fqdn, zone, relative)
 }

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::RequestLog;
+use crate::fake_common::{RequestLog, join_name};
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -68,11 +68,7 @@ pub struct DoRecord {
 impl DoRecord {
     /// The absolute name.
     pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "@", &self.domain)
     }
 }
 

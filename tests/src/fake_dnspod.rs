@@ -29,7 +29,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_store::{PdnsMirror, zone_of};
+use crate::fake_common::{join_name, split_name};
+use crate::fake_store::PdnsMirror;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -68,11 +69,7 @@ pub struct DpRecord {
 
 impl DpRecord {
     pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "@", &self.domain)
     }
 }
 
@@ -163,17 +160,7 @@ impl Fake for FakeDnspod {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.to_ascii_lowercase();
-        let domain = zone_of(&self.inner.options.domains, &fqdn)
-            .expect("name in a domain")
-            .clone();
-        let name = if fqdn == domain {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "@");
         let mut records = self.inner.records.lock().await;
         records.push(DpRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),

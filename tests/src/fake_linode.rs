@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::RequestLog;
-use crate::fake_store::{PdnsMirror, unquote, zone_of};
+use crate::fake_common::{RequestLog, join_name, split_name};
+use crate::fake_store::{PdnsMirror, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -74,11 +74,7 @@ pub struct LinodeRecord {
 
 impl LinodeRecord {
     pub fn fqdn(&self) -> String {
-        if self.name.is_empty() {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "", &self.domain)
     }
 }
 
@@ -158,9 +154,7 @@ impl Fake for FakeLinode {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let domain = zone_of(&self.inner.options.domains, fqdn)
-            .expect("name in a domain")
-            .clone();
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "");
         let (domain_id, _) = self
             .inner
             .domains
@@ -168,14 +162,6 @@ impl Fake for FakeLinode {
             .find(|(_, d)| *d == domain)
             .unwrap()
             .clone();
-        let fqdn = fqdn.to_ascii_lowercase();
-        let name = if fqdn == domain {
-            String::new()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
         let mut records = self.inner.records.lock().await;
         records.push(LinodeRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),

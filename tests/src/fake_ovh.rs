@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog};
+use crate::fake_common::{Clock, RequestLog, join_name};
 use crate::fake_store::{PdnsMirror, quote, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -73,11 +73,7 @@ pub struct OvhRecord {
 
 impl OvhRecord {
     pub fn fqdn(&self) -> String {
-        if self.sub_domain.is_empty() {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.sub_domain, self.zone)
-        }
+        join_name(&self.sub_domain, "", &self.zone)
     }
 
     fn json(&self) -> Value {

@@ -33,8 +33,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog};
-use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
+use crate::fake_common::{Clock, RequestLog, join_name, split_name};
+use crate::fake_store::{PdnsMirror, hex, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -82,11 +82,7 @@ pub struct TcRecord {
 
 impl TcRecord {
     pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "@", &self.domain)
     }
 }
 
@@ -178,17 +174,7 @@ impl Fake for FakeTencentCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.to_ascii_lowercase();
-        let domain = zone_of(&self.inner.options.domains, &fqdn)
-            .expect("name in a domain")
-            .clone();
-        let name = if fqdn == domain {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "@");
         let mut records = self.inner.records.lock().await;
         records.push(TcRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog};
+use crate::fake_common::{Clock, RequestLog, join_name, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs, sha256_hex};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -86,11 +86,7 @@ pub struct VolcRecord {
 
 impl VolcRecord {
     pub fn fqdn(&self) -> String {
-        if self.host == "@" {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.host, self.zone)
-        }
+        join_name(&self.host, "@", &self.zone)
     }
 }
 
@@ -195,16 +191,8 @@ impl Fake for FakeVolcengine {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let zone = zone_of(&self.inner.options.zones, &fqdn)
-            .expect("name in a zone")
-            .clone();
+        let (fqdn, zone, host) = split_name(&self.inner.options.zones, fqdn, "@");
         let zid = self.inner.zones.iter().find(|(_, n)| *n == zone).unwrap().0;
-        let host = if fqdn == zone {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{zone}")).unwrap().to_string()
-        };
         let mut records = self.inner.records.lock().await;
         records.push(VolcRecord {
             record_id: self

@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::fake_common::RequestLog;
-use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
+use crate::fake_common::{RequestLog, join_name, split_name};
+use crate::fake_store::{PdnsMirror, random_id, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -65,11 +65,7 @@ pub struct VultrRecord {
 
 impl VultrRecord {
     pub fn fqdn(&self) -> String {
-        if self.name.is_empty() {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "", &self.domain)
     }
 }
 
@@ -174,17 +170,7 @@ impl Fake for FakeVultr {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let domain = zone_of(&self.inner.options.domains, fqdn)
-            .expect("name in a domain")
-            .clone();
-        let fqdn = fqdn.to_ascii_lowercase();
-        let name = if fqdn == domain {
-            String::new()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "");
         let mut records = self.inner.records.lock().await;
         records.push(VultrRecord {
             id: uuid(),

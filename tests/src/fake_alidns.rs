@@ -36,7 +36,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, join_name};
+use crate::fake_common::{Clock, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -522,10 +522,7 @@ async fn handle(
             "Signature is mandatory for this action.",
         )),
     };
-    let (call, version) = match verified {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let (call, version) = or_answer!(verified);
     inner
         .accepted
         .lock()

@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog, join_name, split_name};
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -370,9 +370,7 @@ async fn handle(
     let path = crate::fake_route53::percent_decode(uri.path());
     inner.requests.push(format!("{method} {path}?{raw}"));
     let query = query_pairs(&raw);
-    if let Err(r) = verify(&inner, &method, &path, &headers, &query) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &path, &headers, &query));
     let params: BTreeMap<String, String> = query.iter().cloned().collect();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::fake_common::RequestLog;
+use crate::fake_common::{RequestLog, or_answer};
 use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -308,9 +308,7 @@ async fn list_zones(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, query_line("GET", "/zones", &q)) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, query_line("GET", "/zones", &q)));
     let wanted = q.get("name").map(|n| n.to_ascii_lowercase());
     let zones: Vec<Value> = inner
         .zones
@@ -358,13 +356,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = query_line("GET", &format!("/zones/{zone_id}/dns_records"), &q);
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let zone = or_answer!(zone_name(&inner, &zone_id));
     let records = inner.records.lock().await;
     let matching: Vec<Value> = records
         .iter()
@@ -386,23 +379,15 @@ async fn create_record(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /zones/{zone_id}/dns_records");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
     };
-    let mut record = match new_record(&body, &zone_id, &zone) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let mut record = or_answer!(new_record(&body, &zone_id, &zone));
     record.id = random_id();
     let name = record.name.clone();
     let mut records = inner.records.lock().await;
@@ -427,16 +412,11 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /zones/{zone_id}/dns_records/{record_id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let mut records = inner.records.lock().await;
     let Some(index) = records
         .iter()
@@ -530,16 +510,11 @@ async fn batch_records(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /zones/{zone_id}/dns_records/batch");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let invalid = || failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return invalid();
@@ -621,10 +596,7 @@ async fn batch_records(
             for (k, v) in item.as_object().unwrap() {
                 merged[k] = v.clone();
             }
-            let mut record = match new_record(&merged, &zone_id, &zone) {
-                Ok(r) => r,
-                Err(r) => return r,
-            };
+            let mut record = or_answer!(new_record(&merged, &zone_id, &zone));
             record.id = id;
             if identical_exists(&work, &record) {
                 return failure(
@@ -643,10 +615,7 @@ async fn batch_records(
         }
     }
     for item in &posts {
-        let mut record = match new_record(item, &zone_id, &zone) {
-            Ok(r) => r,
-            Err(r) => return r,
-        };
+        let mut record = or_answer!(new_record(item, &zone_id, &zone));
         record.id = random_id();
         if identical_exists(&work, &record) {
             return failure(

@@ -2,7 +2,8 @@
 //! format: the log of the requests it was sent ([`RequestLog`]), the
 //! server clock the signature-checking fakes can move ([`Clock`]), and the
 //! step between absolute names and names relative to a zone
-//! ([`join_name`], [`split_name`]).
+//! ([`join_name`], [`split_name`]), and `or_answer!` for the handler checks
+//! whose error is already the provider's answer.
 //! Provider behaviour (URLs, auth, error bodies) stays in each `fake_*`.
 
 use std::sync::Mutex;
@@ -83,3 +84,15 @@ pub fn split_name(zones: &[String], fqdn: &str, apex: &str) -> (String, String, 
     };
     (fqdn, zone, relative)
 }
+
+/// The `Ok` value of a check whose `Err` is the finished error response;
+/// on `Err`, returns that response from the handler.
+macro_rules! or_answer {
+    ($check:expr) => {
+        match $check {
+            Ok(value) => value,
+            Err(response) => return response,
+        }
+    };
+}
+pub(crate) use or_answer;

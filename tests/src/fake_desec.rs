@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::fake_common::or_answer;
 use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::fake_store::zone_of;
 use crate::httpd::TestServer;
@@ -133,14 +134,12 @@ async fn list_domains(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let qname = q.get("owns_qname").cloned().unwrap_or_default();
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         "GET",
         format!("/domains/?owns_qname={qname}"),
-    ) {
-        return r;
-    }
+    ));
     let domains: Vec<Value> = match q.get("owns_qname") {
         Some(qname) => zone_of(&inner.store.zones, qname)
             .map(|z| vec![domain_json(&inner, z)])
@@ -212,13 +211,8 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{domain}/rrsets/{subname}/{rtype}/");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let sub = if subname == "@" { "" } else { subname.as_str() };
     let records = inner.store.get(&absolute(sub, domain)).await;
     if rtype != "TXT" || records.is_empty() {
@@ -233,18 +227,13 @@ async fn create_rrset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         "POST",
         format!("/domains/{domain}/rrsets/"),
-    ) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return detail(StatusCode::BAD_REQUEST, "JSON parse error");
     };
@@ -257,9 +246,7 @@ async fn create_rrset(
             .into_response();
     }
     let ttl = body["ttl"].as_u64().unwrap_or(0) as u32;
-    if let Err(r) = check_ttl(&inner, ttl) {
-        return r;
-    }
+    or_answer!(check_ttl(&inner, ttl));
     let records = match check_records(&body) {
         Ok(r) if !r.is_empty() => r,
         Ok(_) => {
@@ -299,13 +286,8 @@ async fn patch_rrset(
     body: Bytes,
 ) -> Response {
     let path = format!("/domains/{domain}/rrsets/{subname}/{rtype}/");
-    if let Err(r) = admit(&inner, &headers, "PATCH", path) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "PATCH", path));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let sub = if subname == "@" { "" } else { subname.as_str() };
     let fqdn = absolute(sub, domain);
     let current = inner.store.get(&fqdn).await;
@@ -319,9 +301,7 @@ async fn patch_rrset(
         Some(t) => t as u32,
         None => current[0].ttl,
     };
-    if let Err(r) = check_ttl(&inner, ttl) {
-        return r;
-    }
+    or_answer!(check_ttl(&inner, ttl));
     let records = match body.get("records") {
         Some(_) => match check_records(&body) {
             Ok(r) => r,

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{RequestLog, join_name};
+use crate::fake_common::{RequestLog, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -253,9 +253,7 @@ async fn get_domain(
     Path(domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, format!("GET /v2/domains/{domain}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, format!("GET /v2/domains/{domain}")));
     match domain_of(&inner, &domain) {
         Ok(name) => ok(
             StatusCode::OK,
@@ -272,13 +270,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let path = format!("/v2/domains/{domain}/records");
-    if let Err(r) = admit(&inner, &headers, query_line("GET", &path, &q)) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, query_line("GET", &path, &q)));
+    let domain = or_answer!(domain_of(&inner, &domain));
     let records = inner.records.lock().await;
     let matching: Vec<Value> = records
         .iter()
@@ -344,17 +337,12 @@ async fn create_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         format!("POST /v2/domains/{domain}/records"),
-    ) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -418,13 +406,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v2/domains/{domain}/records/{id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }

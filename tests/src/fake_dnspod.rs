@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{join_name, split_name};
+use crate::fake_common::{join_name, or_answer, split_name};
 use crate::fake_store::PdnsMirror;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -261,10 +261,7 @@ fn record_json(r: &DpRecord) -> Value {
 }
 
 async fn list(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let Ok(offset) = p.get("offset").map_or(Ok(0), |o| o.parse::<usize>()) else {
         return failure("7", "Record offset invalid");
     };
@@ -302,10 +299,7 @@ async fn list(inner: &Inner, p: &HashMap<String, String>) -> Response {
 }
 
 async fn create(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     if p.get("record_type").map(String::as_str) != Some("TXT") {
         return failure("27", "Record type invalid");
     }
@@ -345,10 +339,7 @@ async fn create(inner: &Inner, p: &HashMap<String, String>) -> Response {
 }
 
 async fn remove(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let id = p.get("record_id").and_then(|i| i.parse::<u64>().ok());
     let mut records = inner.records.lock().await;
     let Some(index) = records

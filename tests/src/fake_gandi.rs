@@ -22,6 +22,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::fake_common::or_answer;
 use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -140,9 +141,7 @@ async fn get_domain(
     Path(fqdn): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/domains/{fqdn}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/domains/{fqdn}")));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -160,9 +159,7 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -194,9 +191,7 @@ async fn put_rrset(
     body: Bytes,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "PUT", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "PUT", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -245,9 +240,7 @@ async fn delete_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "DELETE", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "DELETE", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };

@@ -34,7 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::RequestLog;
+use crate::fake_common::{RequestLog, or_answer};
 use crate::fake_store::{PdnsMirror, random_id, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -326,9 +326,7 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
     let Some(assertion) = form.get("assertion") else {
         return oauth_error("invalid_request", "Missing required parameter: assertion");
     };
-    if let Err(r) = check_assertion(&inner, assertion) {
-        return r;
-    }
+    or_answer!(check_assertion(&inner, assertion));
     let access_token = format!("ya29.fake-{}", random_id());
     inner.tokens.lock().unwrap().insert(access_token.clone());
     inner.tokens_issued.fetch_add(1, Ordering::SeqCst);
@@ -468,9 +466,12 @@ async fn list_zones(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, &project, "GET /managedZones".to_string()) {
-        return r;
-    }
+    or_answer!(admit(
+        &inner,
+        &headers,
+        &project,
+        "GET /managedZones".to_string()
+    ));
     let wanted = q.get("dnsName").map(|n| n.to_ascii_lowercase());
     let zones: Vec<Value> = inner
         .zones
@@ -498,12 +499,8 @@ async fn list_rrsets(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = format!("GET /managedZones/{zone_name}/rrsets");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
-    if let Err(r) = zone(&inner, &zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
+    or_answer!(zone(&inner, &zone_name));
     if q.contains_key("type") && !q.contains_key("name") {
         return google_error(
             StatusCode::BAD_REQUEST,
@@ -579,9 +576,7 @@ async fn create_change(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /managedZones/{zone_name}/changes");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
     if let Some(r) = inner.throttle.intercept(|| {
         google_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -593,10 +588,7 @@ async fn create_change(
     }) {
         return r;
     }
-    let zone = match zone(&inner, &zone_name) {
-        Ok(z) => z.clone(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone(&inner, &zone_name)).clone();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return google_error(StatusCode::BAD_REQUEST, "parseError", None, "Parse Error");
     };
@@ -696,12 +688,8 @@ async fn get_change(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("GET /managedZones/{zone_name}/changes/{id}");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
-    if let Err(r) = zone(&inner, &zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
+    or_answer!(zone(&inner, &zone_name));
     match inner
         .changes
         .lock()

@@ -22,6 +22,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::fake_common::or_answer;
 use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -127,13 +128,8 @@ async fn get_records(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let zone = or_answer!(domain(&inner, &d));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&name, zone)).await
     } else {
@@ -162,13 +158,8 @@ async fn put_records(
     body: Bytes,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "PUT", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "PUT", path));
+    let zone = or_answer!(domain(&inner, &d));
     if rtype != "TXT" {
         return invalid("type", "only TXT here");
     }
@@ -205,13 +196,8 @@ async fn delete_records(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "DELETE", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "DELETE", path));
+    let zone = or_answer!(domain(&inner, &d));
     let fqdn = absolute(&name, zone);
     if rtype != "TXT" || inner.store.get(&fqdn).await.is_empty() {
         return failure(

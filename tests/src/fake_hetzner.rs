@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::or_answer;
 use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::fake_store::unquote;
 use crate::httpd::TestServer;
@@ -158,9 +159,7 @@ async fn get_zone(
     Path(zone): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/zones/{zone}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/zones/{zone}")));
     match find_zone(&inner, &zone) {
         Ok((id, name)) => axum::Json(json!({"zone": {
             "id": id, "name": name, "mode": "primary", "ttl": 3600, "status": "ok",
@@ -200,16 +199,9 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/zones/{zone}/rrsets/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let (zone_id, zone_name) = match find_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_name(&name, zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let (zone_id, zone_name) = or_answer!(find_zone(&inner, &zone));
+    or_answer!(check_name(&name, zone_name));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&name, zone_name)).await
     } else {
@@ -228,16 +220,9 @@ async fn rrset_action(
     body: Bytes,
 ) -> Response {
     let path = format!("/zones/{zone}/rrsets/{name}/{rtype}/actions/{action}");
-    if let Err(r) = admit(&inner, &headers, "POST", path) {
-        return r;
-    }
-    let (zone_id, zone_name) = match find_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_name(&name, zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "POST", path));
+    let (zone_id, zone_name) = or_answer!(find_zone(&inner, &zone));
+    or_answer!(check_name(&name, zone_name));
     if rtype != "TXT" {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "type");
     }
@@ -326,9 +311,7 @@ async fn get_action(
     Path(id): Path<u64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/actions/{id}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/actions/{id}")));
     let mut actions = inner.actions.lock().unwrap();
     let Some((command, running)) = actions.get_mut(&id) else {
         return error(StatusCode::NOT_FOUND, "not_found", "action not found");

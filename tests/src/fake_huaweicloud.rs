@@ -48,7 +48,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::fake_common::{Clock, RequestLog};
+use crate::fake_common::{Clock, RequestLog, or_answer};
 use crate::fake_route53::{
     encode, parse_amz, percent_decode, query_pairs, sha256_hex, unquote_txt,
 };
@@ -578,9 +578,7 @@ async fn handle(
     if method == Method::POST && uri.path() == "/v3/auth/tokens" {
         return issue_token(&inner, &headers, &body);
     }
-    if let Err(r) = verify(&inner, &method, &uri, &headers, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, &body));
     let q: BTreeMap<String, String> = query_pairs(raw.as_deref().unwrap_or_default())
         .into_iter()
         .collect();
@@ -755,10 +753,7 @@ async fn create_set(inner: &Inner, zone_id: &str, zone: &str, body: &[u8]) -> Re
             "Attribute 'type' is invalid.",
         );
     }
-    let records = match txt_records(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let records = or_answer!(txt_records(&body));
     let ttl = match ttl_of(&body) {
         Ok(t) => t.unwrap_or(300),
         Err(r) => return r,
@@ -823,14 +818,8 @@ async fn update_set(
             "Request body is invalid.",
         );
     };
-    let records = match txt_records(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let ttl = match ttl_of(&body) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+    let records = or_answer!(txt_records(&body));
+    let ttl = or_answer!(ttl_of(&body));
     let mut sets = inner.sets.lock().await;
     let Some(index) = sets
         .iter()

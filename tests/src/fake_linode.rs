@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{RequestLog, join_name, split_name};
+use crate::fake_common::{RequestLog, join_name, or_answer, split_name};
 use crate::fake_store::{PdnsMirror, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -333,17 +333,13 @@ async fn list_domains(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, query_line("GET", "/v4/domains", &q)) {
-        return r;
-    }
-    let f = match filter(&headers, &["domain", "type", "status"]) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (page, size) = match paging(&q, 500) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    or_answer!(admit(
+        &inner,
+        &headers,
+        query_line("GET", "/v4/domains", &q)
+    ));
+    let f = or_answer!(filter(&headers, &["domain", "type", "status"]));
+    let (page, size) = or_answer!(paging(&q, 500));
     let items = inner
         .domains
         .iter()
@@ -371,21 +367,10 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = query_line("GET", &format!("/v4/domains/{domain_id}/records"), &q);
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, _) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let f = match filter(&headers, &["type", "name", "target", "tag"]) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (page, size) = match paging(&q, inner.options.max_page_size) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, _) = or_answer!(domain_of(&inner, &domain_id));
+    let f = or_answer!(filter(&headers, &["type", "name", "target", "tag"]));
+    let (page, size) = or_answer!(paging(&q, inner.options.max_page_size));
     let records = inner.records.lock().await;
     let items = records
         .iter()
@@ -405,13 +390,8 @@ async fn create_record(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /v4/domains/{domain_id}/records");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, domain) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, domain) = or_answer!(domain_of(&inner, &domain_id));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -474,13 +454,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v4/domains/{domain_id}/records/{record_id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, domain) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, domain) = or_answer!(domain_of(&inner, &domain_id));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }

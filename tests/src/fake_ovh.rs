@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog, join_name};
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, quote, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -373,9 +373,7 @@ async fn zone_info(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
     match known_zone(&inner, &zone) {
         Ok(zone) => axum::Json(json!({
             "name": zone, "hasDnsAnycast": false, "dnssecSupported": true,
@@ -395,13 +393,8 @@ async fn list_records(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let state = inner.state.lock().await;
     let ids: Vec<u64> = state
         .records
@@ -424,13 +417,8 @@ async fn get_record(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let state = inner.state.lock().await;
     match state
         .records
@@ -458,13 +446,8 @@ async fn create_record(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, &body, true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let bad = |m: &str| class_error(StatusCode::BAD_REQUEST, "Client::BadRequest", m);
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return bad("Invalid JSON received");
@@ -506,13 +489,8 @@ async fn delete_record(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let mut state = inner.state.lock().await;
     let Some(index) = state
         .records
@@ -534,13 +512,8 @@ async fn refresh(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, &body, true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let mut state = inner.state.lock().await;
     let names: Vec<(String, String)> = state
         .pending

@@ -23,6 +23,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+use crate::fake_common::or_answer;
 use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -141,13 +142,8 @@ async fn retrieve(
     body: Bytes,
 ) -> Response {
     let path = format!("/dns/retrieveByNameType/{d}/{rtype}/{sub}");
-    if let Err(r) = admit(&inner, path, &body, false) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, path, &body, false));
+    let zone = or_answer!(domain(&inner, &d));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&sub, zone)).await
     } else {
@@ -161,14 +157,8 @@ async fn retrieve(
 }
 
 async fn create(State(inner): State<Arc<Inner>>, Path(d): Path<String>, body: Bytes) -> Response {
-    let body = match admit(&inner, format!("/dns/create/{d}"), &body, true) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    let body = or_answer!(admit(&inner, format!("/dns/create/{d}"), &body, true));
+    let zone = or_answer!(domain(&inner, &d));
     if body["type"] != "TXT" {
         return error("Invalid type.");
     }
@@ -202,13 +192,8 @@ async fn delete(
     Path((d, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, format!("/dns/delete/{d}/{id}"), &body, true) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, format!("/dns/delete/{d}/{id}"), &body, true));
+    let zone = or_answer!(domain(&inner, &d)).to_string();
     let Ok(id) = id.parse::<u64>() else {
         return error("Invalid record ID.");
     };

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::fake_common::{Clock, RequestLog};
+use crate::fake_common::{Clock, RequestLog, or_answer};
 use crate::fake_store::{PdnsMirror, hex, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -809,9 +809,7 @@ async fn zones(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let query: BTreeMap<String, String> = query_pairs(uri.query().unwrap_or_default())
         .into_iter()
         .collect();
@@ -910,9 +908,7 @@ async fn list_sets(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let query: BTreeMap<String, String> = query_pairs(uri.query().unwrap_or_default())
         .into_iter()
         .collect();
@@ -1076,9 +1072,7 @@ async fn change_sets(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, &body));
     if let Some(r) = inner
         .throttle
         .intercept(|| error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"))
@@ -1251,9 +1245,7 @@ async fn get_change(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let mut changes = inner.changes.lock().unwrap();
     let Some(change) = changes.get_mut(&id) else {
         drop(changes);

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog, join_name, split_name};
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
 use crate::fake_store::{PdnsMirror, hex, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -403,10 +403,7 @@ async fn handle(
     inner
         .requests
         .push(header(&headers, "x-tc-action").unwrap_or("").to_string());
-    let action = match verify(&inner, &method, &headers, &body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let action = or_answer!(verify(&inner, &method, &headers, &body));
     let Ok(params) = serde_json::from_slice::<Value>(&body) else {
         return error(
             "InvalidParameter.ParamsFormatError",
@@ -462,10 +459,7 @@ fn record_json(r: &TcRecord) -> Value {
 }
 
 async fn list(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let offset = p["Offset"].as_u64().unwrap_or(0) as usize;
     let limit = p["Limit"].as_u64().unwrap_or(100) as usize;
     if !(1..=3000).contains(&limit) {
@@ -502,10 +496,7 @@ async fn list(inner: &Inner, p: &Value) -> Response {
 }
 
 async fn create(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     if p["RecordType"].as_str() != Some("TXT") {
         return error(
             "InvalidParameter.RecordTypeInvalid",
@@ -551,10 +542,7 @@ async fn create(inner: &Inner, p: &Value) -> Response {
 }
 
 async fn remove(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let Some(id) = p["RecordId"].as_u64() else {
         return error("MissingParameter", "缺少参数错误。");
     };

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog, join_name, split_name};
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs, sha256_hex};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -425,9 +425,7 @@ async fn handle(
     let query = query_pairs(&raw);
     let mut params: BTreeMap<String, String> = query.iter().cloned().collect();
     let action = params.get("Action").cloned().unwrap_or_default();
-    if let Err(r) = verify(&inner, &action, &method, &headers, &query, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &action, &method, &headers, &query, &body));
     if params.get("Version").map(String::as_str) != Some(API_VERSION) {
         return error(
             StatusCode::NOT_FOUND,

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::fake_common::{RequestLog, join_name, split_name};
+use crate::fake_common::{RequestLog, join_name, or_answer, split_name};
 use crate::fake_store::{PdnsMirror, random_id, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -266,9 +266,7 @@ async fn get_domain(
     Path(domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, format!("GET /v2/domains/{domain}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, format!("GET /v2/domains/{domain}")));
     match domain_of(&inner, &domain) {
         Ok(name) => axum::Json(json!({
             "domain": {"domain": name, "date_created": "2026-01-01T00:00:00+00:00", "dns_sec": "disabled"}
@@ -285,13 +283,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let path = format!("/v2/domains/{domain}/records");
-    if let Err(r) = admit(&inner, &headers, query_line("GET", &path, &q)) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, query_line("GET", &path, &q)));
+    let domain = or_answer!(domain_of(&inner, &domain));
     let per_page = match q.get("per_page") {
         None => 100,
         Some(p) => match p.parse::<usize>() {
@@ -339,17 +332,12 @@ async fn create_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         format!("POST /v2/domains/{domain}/records"),
-    ) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -393,13 +381,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v2/domains/{domain}/records/{id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }

@@ -73,6 +73,73 @@ impl DpRecord {
     }
 }
 
+/// The records a new account starts with: the two NS records DNSPod creates
+/// at each domain's apex (not mirrored), ids from `first_id`; and the next
+/// free id. Tencent Cloud's DNSPod API serves the same records.
+pub(crate) fn initial_records(domains: &[String], first_id: u64) -> (Vec<DpRecord>, AtomicU64) {
+    let next_id = AtomicU64::new(first_id);
+    let mut records = Vec::new();
+    for d in domains {
+        for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
+            records.push(DpRecord {
+                id: next_id.fetch_add(1, Ordering::SeqCst),
+                domain: d.clone(),
+                name: "@".into(),
+                record_type: "NS".into(),
+                value: ns.into(),
+                ttl: 86400,
+            });
+        }
+    }
+    (records, next_id)
+}
+
+/// The TXT records of `records`, in order.
+pub(crate) fn txt_only(records: &[DpRecord]) -> Vec<DpRecord> {
+    records
+        .iter()
+        .filter(|r| r.record_type == "TXT")
+        .cloned()
+        .collect()
+}
+
+/// The TXT record (TTL 600) another client adds at `fqdn`.
+pub(crate) fn foreign_record(
+    domains: &[String],
+    next_id: &AtomicU64,
+    fqdn: &str,
+    value: &str,
+) -> DpRecord {
+    let (_, domain, name) = split_name(domains, fqdn, "@");
+    DpRecord {
+        id: next_id.fetch_add(1, Ordering::SeqCst),
+        domain,
+        name,
+        record_type: "TXT".into(),
+        value: value.into(),
+        ttl: 600,
+    }
+}
+
+/// Makes PowerDNS's TXT RRset `fqdn` (in `domain`) hold the values of the
+/// TXT records of that name.
+pub(crate) async fn mirror_txt(
+    mirror: &PdnsMirror,
+    records: &[DpRecord],
+    domain: &str,
+    fqdn: &str,
+) -> anyhow::Result<()> {
+    let here: Vec<&DpRecord> = records
+        .iter()
+        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
+        .collect();
+    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
+    values.sort();
+    values.dedup();
+    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
+    mirror.set_txt(domain, fqdn, ttl, &values).await
+}
+
 struct Inner {
     options: DnspodOptions,
     records: tokio::sync::Mutex<Vec<DpRecord>>,
@@ -93,20 +160,7 @@ impl FakeDnspod {
     /// Serves the fake on a free loopback port, mirroring into `pdns`. Each
     /// domain starts with the two NS records DNSPod creates (not mirrored).
     pub async fn start(pdns: &Pdns, options: DnspodOptions) -> Self {
-        let next_id = AtomicU64::new(16_894_439);
-        let mut records = Vec::new();
-        for d in &options.domains {
-            for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
-                records.push(DpRecord {
-                    id: next_id.fetch_add(1, Ordering::SeqCst),
-                    domain: d.clone(),
-                    name: "@".into(),
-                    record_type: "NS".into(),
-                    value: ns.into(),
-                    ttl: 86400,
-                });
-            }
-        }
+        let (records, next_id) = initial_records(&options.domains, 16_894_439);
         let inner = Arc::new(Inner {
             options,
             records: tokio::sync::Mutex::new(records),
@@ -131,14 +185,7 @@ impl FakeDnspod {
 
     /// Every TXT record held, in creation order.
     pub async fn records(&self) -> Vec<DpRecord> {
-        self.inner
-            .records
-            .lock()
-            .await
-            .iter()
-            .filter(|r| r.record_type == "TXT")
-            .cloned()
-            .collect()
+        txt_only(&self.inner.records.lock().await)
     }
 
     /// `METHOD /Action` of every request so far.
@@ -160,17 +207,17 @@ impl Fake for FakeDnspod {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "@");
+        let record = foreign_record(
+            &self.inner.options.domains,
+            &self.inner.next_id,
+            fqdn,
+            value,
+        );
         let mut records = self.inner.records.lock().await;
-        records.push(DpRecord {
-            id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
-            domain: domain.clone(),
-            name,
-            record_type: "TXT".into(),
-            value: value.into(),
-            ttl: 600,
-        });
-        sync(&self.inner, &records, &domain, &fqdn).await.unwrap();
+        records.push(record.clone());
+        sync(&self.inner, &records, &record.domain, &record.fqdn())
+            .await
+            .unwrap();
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
@@ -360,13 +407,5 @@ async fn remove(inner: &Inner, p: &HashMap<String, String>) -> Response {
 
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[DpRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
-    let here: Vec<&DpRecord> = records
-        .iter()
-        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    mirror_txt(&inner.mirror, records, domain, fqdn).await
 }

@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
+use crate::fake_common::{Clock, RequestLog, or_answer};
+use crate::fake_dnspod::{DpRecord, foreign_record, initial_records, mirror_txt, txt_only};
 use crate::fake_store::{PdnsMirror, hex, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -69,22 +70,9 @@ impl TencentOptions {
     }
 }
 
-/// One record as the API shows it (`name` relative, `@` at the apex).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcRecord {
-    pub id: u64,
-    pub domain: String,
-    pub name: String,
-    pub record_type: String,
-    pub value: String,
-    pub ttl: u32,
-}
-
-impl TcRecord {
-    pub fn fqdn(&self) -> String {
-        join_name(&self.name, "@", &self.domain)
-    }
-}
+/// One record as the API shows it: DNSPod's own record (`name` relative,
+/// `@` at the apex).
+pub type TcRecord = DpRecord;
 
 struct Inner {
     options: TencentOptions,
@@ -108,20 +96,7 @@ impl FakeTencentCloud {
     /// Serves the fake on a free loopback port, mirroring into `pdns`. Each
     /// domain starts with the two NS records DNSPod creates (not mirrored).
     pub async fn start(pdns: &Pdns, options: TencentOptions) -> Self {
-        let next_id = AtomicU64::new(556_507_778);
-        let mut records = Vec::new();
-        for d in &options.domains {
-            for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
-                records.push(TcRecord {
-                    id: next_id.fetch_add(1, Ordering::SeqCst),
-                    domain: d.clone(),
-                    name: "@".into(),
-                    record_type: "NS".into(),
-                    value: ns.into(),
-                    ttl: 86400,
-                });
-            }
-        }
+        let (records, next_id) = initial_records(&options.domains, 556_507_778);
         let inner = Arc::new(Inner {
             options,
             records: tokio::sync::Mutex::new(records),
@@ -147,14 +122,7 @@ impl FakeTencentCloud {
 
     /// Every TXT record held, in creation order.
     pub async fn records(&self) -> Vec<TcRecord> {
-        self.inner
-            .records
-            .lock()
-            .await
-            .iter()
-            .filter(|r| r.record_type == "TXT")
-            .cloned()
-            .collect()
+        txt_only(&self.inner.records.lock().await)
     }
 
     /// Moves the server's clock by `secs`.
@@ -174,17 +142,17 @@ impl Fake for FakeTencentCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "@");
+        let record = foreign_record(
+            &self.inner.options.domains,
+            &self.inner.next_id,
+            fqdn,
+            value,
+        );
         let mut records = self.inner.records.lock().await;
-        records.push(TcRecord {
-            id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
-            domain: domain.clone(),
-            name,
-            record_type: "TXT".into(),
-            value: value.into(),
-            ttl: 600,
-        });
-        sync(&self.inner, &records, &domain, &fqdn).await.unwrap();
+        records.push(record.clone());
+        sync(&self.inner, &records, &record.domain, &record.fqdn())
+            .await
+            .unwrap();
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
@@ -565,15 +533,7 @@ async fn remove(inner: &Inner, p: &Value) -> Response {
 
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[TcRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
-    let here: Vec<&TcRecord> = records
-        .iter()
-        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    mirror_txt(&inner.mirror, records, domain, fqdn).await
 }
 
 #[cfg(test)]

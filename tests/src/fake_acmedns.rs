@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::fake_common::RequestLog;
-use crate::fake_store::{PdnsMirror, random_id};
+use crate::fake_store::{PdnsMirror, random_id, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -74,18 +74,6 @@ struct Inner {
 pub struct FakeAcmeDns {
     pub server: TestServer,
     inner: Arc<Inner>,
-}
-
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -195,9 +183,9 @@ impl Fake for FakeAcmeDns {
 
 async fn register(State(inner): State<Arc<Inner>>) -> Response {
     inner.requests.push("/register");
-    let subdomain = uuid();
+    let subdomain = random_uuid();
     let account = AcmeDnsAccount {
-        username: uuid(),
+        username: random_uuid(),
         password: random_id()[..20].to_string() + &random_id()[..20],
         fulldomain: format!("{subdomain}.{}", inner.zone),
         subdomain,

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::fake_common::{Clock, RequestLog, or_answer};
-use crate::fake_store::{PdnsMirror, hex, random_id};
+use crate::fake_store::{PdnsMirror, hex, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -494,7 +494,7 @@ pub fn parse_amz(s: &str) -> Option<i64> {
 
 /// The real `ErrorResponse` document.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = uuid();
+    let request_id = random_uuid();
     let body = format!(
         "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type>\
          <Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId>\
@@ -512,24 +512,12 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn xml_ok(body: String) -> Response {
     (
         StatusCode::OK,
         [
             ("content-type", "text/xml".to_string()),
-            ("x-amzn-requestid", uuid()),
+            ("x-amzn-requestid", random_uuid()),
         ],
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
     )
@@ -988,7 +976,7 @@ fn invalid_batch_messages(inner: &Inner, messages: &[String]) -> Response {
         format!(
             "<?xml version=\"1.0\"?>\n<InvalidChangeBatch xmlns=\"{XMLNS}\"><Messages>{items}\
              </Messages><RequestId>{}</RequestId></InvalidChangeBatch>",
-            uuid()
+            random_uuid()
         ),
     )
         .into_response()

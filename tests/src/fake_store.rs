@@ -114,6 +114,20 @@ pub fn random_id() -> String {
     hex(&bytes)
 }
 
+/// A random id in UUID form (8-4-4-4-12 lower-case hex digits), as Vultr's
+/// record ids, acme-dns's accounts and AWS's and Tencent's request ids look.
+pub fn random_uuid() -> String {
+    let h = random_id();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 /// The zone of `zones` holding `name` (the longest match), if any.
 pub fn zone_of<'z>(zones: &'z [String], name: &str) -> Option<&'z String> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();

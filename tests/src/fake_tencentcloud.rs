@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::fake_common::{Clock, RequestLog, or_answer};
 use crate::fake_dnspod::{DpRecord, foreign_record, initial_records, mirror_txt, txt_only};
-use crate::fake_store::{PdnsMirror, hex, random_id};
+use crate::fake_store::{PdnsMirror, hex, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -164,29 +164,17 @@ impl Fake for FakeTencentCloud {
     }
 }
 
-fn request_id() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 /// The real error shape: HTTP 200, `{"Response":{"Error":{…},"RequestId"}}`.
 pub fn error(code: &str, message: &str) -> Response {
     axum::Json(json!({"Response": {
         "Error": {"Code": code, "Message": message},
-        "RequestId": request_id(),
+        "RequestId": random_uuid(),
     }}))
     .into_response()
 }
 
 fn ok(mut body: Value) -> Response {
-    body["RequestId"] = json!(request_id());
+    body["RequestId"] = json!(random_uuid());
     axum::Json(json!({ "Response": body })).into_response()
 }
 

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::fake_common::{RequestLog, join_name, or_answer, split_name};
-use crate::fake_store::{PdnsMirror, random_id, unquote};
+use crate::fake_store::{PdnsMirror, random_uuid, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -83,19 +83,6 @@ pub struct FakeVultr {
     inner: Arc<Inner>,
 }
 
-/// A record id in Vultr's UUID form.
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 impl FakeVultr {
     /// Serves the fake on a free loopback port, mirroring into `pdns` (which
     /// must serve every domain of `options`). Each domain starts with the
@@ -110,7 +97,7 @@ impl FakeVultr {
                 ("A", "192.0.2.10"),
             ] {
                 records.push(VultrRecord {
-                    id: uuid(),
+                    id: random_uuid(),
                     domain: d.clone(),
                     record_type: t.into(),
                     name: String::new(),
@@ -173,7 +160,7 @@ impl Fake for FakeVultr {
         let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "");
         let mut records = self.inner.records.lock().await;
         records.push(VultrRecord {
-            id: uuid(),
+            id: random_uuid(),
             domain: domain.clone(),
             record_type: "TXT".into(),
             name,
@@ -356,7 +343,7 @@ async fn create_record(
     let ttl = body["ttl"].as_u64().unwrap_or(300) as u32;
     let mut records = inner.records.lock().await;
     let record = VultrRecord {
-        id: uuid(),
+        id: random_uuid(),
         domain: domain.clone(),
         record_type: "TXT".into(),
         name: name.to_ascii_lowercase(),

@@ -103,22 +103,34 @@ pub(crate) fn txt_only(records: &[DpRecord]) -> Vec<DpRecord> {
         .collect()
 }
 
-/// The TXT record (TTL 600) another client adds at `fqdn`.
-pub(crate) fn foreign_record(
-    domains: &[String],
+/// Adds the TXT record (TTL 600) another client adds at `fqdn`, mirrored.
+pub(crate) async fn add_foreign_txt(
+    records: &tokio::sync::Mutex<Vec<DpRecord>>,
     next_id: &AtomicU64,
+    mirror: &PdnsMirror,
+    domains: &[String],
     fqdn: &str,
     value: &str,
-) -> DpRecord {
-    let (_, domain, name) = split_name(domains, fqdn, "@");
-    DpRecord {
+) {
+    let (fqdn, domain, name) = split_name(domains, fqdn, "@");
+    let mut records = records.lock().await;
+    records.push(DpRecord {
         id: next_id.fetch_add(1, Ordering::SeqCst),
-        domain,
+        domain: domain.clone(),
         name,
         record_type: "TXT".into(),
         value: value.into(),
         ttl: 600,
-    }
+    });
+    mirror_txt(mirror, &records, &domain, &fqdn).await.unwrap();
+}
+
+/// `(fqdn, value)` of the TXT records of `records`, for the battery.
+pub(crate) fn txt_pairs(records: &[DpRecord]) -> Vec<(String, String)> {
+    txt_only(records)
+        .into_iter()
+        .map(|r| (r.fqdn(), r.value))
+        .collect()
 }
 
 /// Makes PowerDNS's TXT RRset `fqdn` (in `domain`) hold the values of the
@@ -207,25 +219,21 @@ impl Fake for FakeDnspod {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let record = foreign_record(
-            &self.inner.options.domains,
-            &self.inner.next_id,
+        let inner = &self.inner;
+        let domains = &inner.options.domains;
+        add_foreign_txt(
+            &inner.records,
+            &inner.next_id,
+            &inner.mirror,
+            domains,
             fqdn,
             value,
-        );
-        let mut records = self.inner.records.lock().await;
-        records.push(record.clone());
-        sync(&self.inner, &records, &record.domain, &record.fqdn())
-            .await
-            .unwrap();
+        )
+        .await;
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
-        self.records()
-            .await
-            .into_iter()
-            .map(|r| (r.fqdn(), r.value))
-            .collect()
+        txt_pairs(&self.inner.records.lock().await)
     }
 }
 

@@ -34,7 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::fake_common::{Clock, RequestLog, or_answer};
-use crate::fake_dnspod::{DpRecord, foreign_record, initial_records, mirror_txt, txt_only};
+use crate::fake_dnspod::{
+    DpRecord, add_foreign_txt, initial_records, mirror_txt, txt_only, txt_pairs,
+};
 use crate::fake_store::{PdnsMirror, hex, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -142,25 +144,21 @@ impl Fake for FakeTencentCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let record = foreign_record(
-            &self.inner.options.domains,
-            &self.inner.next_id,
+        let inner = &self.inner;
+        let domains = &inner.options.domains;
+        add_foreign_txt(
+            &inner.records,
+            &inner.next_id,
+            &inner.mirror,
+            domains,
             fqdn,
             value,
-        );
-        let mut records = self.inner.records.lock().await;
-        records.push(record.clone());
-        sync(&self.inner, &records, &record.domain, &record.fqdn())
-            .await
-            .unwrap();
+        )
+        .await;
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
-        self.records()
-            .await
-            .into_iter()
-            .map(|r| (r.fqdn(), r.value))
-            .collect()
+        txt_pairs(&self.inner.records.lock().await)
     }
 }
 

@@ -433,10 +433,9 @@ async fn delete_record(
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[DoRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
     let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-    let here: Vec<&DoRecord> = records.iter().filter(|r| r.fqdn() == fqdn).collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.data)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(30);
-    inner.mirror.set_txt(domain, &fqdn, ttl, &values).await
+    let here = records
+        .iter()
+        .filter(|r| r.fqdn() == fqdn)
+        .map(|r| (unquote(&r.data), r.ttl));
+    inner.mirror.set_txt_distinct(domain, &fqdn, here, 30).await
 }

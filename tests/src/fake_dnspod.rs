@@ -141,15 +141,11 @@ pub(crate) async fn mirror_txt(
     domain: &str,
     fqdn: &str,
 ) -> anyhow::Result<()> {
-    let here: Vec<&DpRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    mirror.set_txt(domain, fqdn, ttl, &values).await
+        .map(|r| (r.value.clone(), r.ttl));
+    mirror.set_txt_distinct(domain, fqdn, here, 600).await
 }
 
 struct Inner {

@@ -481,10 +481,9 @@ async fn sync(
     domain: &str,
     fqdn: &str,
 ) -> anyhow::Result<()> {
-    let here: Vec<&LinodeRecord> = records.iter().filter(|r| r.fqdn() == fqdn).collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.target)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl_sec).min().unwrap_or(300);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    let here = records
+        .iter()
+        .filter(|r| r.fqdn() == fqdn)
+        .map(|r| (unquote(&r.target), r.ttl_sec));
+    inner.mirror.set_txt_distinct(domain, fqdn, here, 300).await
 }

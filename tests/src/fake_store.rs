@@ -77,6 +77,23 @@ impl PdnsMirror {
             bail!("PATCH {url}: HTTP {status}: {body}");
         }
     }
+
+    /// [`PdnsMirror::set_txt`] from the `(bare value, ttl)` of the records
+    /// a fake holds at `name`: their distinct values (sorted), at their
+    /// lowest TTL (`default_ttl` when there are none).
+    pub async fn set_txt_distinct(
+        &self,
+        zone: &str,
+        name: &str,
+        records: impl IntoIterator<Item = (String, u32)>,
+        default_ttl: u32,
+    ) -> Result<()> {
+        let (mut values, ttls): (Vec<String>, Vec<u32>) = records.into_iter().unzip();
+        values.sort();
+        values.dedup();
+        let ttl = ttls.into_iter().min().unwrap_or(default_ttl);
+        self.set_txt(zone, name, ttl, &values).await
+    }
 }
 
 /// `value` as TXT presentation content.

@@ -679,13 +679,9 @@ async fn delete(inner: &Inner, body: &Value) -> Response {
 async fn sync(inner: &Inner, records: &[VolcRecord], fqdn: &str) -> anyhow::Result<()> {
     let zone = zone_of(&inner.options.zones, fqdn)
         .ok_or_else(|| anyhow::anyhow!("{fqdn} is in no zone of the account"))?;
-    let here: Vec<&VolcRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.rtype == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.value)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(zone, fqdn, ttl, &values).await
+        .map(|r| (unquote(&r.value), r.ttl));
+    inner.mirror.set_txt_distinct(zone, fqdn, here, 600).await
 }

@@ -397,13 +397,9 @@ async fn sync(
     domain: &str,
     fqdn: &str,
 ) -> anyhow::Result<()> {
-    let here: Vec<&VultrRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.data)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(300);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+        .map(|r| (unquote(&r.data), r.ttl));
+    inner.mirror.set_txt_distinct(domain, fqdn, here, 300).await
 }

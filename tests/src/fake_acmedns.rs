@@ -24,7 +24,8 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_store::{PdnsMirror, random_id};
+use crate::fake_common::RequestLog;
+use crate::fake_store::{PdnsMirror, random_id, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -66,25 +67,13 @@ struct Inner {
     mirror: PdnsMirror,
     clock: AtomicU64,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
 pub struct FakeAcmeDns {
     pub server: TestServer,
     inner: Arc<Inner>,
-}
-
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -114,7 +103,7 @@ impl FakeAcmeDns {
             mirror: PdnsMirror::new(pdns),
             clock: AtomicU64::new(1),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/register", post(register))
@@ -156,7 +145,7 @@ impl FakeAcmeDns {
 
     /// `path` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -193,10 +182,10 @@ impl Fake for FakeAcmeDns {
 }
 
 async fn register(State(inner): State<Arc<Inner>>) -> Response {
-    inner.requests.lock().unwrap().push("/register".into());
-    let subdomain = uuid();
+    inner.requests.push("/register");
+    let subdomain = random_uuid();
     let account = AcmeDnsAccount {
-        username: uuid(),
+        username: random_uuid(),
         password: random_id()[..20].to_string() + &random_id()[..20],
         fulldomain: format!("{subdomain}.{}", inner.zone),
         subdomain,
@@ -212,7 +201,7 @@ async fn register(State(inner): State<Arc<Inner>>) -> Response {
 }
 
 async fn update(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    inner.requests.lock().unwrap().push("/update".into());
+    inner.requests.push("/update");
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (user, key) = (header("x-api-user"), header("x-api-key"));
     let post: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

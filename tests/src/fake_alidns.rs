@@ -34,9 +34,9 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -84,11 +84,7 @@ pub struct AliRecord {
 
 impl AliRecord {
     pub fn fqdn(&self) -> String {
-        if self.rr == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.rr, self.domain)
-        }
+        join_name(&self.rr, "@", &self.domain)
     }
 }
 
@@ -99,7 +95,7 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     /// Seconds added to the server's clock.
-    clock_offset: AtomicI64,
+    clock: Clock,
     throttled: AtomicU32,
     busy: AtomicU32,
     /// (action, "v1" | "v3") of every request that passed verification.
@@ -120,7 +116,7 @@ impl FakeAlidns {
             nonces: std::sync::Mutex::new(HashSet::new()),
             next_id: AtomicU64::new(1_000_000_000_000_000),
             mirror: PdnsMirror::new(pdns),
-            clock_offset: AtomicI64::new(0),
+            clock: Clock::default(),
             throttled: AtomicU32::new(0),
             busy: AtomicU32::new(0),
             accepted: std::sync::Mutex::new(Vec::new()),
@@ -164,7 +160,7 @@ impl FakeAlidns {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// The next `n` requests get `Throttling.User`.
@@ -303,14 +299,6 @@ struct Call {
     params: BTreeMap<String, String>,
 }
 
-fn now(inner: &Inner) -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst)
-}
-
 fn check_clock_and_nonce(
     inner: &Inner,
     timestamp: Option<&str>,
@@ -323,7 +311,7 @@ fn check_clock_and_nonce(
             "Specified time stamp or date value is not well formatted.",
         ));
     };
-    if (now(inner) - ts).abs() > MAX_SKEW_SECS {
+    if (inner.clock.now() - ts).abs() > MAX_SKEW_SECS {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "InvalidTimeStamp.Expired",
@@ -534,10 +522,7 @@ async fn handle(
             "Signature is mandatory for this action.",
         )),
     };
-    let (call, version) = match verified {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+    let (call, version) = or_answer!(verified);
     inner
         .accepted
         .lock()

@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{RequestLog, join_name};
 use crate::fake_store::{PdnsMirror, random_id};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -87,7 +88,7 @@ struct Inner {
     records: tokio::sync::Mutex<BTreeMap<(String, String), AzRecordSet>>,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     tokens_issued: AtomicU64,
 }
 
@@ -133,7 +134,7 @@ impl FakeAzure {
 
     /// `METHOD path` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     pub fn tokens_issued(&self) -> u64 {
@@ -196,11 +197,7 @@ impl Fake for FakeAzure {
 }
 
 fn fqdn(zone: &str, relative: &str) -> String {
-    if relative == "@" {
-        zone.to_string()
-    } else {
-        format!("{relative}.{zone}")
-    }
+    join_name(relative, "@", zone)
 }
 
 /// ARM's error envelope.
@@ -237,8 +234,6 @@ async fn token(
 ) -> Response {
     inner
         .requests
-        .lock()
-        .unwrap()
         .push(format!("POST /{tenant}/oauth2/v2.0/token"));
     let o = &inner.options;
     if tenant != o.tenant_id {
@@ -333,11 +328,7 @@ async fn arm(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {}", uri.path()));
+    inner.requests.push(format!("{method} {}", uri.path()));
     match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         None => {
             return arm_error(

@@ -38,9 +38,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -85,11 +85,7 @@ pub struct BaiduRecord {
 
 impl BaiduRecord {
     pub fn fqdn(&self) -> String {
-        if self.rr == "@" {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.rr, self.zone)
-        }
+        join_name(&self.rr, "@", &self.zone)
     }
 }
 
@@ -103,9 +99,9 @@ struct Inner {
     tokens: std::sync::Mutex<BTreeSet<String>>,
     mirror: PdnsMirror,
     throttle: Throttle,
-    clock_offset: AtomicI64,
+    clock: Clock,
     /// `METHOD path?query` of every request.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -145,8 +141,8 @@ impl FakeBaiduCloud {
             tokens: std::sync::Mutex::new(BTreeSet::new()),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         FakeBaiduCloud {
@@ -172,22 +168,18 @@ impl FakeBaiduCloud {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// How many requests used `method`: `POST` counts the creates, `DELETE`
     /// the deletes.
     pub fn count(&self, method: &str) -> usize {
-        let prefix = format!("{method} ");
-        self.requests()
-            .iter()
-            .filter(|r| r.starts_with(&prefix))
-            .count()
+        self.inner.requests.count(&format!("{method} "))
     }
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 }
 
@@ -197,15 +189,7 @@ impl Fake for FakeBaiduCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let zone = zone_of(&self.inner.options.zones, &fqdn)
-            .expect("name in a zone")
-            .clone();
-        let rr = if fqdn == zone {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{zone}")).unwrap().to_string()
-        };
+        let (fqdn, zone, rr) = split_name(&self.inner.options.zones, fqdn, "@");
         let mut records = self.inner.records.lock().await;
         records.push(BaiduRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
@@ -325,11 +309,7 @@ fn verify(
     let Some(t) = parse_amz(&compact) else {
         return Err(bad_header());
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     if now > t + expiration || t > now + MAX_AHEAD_SECS {
         return Err(error(
             StatusCode::BAD_REQUEST,
@@ -388,15 +368,9 @@ async fn handle(
 ) -> Response {
     let raw = uri.query().unwrap_or_default().to_string();
     let path = crate::fake_route53::percent_decode(uri.path());
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {path}?{raw}"));
+    inner.requests.push(format!("{method} {path}?{raw}"));
     let query = query_pairs(&raw);
-    if let Err(r) = verify(&inner, &method, &path, &headers, &query) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &path, &headers, &query));
     let params: BTreeMap<String, String> = query.iter().cloned().collect();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
@@ -645,15 +619,11 @@ async fn delete(inner: &Inner, zone: &str, id: &str) -> Response {
 async fn sync(inner: &Inner, records: &[BaiduRecord], fqdn: &str) -> anyhow::Result<()> {
     let zone = zone_of(&inner.options.zones, fqdn)
         .ok_or_else(|| anyhow::anyhow!("{fqdn} is in no zone of the account"))?;
-    let here: Vec<&BaiduRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.rtype == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.value)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(300);
-    inner.mirror.set_txt(zone, fqdn, ttl, &values).await
+        .map(|r| (unquote(&r.value), r.ttl));
+    inner.mirror.set_txt_distinct(zone, fqdn, here, 300).await
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::fake_common::{RequestLog, or_answer};
 use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -80,7 +81,7 @@ struct Inner {
     mirror: PdnsMirror,
     rate_limited: AtomicU32,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -105,7 +106,7 @@ impl FakeCloudflare {
             mirror: PdnsMirror::new(pdns),
             rate_limited: AtomicU32::new(0),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/client/v4/zones", get(list_zones))
@@ -170,7 +171,7 @@ impl FakeCloudflare {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -222,7 +223,7 @@ fn failure(status: StatusCode, code: i64, message: &str) -> Response {
 
 /// Logs the request, applies the rate limit and checks credentials.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     if inner
         .rate_limited
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -307,9 +308,7 @@ async fn list_zones(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, query_line("GET", "/zones", &q)) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, query_line("GET", "/zones", &q)));
     let wanted = q.get("name").map(|n| n.to_ascii_lowercase());
     let zones: Vec<Value> = inner
         .zones
@@ -357,13 +356,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = query_line("GET", &format!("/zones/{zone_id}/dns_records"), &q);
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let zone = or_answer!(zone_name(&inner, &zone_id));
     let records = inner.records.lock().await;
     let matching: Vec<Value> = records
         .iter()
@@ -385,23 +379,15 @@ async fn create_record(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /zones/{zone_id}/dns_records");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
     };
-    let mut record = match new_record(&body, &zone_id, &zone) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let mut record = or_answer!(new_record(&body, &zone_id, &zone));
     record.id = random_id();
     let name = record.name.clone();
     let mut records = inner.records.lock().await;
@@ -426,16 +412,11 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /zones/{zone_id}/dns_records/{record_id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let mut records = inner.records.lock().await;
     let Some(index) = records
         .iter()
@@ -529,16 +510,11 @@ async fn batch_records(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /zones/{zone_id}/dns_records/batch");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, line));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
-    let zone = match zone_name(&inner, &zone_id) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone_name(&inner, &zone_id)).to_string();
     let invalid = || failure(StatusCode::BAD_REQUEST, 9207, "Request body is invalid.");
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return invalid();
@@ -620,10 +596,7 @@ async fn batch_records(
             for (k, v) in item.as_object().unwrap() {
                 merged[k] = v.clone();
             }
-            let mut record = match new_record(&merged, &zone_id, &zone) {
-                Ok(r) => r,
-                Err(r) => return r,
-            };
+            let mut record = or_answer!(new_record(&merged, &zone_id, &zone));
             record.id = id;
             if identical_exists(&work, &record) {
                 return failure(
@@ -642,10 +615,7 @@ async fn batch_records(
         }
     }
     for item in &posts {
-        let mut record = match new_record(item, &zone_id, &zone) {
-            Ok(r) => r,
-            Err(r) => return r,
-        };
+        let mut record = or_answer!(new_record(item, &zone_id, &zone));
         record.id = random_id();
         if identical_exists(&work, &record) {
             return failure(

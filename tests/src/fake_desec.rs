@@ -23,11 +23,11 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute};
+use crate::fake_common::or_answer;
+use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::fake_store::zone_of;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
-use crate::provider_suite::Fake;
 
 struct Inner {
     token: String,
@@ -65,12 +65,7 @@ impl FakeDesec {
                 "/api/v1/domains/{domain}/rrsets/{subname}/{rtype}/",
                 get(get_rrset).patch(patch_rrset),
             )
-            .fallback(|| async {
-                (
-                    StatusCode::NOT_FOUND,
-                    axum::Json(json!({"detail": "Not found."})),
-                )
-            })
+            .fallback(|| async { detail(StatusCode::NOT_FOUND, "Not found.") })
             .with_state(inner.clone());
         FakeDesec {
             server: TestServer::start(app).await,
@@ -83,40 +78,18 @@ impl FakeDesec {
         format!("{}/api/v1", self.server.url())
     }
 
-    /// Every TXT record held (one per value, presentation form).
-    pub async fn records(&self) -> Vec<Rec> {
-        self.inner.store.all().await
-    }
-
     /// Adds a value to `fqdn` as another client would, mirrored.
     pub async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let mut contents: Vec<String> = self
-            .inner
+        let content = format!("\"{value}\"");
+        self.inner
             .store
-            .get(fqdn)
+            .append_to_set(fqdn, 3600, &content)
             .await
-            .into_iter()
-            .map(|r| r.content)
-            .collect();
-        contents.push(format!("\"{value}\""));
-        self.inner.store.set(fqdn, 3600, &contents).await.unwrap();
-    }
-
-    /// The next `n` writes are answered 429 with `Retry-After: 1`.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.inner.throttle.next(n);
-    }
-
-    /// 429 answers served so far.
-    pub fn rate_limited_served(&self) -> u32 {
-        self.inner.throttle.served()
-    }
-
-    /// `METHOD path` of every request so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.log.all()
+            .unwrap();
     }
 }
+
+store_fake_accessors!(FakeDesec);
 
 fn detail(status: StatusCode, detail: &str) -> Response {
     (status, axum::Json(json!({"detail": detail}))).into_response()
@@ -124,12 +97,14 @@ fn detail(status: StatusCode, detail: &str) -> Response {
 
 fn admit(inner: &Inner, headers: &HeaderMap, method: &str, path: String) -> Result<(), Response> {
     inner.log.push(format!("{method} {path}"));
-    if method != "GET" && inner.throttle.take() {
-        let mut r = detail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Request was throttled. Expected available in 1 second.",
-        );
-        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+    if method != "GET"
+        && let Some(r) = inner.throttle.intercept(|| {
+            detail(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Request was throttled. Expected available in 1 second.",
+            )
+        })
+    {
         return Err(r);
     }
     match headers
@@ -159,14 +134,12 @@ async fn list_domains(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let qname = q.get("owns_qname").cloned().unwrap_or_default();
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         "GET",
         format!("/domains/?owns_qname={qname}"),
-    ) {
-        return r;
-    }
+    ));
     let domains: Vec<Value> = match q.get("owns_qname") {
         Some(qname) => zone_of(&inner.store.zones, qname)
             .map(|z| vec![domain_json(&inner, z)])
@@ -238,13 +211,8 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{domain}/rrsets/{subname}/{rtype}/");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let sub = if subname == "@" { "" } else { subname.as_str() };
     let records = inner.store.get(&absolute(sub, domain)).await;
     if rtype != "TXT" || records.is_empty() {
@@ -259,18 +227,13 @@ async fn create_rrset(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         "POST",
         format!("/domains/{domain}/rrsets/"),
-    ) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return detail(StatusCode::BAD_REQUEST, "JSON parse error");
     };
@@ -283,9 +246,7 @@ async fn create_rrset(
             .into_response();
     }
     let ttl = body["ttl"].as_u64().unwrap_or(0) as u32;
-    if let Err(r) = check_ttl(&inner, ttl) {
-        return r;
-    }
+    or_answer!(check_ttl(&inner, ttl));
     let records = match check_records(&body) {
         Ok(r) if !r.is_empty() => r,
         Ok(_) => {
@@ -325,13 +286,8 @@ async fn patch_rrset(
     body: Bytes,
 ) -> Response {
     let path = format!("/domains/{domain}/rrsets/{subname}/{rtype}/");
-    if let Err(r) = admit(&inner, &headers, "PATCH", path) {
-        return r;
-    }
-    let domain = match own_domain(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "PATCH", path));
+    let domain = or_answer!(own_domain(&inner, &domain));
     let sub = if subname == "@" { "" } else { subname.as_str() };
     let fqdn = absolute(sub, domain);
     let current = inner.store.get(&fqdn).await;
@@ -345,9 +301,7 @@ async fn patch_rrset(
         Some(t) => t as u32,
         None => current[0].ttl,
     };
-    if let Err(r) = check_ttl(&inner, ttl) {
-        return r;
-    }
+    or_answer!(check_ttl(&inner, ttl));
     let records = match body.get("records") {
         Some(_) => match check_records(&body) {
             Ok(r) => r,
@@ -363,18 +317,4 @@ async fn patch_rrset(
     }
     let stored = inner.store.get(&fqdn).await;
     axum::Json(rrset_json(domain, sub, &stored)).into_response()
-}
-
-impl Fake for FakeDesec {
-    fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
-    }
-
-    async fn add_foreign(&self, fqdn: &str, value: &str) {
-        FakeDesec::add_foreign(self, fqdn, value).await;
-    }
-
-    async fn txt_records(&self) -> Vec<(String, String)> {
-        crate::fake_rest::txt_records(&self.inner.store).await
-    }
 }

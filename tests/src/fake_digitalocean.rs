@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{RequestLog, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -67,11 +68,7 @@ pub struct DoRecord {
 impl DoRecord {
     /// The absolute name.
     pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "@", &self.domain)
     }
 }
 
@@ -82,7 +79,7 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -102,7 +99,7 @@ impl FakeDigitalOcean {
             next_id: AtomicU64::new(28_448_433),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v2/domains/{domain}", get(get_domain))
@@ -130,7 +127,7 @@ impl FakeDigitalOcean {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -204,7 +201,7 @@ fn ok(status: StatusCode, body: Value) -> Response {
 
 /// Logs the request and checks the bearer token.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -256,9 +253,7 @@ async fn get_domain(
     Path(domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, format!("GET /v2/domains/{domain}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, format!("GET /v2/domains/{domain}")));
     match domain_of(&inner, &domain) {
         Ok(name) => ok(
             StatusCode::OK,
@@ -275,13 +270,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let path = format!("/v2/domains/{domain}/records");
-    if let Err(r) = admit(&inner, &headers, query_line("GET", &path, &q)) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, query_line("GET", &path, &q)));
+    let domain = or_answer!(domain_of(&inner, &domain));
     let records = inner.records.lock().await;
     let matching: Vec<Value> = records
         .iter()
@@ -347,17 +337,12 @@ async fn create_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         format!("POST /v2/domains/{domain}/records"),
-    ) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -421,13 +406,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v2/domains/{domain}/records/{id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -453,10 +433,9 @@ async fn delete_record(
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[DoRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
     let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-    let here: Vec<&DoRecord> = records.iter().filter(|r| r.fqdn() == fqdn).collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.data)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(30);
-    inner.mirror.set_txt(domain, &fqdn, ttl, &values).await
+    let here = records
+        .iter()
+        .filter(|r| r.fqdn() == fqdn)
+        .map(|r| (unquote(&r.data), r.ttl));
+    inner.mirror.set_txt_distinct(domain, &fqdn, here, 30).await
 }

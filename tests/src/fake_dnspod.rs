@@ -29,7 +29,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_store::{PdnsMirror, zone_of};
+use crate::fake_common::{join_name, or_answer, split_name};
+use crate::fake_store::PdnsMirror;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -68,12 +69,83 @@ pub struct DpRecord {
 
 impl DpRecord {
     pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
+        join_name(&self.name, "@", &self.domain)
+    }
+}
+
+/// The records a new account starts with: the two NS records DNSPod creates
+/// at each domain's apex (not mirrored), ids from `first_id`; and the next
+/// free id. Tencent Cloud's DNSPod API serves the same records.
+pub(crate) fn initial_records(domains: &[String], first_id: u64) -> (Vec<DpRecord>, AtomicU64) {
+    let next_id = AtomicU64::new(first_id);
+    let mut records = Vec::new();
+    for d in domains {
+        for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
+            records.push(DpRecord {
+                id: next_id.fetch_add(1, Ordering::SeqCst),
+                domain: d.clone(),
+                name: "@".into(),
+                record_type: "NS".into(),
+                value: ns.into(),
+                ttl: 86400,
+            });
         }
     }
+    (records, next_id)
+}
+
+/// The TXT records of `records`, in order.
+pub(crate) fn txt_only(records: &[DpRecord]) -> Vec<DpRecord> {
+    records
+        .iter()
+        .filter(|r| r.record_type == "TXT")
+        .cloned()
+        .collect()
+}
+
+/// Adds the TXT record (TTL 600) another client adds at `fqdn`, mirrored.
+pub(crate) async fn add_foreign_txt(
+    records: &tokio::sync::Mutex<Vec<DpRecord>>,
+    next_id: &AtomicU64,
+    mirror: &PdnsMirror,
+    domains: &[String],
+    fqdn: &str,
+    value: &str,
+) {
+    let (fqdn, domain, name) = split_name(domains, fqdn, "@");
+    let mut records = records.lock().await;
+    records.push(DpRecord {
+        id: next_id.fetch_add(1, Ordering::SeqCst),
+        domain: domain.clone(),
+        name,
+        record_type: "TXT".into(),
+        value: value.into(),
+        ttl: 600,
+    });
+    mirror_txt(mirror, &records, &domain, &fqdn).await.unwrap();
+}
+
+/// `(fqdn, value)` of the TXT records of `records`, for the battery.
+pub(crate) fn txt_pairs(records: &[DpRecord]) -> Vec<(String, String)> {
+    txt_only(records)
+        .into_iter()
+        .map(|r| (r.fqdn(), r.value))
+        .collect()
+}
+
+/// Makes PowerDNS's TXT RRset `fqdn` (in `domain`) hold the values of the
+/// TXT records of that name.
+pub(crate) async fn mirror_txt(
+    mirror: &PdnsMirror,
+    records: &[DpRecord],
+    domain: &str,
+    fqdn: &str,
+) -> anyhow::Result<()> {
+    let here = records
+        .iter()
+        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
+        .map(|r| (r.value.clone(), r.ttl));
+    mirror.set_txt_distinct(domain, fqdn, here, 600).await
 }
 
 struct Inner {
@@ -96,20 +168,7 @@ impl FakeDnspod {
     /// Serves the fake on a free loopback port, mirroring into `pdns`. Each
     /// domain starts with the two NS records DNSPod creates (not mirrored).
     pub async fn start(pdns: &Pdns, options: DnspodOptions) -> Self {
-        let next_id = AtomicU64::new(16_894_439);
-        let mut records = Vec::new();
-        for d in &options.domains {
-            for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
-                records.push(DpRecord {
-                    id: next_id.fetch_add(1, Ordering::SeqCst),
-                    domain: d.clone(),
-                    name: "@".into(),
-                    record_type: "NS".into(),
-                    value: ns.into(),
-                    ttl: 86400,
-                });
-            }
-        }
+        let (records, next_id) = initial_records(&options.domains, 16_894_439);
         let inner = Arc::new(Inner {
             options,
             records: tokio::sync::Mutex::new(records),
@@ -134,14 +193,7 @@ impl FakeDnspod {
 
     /// Every TXT record held, in creation order.
     pub async fn records(&self) -> Vec<DpRecord> {
-        self.inner
-            .records
-            .lock()
-            .await
-            .iter()
-            .filter(|r| r.record_type == "TXT")
-            .cloned()
-            .collect()
+        txt_only(&self.inner.records.lock().await)
     }
 
     /// `METHOD /Action` of every request so far.
@@ -163,35 +215,21 @@ impl Fake for FakeDnspod {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.to_ascii_lowercase();
-        let domain = zone_of(&self.inner.options.domains, &fqdn)
-            .expect("name in a domain")
-            .clone();
-        let name = if fqdn == domain {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
-        let mut records = self.inner.records.lock().await;
-        records.push(DpRecord {
-            id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
-            domain: domain.clone(),
-            name,
-            record_type: "TXT".into(),
-            value: value.into(),
-            ttl: 600,
-        });
-        sync(&self.inner, &records, &domain, &fqdn).await.unwrap();
+        let inner = &self.inner;
+        let domains = &inner.options.domains;
+        add_foreign_txt(
+            &inner.records,
+            &inner.next_id,
+            &inner.mirror,
+            domains,
+            fqdn,
+            value,
+        )
+        .await;
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
-        self.records()
-            .await
-            .into_iter()
-            .map(|r| (r.fqdn(), r.value))
-            .collect()
+        txt_pairs(&self.inner.records.lock().await)
     }
 }
 
@@ -274,10 +312,7 @@ fn record_json(r: &DpRecord) -> Value {
 }
 
 async fn list(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let Ok(offset) = p.get("offset").map_or(Ok(0), |o| o.parse::<usize>()) else {
         return failure("7", "Record offset invalid");
     };
@@ -315,10 +350,7 @@ async fn list(inner: &Inner, p: &HashMap<String, String>) -> Response {
 }
 
 async fn create(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     if p.get("record_type").map(String::as_str) != Some("TXT") {
         return failure("27", "Record type invalid");
     }
@@ -358,10 +390,7 @@ async fn create(inner: &Inner, p: &HashMap<String, String>) -> Response {
 }
 
 async fn remove(inner: &Inner, p: &HashMap<String, String>) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let id = p.get("record_id").and_then(|i| i.parse::<u64>().ok());
     let mut records = inner.records.lock().await;
     let Some(index) = records
@@ -382,13 +411,5 @@ async fn remove(inner: &Inner, p: &HashMap<String, String>) -> Response {
 
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[DpRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
-    let here: Vec<&DpRecord> = records
-        .iter()
-        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    mirror_txt(&inner.mirror, records, domain, fqdn).await
 }

@@ -22,10 +22,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute};
+use crate::fake_common::or_answer;
+use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
-use crate::provider_suite::Fake;
 
 struct Inner {
     token: String,
@@ -59,14 +59,7 @@ impl FakeGandi {
                 "/v5/livedns/domains/{fqdn}/records/{name}/{rtype}",
                 get(get_rrset).put(put_rrset).delete(delete_rrset),
             )
-            .fallback(|| async {
-                failure(
-                    StatusCode::NOT_FOUND,
-                    "HTTPNotFound",
-                    "Not Found",
-                    "The resource could not be found.",
-                )
-            })
+            .fallback(|| async { not_found() })
             .with_state(inner.clone());
         FakeGandi {
             server: TestServer::start(app).await,
@@ -79,40 +72,18 @@ impl FakeGandi {
         format!("{}/v5/livedns", self.server.url())
     }
 
-    /// Every TXT record held (one per value, as written).
-    pub async fn records(&self) -> Vec<Rec> {
-        self.inner.store.all().await
-    }
-
     /// Adds a value to `fqdn` as another client would, mirrored.
     pub async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let mut contents: Vec<String> = self
-            .inner
+        let content = format!("\"{value}\"");
+        self.inner
             .store
-            .get(fqdn)
+            .append_to_set(fqdn, 10800, &content)
             .await
-            .into_iter()
-            .map(|r| r.content)
-            .collect();
-        contents.push(format!("\"{value}\""));
-        self.inner.store.set(fqdn, 10800, &contents).await.unwrap();
-    }
-
-    /// The next `n` writes are answered 429 with `Retry-After: 1`.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.inner.throttle.next(n);
-    }
-
-    /// 429 answers served so far.
-    pub fn rate_limited_served(&self) -> u32 {
-        self.inner.throttle.served()
-    }
-
-    /// `METHOD path` of every request so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.log.all()
+            .unwrap();
     }
 }
+
+store_fake_accessors!(FakeGandi);
 
 fn failure(status: StatusCode, object: &str, cause: &str, message: &str) -> Response {
     let body =
@@ -131,14 +102,16 @@ fn not_found() -> Response {
 
 fn admit(inner: &Inner, headers: &HeaderMap, method: &str, path: String) -> Result<(), Response> {
     inner.log.push(format!("{method} {path}"));
-    if method != "GET" && inner.throttle.take() {
-        let mut r = failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            "HTTPTooManyRequests",
-            "Too Many Requests",
-            "Too many requests, please retry later.",
-        );
-        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+    if method != "GET"
+        && let Some(r) = inner.throttle.intercept(|| {
+            failure(
+                StatusCode::TOO_MANY_REQUESTS,
+                "HTTPTooManyRequests",
+                "Too Many Requests",
+                "Too many requests, please retry later.",
+            )
+        })
+    {
         return Err(r);
     }
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
@@ -168,9 +141,7 @@ async fn get_domain(
     Path(fqdn): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/domains/{fqdn}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/domains/{fqdn}")));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -188,9 +159,7 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -222,9 +191,7 @@ async fn put_rrset(
     body: Bytes,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "PUT", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "PUT", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -273,9 +240,7 @@ async fn delete_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/domains/{fqdn}/records/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "DELETE", path) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "DELETE", path));
     let Some(domain) = inner.store.zone(&fqdn) else {
         return not_found();
     };
@@ -292,18 +257,4 @@ async fn delete_rrset(
         );
     }
     StatusCode::NO_CONTENT.into_response()
-}
-
-impl Fake for FakeGandi {
-    fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
-    }
-
-    async fn add_foreign(&self, fqdn: &str, value: &str) {
-        FakeGandi::add_foreign(self, fqdn, value).await;
-    }
-
-    async fn txt_records(&self) -> Vec<(String, String)> {
-        crate::fake_rest::txt_records(&self.inner.store).await
-    }
 }

@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{RequestLog, or_answer};
 use crate::fake_store::{PdnsMirror, random_id, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -110,7 +111,7 @@ struct Inner {
     next_change: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     tokens_issued: AtomicU64,
 }
 
@@ -219,7 +220,7 @@ impl FakeGcloud {
 
     /// `METHOD path` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Access tokens issued so far.
@@ -304,7 +305,7 @@ fn unix_now() -> i64 {
 }
 
 async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    inner.requests.lock().unwrap().push("POST /token".into());
+    inner.requests.push("POST /token");
     let content_type = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -325,9 +326,7 @@ async fn token(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes)
     let Some(assertion) = form.get("assertion") else {
         return oauth_error("invalid_request", "Missing required parameter: assertion");
     };
-    if let Err(r) = check_assertion(&inner, assertion) {
-        return r;
-    }
+    or_answer!(check_assertion(&inner, assertion));
     let access_token = format!("ya29.fake-{}", random_id());
     inner.tokens.lock().unwrap().insert(access_token.clone());
     inner.tokens_issued.fetch_add(1, Ordering::SeqCst);
@@ -407,7 +406,7 @@ fn check_assertion(inner: &Inner, assertion: &str) -> Result<(), Response> {
 
 /// Logs the request and checks the bearer token and the project.
 fn admit(inner: &Inner, headers: &HeaderMap, project: &str, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -467,9 +466,12 @@ async fn list_zones(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, &project, "GET /managedZones".to_string()) {
-        return r;
-    }
+    or_answer!(admit(
+        &inner,
+        &headers,
+        &project,
+        "GET /managedZones".to_string()
+    ));
     let wanted = q.get("dnsName").map(|n| n.to_ascii_lowercase());
     let zones: Vec<Value> = inner
         .zones
@@ -497,12 +499,8 @@ async fn list_rrsets(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = format!("GET /managedZones/{zone_name}/rrsets");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
-    if let Err(r) = zone(&inner, &zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
+    or_answer!(zone(&inner, &zone_name));
     if q.contains_key("type") && !q.contains_key("name") {
         return google_error(
             StatusCode::BAD_REQUEST,
@@ -578,9 +576,7 @@ async fn create_change(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /managedZones/{zone_name}/changes");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
     if let Some(r) = inner.throttle.intercept(|| {
         google_error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -592,10 +588,7 @@ async fn create_change(
     }) {
         return r;
     }
-    let zone = match zone(&inner, &zone_name) {
-        Ok(z) => z.clone(),
-        Err(r) => return r,
-    };
+    let zone = or_answer!(zone(&inner, &zone_name)).clone();
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return google_error(StatusCode::BAD_REQUEST, "parseError", None, "Parse Error");
     };
@@ -695,12 +688,8 @@ async fn get_change(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("GET /managedZones/{zone_name}/changes/{id}");
-    if let Err(r) = admit(&inner, &headers, &project, line) {
-        return r;
-    }
-    if let Err(r) = zone(&inner, &zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, &project, line));
+    or_answer!(zone(&inner, &zone_name));
     match inner
         .changes
         .lock()

@@ -22,10 +22,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute};
+use crate::fake_common::or_answer;
+use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
-use crate::provider_suite::Fake;
 
 struct Inner {
     key: String,
@@ -71,31 +71,13 @@ impl FakeGoDaddy {
         self.server.url()
     }
 
-    /// Every TXT record held.
-    pub async fn records(&self) -> Vec<Rec> {
-        self.inner.store.all().await
-    }
-
     /// Adds a value to `fqdn` as another client would, mirrored.
     pub async fn add_foreign(&self, fqdn: &str, value: &str) {
         self.inner.store.add(fqdn, value, 3600).await.unwrap();
     }
-
-    /// The next `n` writes are answered 429 with `Retry-After: 1`.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.inner.throttle.next(n);
-    }
-
-    /// 429 answers served so far.
-    pub fn rate_limited_served(&self) -> u32 {
-        self.inner.throttle.served()
-    }
-
-    /// `METHOD path` of every request so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.log.all()
-    }
 }
+
+store_fake_accessors!(FakeGoDaddy);
 
 fn failure(status: StatusCode, code: &str, message: &str) -> Response {
     (
@@ -107,14 +89,16 @@ fn failure(status: StatusCode, code: &str, message: &str) -> Response {
 
 fn admit(inner: &Inner, headers: &HeaderMap, method: &str, path: String) -> Result<(), Response> {
     inner.log.push(format!("{method} {path}"));
-    if method != "GET" && inner.throttle.take() {
-        let body = json!({
-            "code": "TOO_MANY_REQUESTS",
-            "message": "Too many requests received within interval",
-            "retryAfterSec": 1,
-        });
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+    if method != "GET"
+        && let Some(r) = inner.throttle.intercept(|| {
+            let body = json!({
+                "code": "TOO_MANY_REQUESTS",
+                "message": "Too many requests received within interval",
+                "retryAfterSec": 1,
+            });
+            (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+        })
+    {
         return Err(r);
     }
     let expected = format!("sso-key {}:{}", inner.key, inner.secret);
@@ -144,13 +128,8 @@ async fn get_records(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let zone = or_answer!(domain(&inner, &d));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&name, zone)).await
     } else {
@@ -179,13 +158,8 @@ async fn put_records(
     body: Bytes,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "PUT", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "PUT", path));
+    let zone = or_answer!(domain(&inner, &d));
     if rtype != "TXT" {
         return invalid("type", "only TXT here");
     }
@@ -222,13 +196,8 @@ async fn delete_records(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/v1/domains/{d}/records/{rtype}/{name}");
-    if let Err(r) = admit(&inner, &headers, "DELETE", path) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, "DELETE", path));
+    let zone = or_answer!(domain(&inner, &d));
     let fqdn = absolute(&name, zone);
     if rtype != "TXT" || inner.store.get(&fqdn).await.is_empty() {
         return failure(
@@ -245,18 +214,4 @@ async fn delete_records(
         );
     }
     StatusCode::NO_CONTENT.into_response()
-}
-
-impl Fake for FakeGoDaddy {
-    fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
-    }
-
-    async fn add_foreign(&self, fqdn: &str, value: &str) {
-        FakeGoDaddy::add_foreign(self, fqdn, value).await;
-    }
-
-    async fn txt_records(&self) -> Vec<(String, String)> {
-        crate::fake_rest::txt_records(&self.inner.store).await
-    }
 }

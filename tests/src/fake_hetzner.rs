@@ -26,11 +26,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_rest::{RequestLog, Store, Throttle, absolute};
+use crate::fake_common::or_answer;
+use crate::fake_rest::{RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::fake_store::unquote;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
-use crate::provider_suite::Fake;
 
 struct Inner {
     token: String,
@@ -94,11 +94,6 @@ impl FakeHetzner {
         format!("{}/v1", self.server.url())
     }
 
-    /// Every TXT record held (one per value, content as stored: quoted).
-    pub async fn records(&self) -> Vec<crate::fake_rest::Rec> {
-        self.inner.store.all().await
-    }
-
     /// Adds a value to `fqdn` as another client would, mirrored.
     pub async fn add_foreign(&self, fqdn: &str, value: &str) {
         self.inner
@@ -107,22 +102,9 @@ impl FakeHetzner {
             .await
             .unwrap();
     }
-
-    /// The next `n` writes (POSTs) are answered 429 with `Retry-After: 1`.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.inner.throttle.next(n);
-    }
-
-    /// 429 answers served so far.
-    pub fn rate_limited_served(&self) -> u32 {
-        self.inner.throttle.served()
-    }
-
-    /// `METHOD path` of every request so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.log.all()
-    }
 }
+
+store_fake_accessors!(FakeHetzner);
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({"error": {"code": code, "message": message, "details": {}}});
@@ -132,17 +114,21 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 /// Logs the request, applies the rate limit to writes and checks the token.
 fn admit(inner: &Inner, headers: &HeaderMap, method: &str, path: String) -> Result<(), Response> {
     inner.log.push(format!("{method} {path}"));
-    if method != "GET" && inner.throttle.take() {
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limit_exceeded",
-            "limit of 3600 requests per hour reached",
-        );
-        let h = response.headers_mut();
-        h.insert("retry-after", "1".parse().unwrap());
-        h.insert("ratelimit-limit", "3600".parse().unwrap());
-        h.insert("ratelimit-remaining", "0".parse().unwrap());
-        return Err(response);
+    if method != "GET"
+        && let Some(r) = inner.throttle.intercept(|| {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                "limit of 3600 requests per hour reached",
+            );
+            let h = response.headers_mut();
+            h.insert("retry-after", "1".parse().unwrap());
+            h.insert("ratelimit-limit", "3600".parse().unwrap());
+            h.insert("ratelimit-remaining", "0".parse().unwrap());
+            response
+        })
+    {
+        return Err(r);
     }
     let token = headers
         .get("authorization")
@@ -173,9 +159,7 @@ async fn get_zone(
     Path(zone): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/zones/{zone}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/zones/{zone}")));
     match find_zone(&inner, &zone) {
         Ok((id, name)) => axum::Json(json!({"zone": {
             "id": id, "name": name, "mode": "primary", "ttl": 3600, "status": "ok",
@@ -215,16 +199,9 @@ async fn get_rrset(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/zones/{zone}/rrsets/{name}/{rtype}");
-    if let Err(r) = admit(&inner, &headers, "GET", path) {
-        return r;
-    }
-    let (zone_id, zone_name) = match find_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_name(&name, zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", path));
+    let (zone_id, zone_name) = or_answer!(find_zone(&inner, &zone));
+    or_answer!(check_name(&name, zone_name));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&name, zone_name)).await
     } else {
@@ -243,16 +220,9 @@ async fn rrset_action(
     body: Bytes,
 ) -> Response {
     let path = format!("/zones/{zone}/rrsets/{name}/{rtype}/actions/{action}");
-    if let Err(r) = admit(&inner, &headers, "POST", path) {
-        return r;
-    }
-    let (zone_id, zone_name) = match find_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_name(&name, zone_name) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "POST", path));
+    let (zone_id, zone_name) = or_answer!(find_zone(&inner, &zone));
+    or_answer!(check_name(&name, zone_name));
     if rtype != "TXT" {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", "type");
     }
@@ -341,9 +311,7 @@ async fn get_action(
     Path(id): Path<u64>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, "GET", format!("/actions/{id}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, "GET", format!("/actions/{id}")));
     let mut actions = inner.actions.lock().unwrap();
     let Some((command, running)) = actions.get_mut(&id) else {
         return error(StatusCode::NOT_FOUND, "not_found", "action not found");
@@ -356,18 +324,4 @@ async fn get_action(
     };
     let zone_id = inner.zone_ids.first().map(|(id, _)| *id).unwrap_or(0);
     axum::Json(json!({"action": action_json(id, command, status, zone_id)})).into_response()
-}
-
-impl Fake for FakeHetzner {
-    fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
-    }
-
-    async fn add_foreign(&self, fqdn: &str, value: &str) {
-        FakeHetzner::add_foreign(self, fqdn, value).await;
-    }
-
-    async fn txt_records(&self) -> Vec<(String, String)> {
-        crate::fake_rest::txt_records(&self.inner.store).await
-    }
 }

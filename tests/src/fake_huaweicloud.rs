@@ -46,9 +46,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::fake_common::{Clock, RequestLog, or_answer};
 use crate::fake_route53::{
     encode, parse_amz, percent_decode, query_pairs, sha256_hex, unquote_txt,
 };
@@ -116,8 +116,8 @@ struct Inner {
     sets: tokio::sync::Mutex<Vec<HwRecordSet>>,
     mirror: PdnsMirror,
     throttle: Throttle,
-    clock_offset: AtomicI64,
-    requests: std::sync::Mutex<Vec<String>>,
+    clock: Clock,
+    requests: RequestLog,
     /// Tokens issued by the IAM endpoint.
     tokens: std::sync::Mutex<Vec<String>>,
     /// Scope (`project` object) of each token request that succeeded.
@@ -172,8 +172,8 @@ impl FakeHuaweiCloud {
             sets: tokio::sync::Mutex::new(sets),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
             tokens: std::sync::Mutex::new(Vec::new()),
             scopes: std::sync::Mutex::new(Vec::new()),
             by_token: AtomicUsize::new(0),
@@ -199,15 +199,12 @@ impl FakeHuaweiCloud {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// How many requests start with `prefix` (e.g. `"PUT "`).
     pub fn count(&self, prefix: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.starts_with(prefix))
-            .count()
+        self.inner.requests.count(prefix)
     }
 
     /// The plugin's `iam_endpoint` (the same server).
@@ -235,7 +232,7 @@ impl FakeHuaweiCloud {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// Adds the record `content` (presentation form, e.g. `"a" "b"`) to the
@@ -508,11 +505,7 @@ fn verify_signature(
     let Some(date) = headers.get("x-sdk-date").and_then(|v| v.to_str().ok()) else {
         return Err(unauthorized("X-Sdk-Date not found"));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     match parse_amz(date) {
         Some(t) if (now - t).abs() <= MAX_SKEW_SECS => {}
         _ => return Err(unauthorized("X-Sdk-Date expired")),
@@ -581,13 +574,11 @@ async fn handle(
         Some(q) => format!("{method} {}?{q}", uri.path()),
         None => format!("{method} {}", uri.path()),
     };
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     if method == Method::POST && uri.path() == "/v3/auth/tokens" {
         return issue_token(&inner, &headers, &body);
     }
-    if let Err(r) = verify(&inner, &method, &uri, &headers, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, &body));
     let q: BTreeMap<String, String> = query_pairs(raw.as_deref().unwrap_or_default())
         .into_iter()
         .collect();
@@ -762,10 +753,7 @@ async fn create_set(inner: &Inner, zone_id: &str, zone: &str, body: &[u8]) -> Re
             "Attribute 'type' is invalid.",
         );
     }
-    let records = match txt_records(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let records = or_answer!(txt_records(&body));
     let ttl = match ttl_of(&body) {
         Ok(t) => t.unwrap_or(300),
         Err(r) => return r,
@@ -830,14 +818,8 @@ async fn update_set(
             "Request body is invalid.",
         );
     };
-    let records = match txt_records(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let ttl = match ttl_of(&body) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+    let records = or_answer!(txt_records(&body));
+    let ttl = or_answer!(ttl_of(&body));
     let mut sets = inner.sets.lock().await;
     let Some(index) = sets
         .iter()

@@ -28,7 +28,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_store::{PdnsMirror, unquote, zone_of};
+use crate::fake_common::{RequestLog, join_name, or_answer, split_name};
+use crate::fake_store::{PdnsMirror, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -73,11 +74,7 @@ pub struct LinodeRecord {
 
 impl LinodeRecord {
     pub fn fqdn(&self) -> String {
-        if self.name.is_empty() {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "", &self.domain)
     }
 }
 
@@ -89,7 +86,7 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -115,7 +112,7 @@ impl FakeLinode {
             next_id: AtomicU64::new(123_456),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v4/domains", get(list_domains))
@@ -147,7 +144,7 @@ impl FakeLinode {
 
     /// `METHOD path?query [X-Filter]` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -157,9 +154,7 @@ impl Fake for FakeLinode {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let domain = zone_of(&self.inner.options.domains, fqdn)
-            .expect("name in a domain")
-            .clone();
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "");
         let (domain_id, _) = self
             .inner
             .domains
@@ -167,14 +162,6 @@ impl Fake for FakeLinode {
             .find(|(_, d)| *d == domain)
             .unwrap()
             .clone();
-        let fqdn = fqdn.to_ascii_lowercase();
-        let name = if fqdn == domain {
-            String::new()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
         let mut records = self.inner.records.lock().await;
         records.push(LinodeRecord {
             id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
@@ -230,11 +217,7 @@ fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Respons
         .and_then(|v| v.to_str().ok())
         .map(|f| format!(" X-Filter: {f}"))
         .unwrap_or_default();
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{line}{filter}"));
+    inner.requests.push(format!("{line}{filter}"));
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -350,17 +333,13 @@ async fn list_domains(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, query_line("GET", "/v4/domains", &q)) {
-        return r;
-    }
-    let f = match filter(&headers, &["domain", "type", "status"]) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (page, size) = match paging(&q, 500) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    or_answer!(admit(
+        &inner,
+        &headers,
+        query_line("GET", "/v4/domains", &q)
+    ));
+    let f = or_answer!(filter(&headers, &["domain", "type", "status"]));
+    let (page, size) = or_answer!(paging(&q, 500));
     let items = inner
         .domains
         .iter()
@@ -388,21 +367,10 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let line = query_line("GET", &format!("/v4/domains/{domain_id}/records"), &q);
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, _) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
-    let f = match filter(&headers, &["type", "name", "target", "tag"]) {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
-    let (page, size) = match paging(&q, inner.options.max_page_size) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, _) = or_answer!(domain_of(&inner, &domain_id));
+    let f = or_answer!(filter(&headers, &["type", "name", "target", "tag"]));
+    let (page, size) = or_answer!(paging(&q, inner.options.max_page_size));
     let records = inner.records.lock().await;
     let items = records
         .iter()
@@ -422,13 +390,8 @@ async fn create_record(
     body: Bytes,
 ) -> Response {
     let line = format!("POST /v4/domains/{domain_id}/records");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, domain) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, domain) = or_answer!(domain_of(&inner, &domain_id));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -491,13 +454,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v4/domains/{domain_id}/records/{record_id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let (domain_id, domain) = match domain_of(&inner, &domain_id) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let (domain_id, domain) = or_answer!(domain_of(&inner, &domain_id));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -523,10 +481,9 @@ async fn sync(
     domain: &str,
     fqdn: &str,
 ) -> anyhow::Result<()> {
-    let here: Vec<&LinodeRecord> = records.iter().filter(|r| r.fqdn() == fqdn).collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.target)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl_sec).min().unwrap_or(300);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    let here = records
+        .iter()
+        .filter(|r| r.fqdn() == fqdn)
+        .map(|r| (unquote(&r.target), r.ttl_sec));
+    inner.mirror.set_txt_distinct(domain, fqdn, here, 300).await
 }

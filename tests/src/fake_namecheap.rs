@@ -26,6 +26,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::RequestLog;
 use crate::fake_store::PdnsMirror;
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -126,7 +127,7 @@ struct Inner {
     next_id: AtomicU64,
     throttle: Throttle,
     broken: std::sync::Mutex<Option<BrokenRead>>,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -162,7 +163,7 @@ impl FakeNamecheap {
             next_id,
             throttle: Throttle::new(),
             broken: std::sync::Mutex::new(None),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         for d in &domains {
             let names: BTreeSet<String> = d
@@ -207,7 +208,7 @@ impl FakeNamecheap {
 
     /// The Command of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// setHosts calls answered.
@@ -347,7 +348,7 @@ async fn api(
     }
     let get = |k: &str| param(&params, k);
     let command = get("Command").unwrap_or("").to_string();
-    inner.requests.lock().unwrap().push(command.clone());
+    inner.requests.push(command.clone());
     let o = &inner.options;
     let Some(user) = get("ApiUser") else {
         return error(1010101, "Parameter APIUser is missing");

@@ -28,8 +28,9 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer};
 use crate::fake_store::{PdnsMirror, quote, unquote, zone_of};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
@@ -72,11 +73,7 @@ pub struct OvhRecord {
 
 impl OvhRecord {
     pub fn fqdn(&self) -> String {
-        if self.sub_domain.is_empty() {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.sub_domain, self.zone)
-        }
+        join_name(&self.sub_domain, "", &self.zone)
     }
 
     fn json(&self) -> Value {
@@ -98,9 +95,9 @@ struct Inner {
     state: tokio::sync::Mutex<State_>,
     mirror: PdnsMirror,
     next_id: AtomicU64,
-    clock_offset: AtomicI64,
+    clock: Clock,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     refreshes: AtomicU64,
 }
 
@@ -120,9 +117,9 @@ impl FakeOvh {
             }),
             mirror: PdnsMirror::new(pdns),
             next_id: AtomicU64::new(5_139_290_000),
-            clock_offset: AtomicI64::new(0),
+            clock: Clock::default(),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
             refreshes: AtomicU64::new(0),
         });
         let app = Router::new()
@@ -159,11 +156,11 @@ impl FakeOvh {
     /// Moves this server's clock by `secs` (its `/auth/time` and its
     /// timestamp check).
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     pub fn now(&self) -> i64 {
-        now(&self.inner)
+        self.inner.clock.now()
     }
 
     pub async fn records(&self) -> Vec<OvhRecord> {
@@ -172,7 +169,7 @@ impl FakeOvh {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Zone refreshes served.
@@ -217,14 +214,6 @@ impl Fake for FakeOvh {
             .map(|r| (r.fqdn(), unquote(&r.target)))
             .collect()
     }
-}
-
-fn now(inner: &Inner) -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst)
 }
 
 fn relative(fqdn: &str, zone: &str) -> String {
@@ -301,11 +290,7 @@ fn admit(
     write: bool,
 ) -> Result<(), Response> {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(format!("{method} {path}"));
+    inner.requests.push(format!("{method} {path}"));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let o = &inner.options;
     if header("x-ovh-application") != Some(o.application_key.as_str()) {
@@ -317,7 +302,7 @@ fn admit(
     }
     let timestamp = header("x-ovh-timestamp").unwrap_or("");
     match timestamp.parse::<i64>() {
-        Ok(t) if (t - now(inner)).abs() <= TIMESTAMP_TOLERANCE_SECS => {}
+        Ok(t) if (t - inner.clock.now()).abs() <= TIMESTAMP_TOLERANCE_SECS => {}
         _ => {
             return Err(auth_error(
                 StatusCode::BAD_REQUEST,
@@ -377,12 +362,8 @@ fn known_zone(inner: &Inner, zone: &str) -> Result<String, Response> {
 }
 
 async fn auth_time(State(inner): State<Arc<Inner>>) -> Response {
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push("GET /1.0/auth/time".into());
-    axum::Json(json!(now(&inner))).into_response()
+    inner.requests.push("GET /1.0/auth/time");
+    axum::Json(json!(inner.clock.now())).into_response()
 }
 
 async fn zone_info(
@@ -392,9 +373,7 @@ async fn zone_info(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
     match known_zone(&inner, &zone) {
         Ok(zone) => axum::Json(json!({
             "name": zone, "hasDnsAnycast": false, "dnssecSupported": true,
@@ -414,13 +393,8 @@ async fn list_records(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let state = inner.state.lock().await;
     let ids: Vec<u64> = state
         .records
@@ -443,13 +417,8 @@ async fn get_record(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", false) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", false));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let state = inner.state.lock().await;
     match state
         .records
@@ -477,13 +446,8 @@ async fn create_record(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, &body, true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let bad = |m: &str| class_error(StatusCode::BAD_REQUEST, "Client::BadRequest", m);
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return bad("Invalid JSON received");
@@ -525,13 +489,8 @@ async fn delete_record(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, b"", true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, b"", true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let mut state = inner.state.lock().await;
     let Some(index) = state
         .records
@@ -553,13 +512,8 @@ async fn refresh(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, &method, &headers, &uri, &body, true) {
-        return r;
-    }
-    let zone = match known_zone(&inner, &zone) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &method, &headers, &uri, &body, true));
+    let zone = or_answer!(known_zone(&inner, &zone));
     let mut state = inner.state.lock().await;
     let names: Vec<(String, String)> = state
         .pending

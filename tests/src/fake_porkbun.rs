@@ -23,10 +23,10 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute};
+use crate::fake_common::or_answer;
+use crate::fake_rest::{Rec, RequestLog, Store, Throttle, absolute, store_fake_accessors};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
-use crate::provider_suite::Fake;
 
 struct Inner {
     api_key: String,
@@ -85,31 +85,13 @@ impl FakePorkbun {
         format!("{}/api/json/v3", self.server.url())
     }
 
-    /// Every TXT record held.
-    pub async fn records(&self) -> Vec<Rec> {
-        self.inner.store.all().await
-    }
-
     /// Adds a value to `fqdn` as another client would, mirrored.
     pub async fn add_foreign(&self, fqdn: &str, value: &str) {
         self.inner.store.add(fqdn, value, 600).await.unwrap();
     }
-
-    /// The next `n` writes are answered with the throttling 503.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.inner.throttle.next(n);
-    }
-
-    /// Throttling answers served so far.
-    pub fn rate_limited_served(&self) -> u32 {
-        self.inner.throttle.served()
-    }
-
-    /// `POST path` of every request so far.
-    pub fn requests(&self) -> Vec<String> {
-        self.inner.log.all()
-    }
 }
+
+store_fake_accessors!(FakePorkbun);
 
 fn error(message: &str) -> Response {
     (
@@ -122,11 +104,14 @@ fn error(message: &str) -> Response {
 /// Logs, throttles writes, checks the keys in the body; the parsed body.
 fn admit(inner: &Inner, path: String, body: &[u8], write: bool) -> Result<Value, Response> {
     inner.log.push(format!("POST {path}"));
-    if write && inner.throttle.take() {
-        let mut r = (StatusCode::SERVICE_UNAVAILABLE, THROTTLE_PAGE).into_response();
-        r.headers_mut()
-            .insert("content-type", "text/html".parse().unwrap());
-        r.headers_mut().insert("retry-after", "1".parse().unwrap());
+    if write
+        && let Some(r) = inner.throttle.intercept(|| {
+            let mut r = (StatusCode::SERVICE_UNAVAILABLE, THROTTLE_PAGE).into_response();
+            r.headers_mut()
+                .insert("content-type", "text/html".parse().unwrap());
+            r
+        })
+    {
         return Err(r);
     }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -157,13 +142,8 @@ async fn retrieve(
     body: Bytes,
 ) -> Response {
     let path = format!("/dns/retrieveByNameType/{d}/{rtype}/{sub}");
-    if let Err(r) = admit(&inner, path, &body, false) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, path, &body, false));
+    let zone = or_answer!(domain(&inner, &d));
     let records = if rtype == "TXT" {
         inner.store.get(&absolute(&sub, zone)).await
     } else {
@@ -177,14 +157,8 @@ async fn retrieve(
 }
 
 async fn create(State(inner): State<Arc<Inner>>, Path(d): Path<String>, body: Bytes) -> Response {
-    let body = match admit(&inner, format!("/dns/create/{d}"), &body, true) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z,
-        Err(r) => return r,
-    };
+    let body = or_answer!(admit(&inner, format!("/dns/create/{d}"), &body, true));
+    let zone = or_answer!(domain(&inner, &d));
     if body["type"] != "TXT" {
         return error("Invalid type.");
     }
@@ -218,13 +192,8 @@ async fn delete(
     Path((d, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&inner, format!("/dns/delete/{d}/{id}"), &body, true) {
-        return r;
-    }
-    let zone = match domain(&inner, &d) {
-        Ok(z) => z.to_string(),
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, format!("/dns/delete/{d}/{id}"), &body, true));
+    let zone = or_answer!(domain(&inner, &d)).to_string();
     let Ok(id) = id.parse::<u64>() else {
         return error("Invalid record ID.");
     };
@@ -241,19 +210,5 @@ async fn delete(
             axum::Json(json!({"status": "ERROR", "message": e.to_string()})),
         )
             .into_response(),
-    }
-}
-
-impl Fake for FakePorkbun {
-    fn throttle(&self) -> &Throttle {
-        &self.inner.throttle
-    }
-
-    async fn add_foreign(&self, fqdn: &str, value: &str) {
-        FakePorkbun::add_foreign(self, fqdn, value).await;
-    }
-
-    async fn txt_records(&self) -> Vec<(String, String)> {
-        crate::fake_rest::txt_records(&self.inner.store).await
     }
 }

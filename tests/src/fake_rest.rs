@@ -1,12 +1,13 @@
 //! Pieces shared by the fakes of token-authenticated REST providers
 //! (`fake_hetzner`, `fake_gandi`, `fake_desec`, `fake_godaddy`,
 //! `fake_porkbun`): a record store mirrored into PowerDNS, a request log,
-//! and the battery's [`Throttle`] that answers the next N writes with the
-//! provider's rate-limit response.
+//! the battery's [`Throttle`] that answers the next N writes with the
+//! provider's rate-limit response, and the accessors and `Fake` impl those
+//! fakes share ([`store_fake_accessors`]).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::fake_common::RequestLog;
 use crate::fake_store::{PdnsMirror, unquote, zone_of};
 use crate::pdns::Pdns;
 pub use crate::provider_suite::Throttle;
@@ -88,6 +89,19 @@ impl Store {
         Ok(())
     }
 
+    /// Adds `content` to the set `name` as a whole-set write (every record
+    /// of the set is written anew, new ids included), at `ttl`.
+    pub async fn append_to_set(&self, name: &str, ttl: u32, content: &str) -> anyhow::Result<()> {
+        let mut contents: Vec<String> = self
+            .get(name)
+            .await
+            .into_iter()
+            .map(|r| r.content)
+            .collect();
+        contents.push(content.to_string());
+        self.set(name, ttl, &contents).await
+    }
+
     /// Adds one record.
     pub async fn add(&self, name: &str, content: &str, ttl: u32) -> anyhow::Result<Rec> {
         let name = name.to_ascii_lowercase();
@@ -135,30 +149,6 @@ impl Store {
     }
 }
 
-/// `METHOD path` of every request, in order.
-#[derive(Default)]
-pub struct RequestLog(Mutex<Vec<String>>);
-
-impl RequestLog {
-    pub fn push(&self, line: impl Into<String>) {
-        self.0.lock().unwrap().push(line.into());
-    }
-
-    pub fn all(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// How many requests start with `prefix` (e.g. `"PUT "`).
-    pub fn count(&self, prefix: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.starts_with(prefix))
-            .count()
-    }
-}
-
 /// The absolute name of `relative` (`@` or empty for the apex) in `zone`.
 pub fn absolute(relative: &str, zone: &str) -> String {
     match relative {
@@ -176,3 +166,50 @@ pub async fn txt_records(store: &Store) -> Vec<(String, String)> {
         .map(|r| (r.name, unquote(&r.content)))
         .collect()
 }
+
+/// The test-facing accessors of a [`Store`]-backed fake (`records`,
+/// `rate_limit_next`, `rate_limited_served`, `requests`) and its
+/// [`Fake`](crate::provider_suite::Fake) impl. The fake's `inner` must have
+/// `store`, `throttle` and `log` fields, and the fake its own inherent
+/// `add_foreign` (how another client adds a value differs per API).
+macro_rules! store_fake_accessors {
+    ($fake:ident) => {
+        impl $fake {
+            /// Every TXT record held, content as the API stores it.
+            pub async fn records(&self) -> Vec<$crate::fake_rest::Rec> {
+                self.inner.store.all().await
+            }
+
+            /// The next `n` writes get the provider's rate-limit answer
+            /// (with `Retry-After: 1`).
+            pub fn rate_limit_next(&self, n: u32) {
+                self.inner.throttle.next(n);
+            }
+
+            /// Rate-limit answers served so far.
+            pub fn rate_limited_served(&self) -> u32 {
+                self.inner.throttle.served()
+            }
+
+            /// `METHOD path` of every request so far.
+            pub fn requests(&self) -> Vec<String> {
+                self.inner.log.all()
+            }
+        }
+
+        impl $crate::provider_suite::Fake for $fake {
+            fn throttle(&self) -> &$crate::fake_rest::Throttle {
+                &self.inner.throttle
+            }
+
+            async fn add_foreign(&self, fqdn: &str, value: &str) {
+                $fake::add_foreign(self, fqdn, value).await;
+            }
+
+            async fn txt_records(&self) -> Vec<(String, String)> {
+                $crate::fake_rest::txt_records(&self.inner.store).await
+            }
+        }
+    };
+}
+pub(crate) use store_fake_accessors;

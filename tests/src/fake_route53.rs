@@ -33,10 +33,11 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::fake_store::{PdnsMirror, hex, random_id};
+use crate::fake_common::{Clock, RequestLog, or_answer};
+use crate::fake_store::{PdnsMirror, hex, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -116,10 +117,10 @@ struct Inner {
     mirror: PdnsMirror,
     throttle: Throttle,
     prior_request: AtomicU32,
-    clock_offset: AtomicI64,
+    clock: Clock,
     next_change: AtomicU64,
     /// `METHOD path?query` of every request that passed verification.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
     /// Codes of the errors answered, in order.
     errors: std::sync::Mutex<Vec<String>>,
 }
@@ -163,7 +164,7 @@ impl FakeRoute53 {
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
             prior_request: AtomicU32::new(0),
-            clock_offset: AtomicI64::new(0),
+            clock: Clock::default(),
             next_change: AtomicU64::new(1),
             requests: Default::default(),
             errors: Default::default(),
@@ -231,12 +232,12 @@ impl FakeRoute53 {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// `METHOD path?query` of every verified request.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// Error codes answered so far.
@@ -246,10 +247,7 @@ impl FakeRoute53 {
 
     /// Change batches (POSTs) accepted.
     pub fn writes(&self) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.starts_with("POST"))
-            .count()
+        self.inner.requests.count("POST")
     }
 }
 
@@ -496,7 +494,7 @@ pub fn parse_amz(s: &str) -> Option<i64> {
 
 /// The real `ErrorResponse` document.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = uuid();
+    let request_id = random_uuid();
     let body = format!(
         "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>Sender</Type>\
          <Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId>\
@@ -514,24 +512,12 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn xml_ok(body: String) -> Response {
     (
         StatusCode::OK,
         [
             ("content-type", "text/xml".to_string()),
-            ("x-amzn-requestid", uuid()),
+            ("x-amzn-requestid", random_uuid()),
         ],
         format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
     )
@@ -687,11 +673,7 @@ fn verify(
              documentation for details.",
         ));
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     match parse_amz(datetime) {
         Some(t) if (now - t).abs() <= MAX_SKEW_SECS => {}
         _ => {
@@ -699,8 +681,8 @@ fn verify(
                 "SignatureDoesNotMatch",
                 &format!(
                     "Signature expired: {datetime} is now earlier than {} ({} - 5 min.)",
-                    amz_now(inner.clock_offset.load(Ordering::SeqCst) - MAX_SKEW_SECS),
-                    amz_now(inner.clock_offset.load(Ordering::SeqCst))
+                    amz_now(inner.clock.offset() - MAX_SKEW_SECS),
+                    amz_now(inner.clock.offset())
                 ),
             ));
         }
@@ -714,7 +696,7 @@ fn verify(
             "The security token included in the request is invalid.",
         ));
     }
-    inner.requests.lock().unwrap().push(format!(
+    inner.requests.push(format!(
         "{method} {}",
         uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
     ));
@@ -815,9 +797,7 @@ async fn zones(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let query: BTreeMap<String, String> = query_pairs(uri.query().unwrap_or_default())
         .into_iter()
         .collect();
@@ -916,9 +896,7 @@ async fn list_sets(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let query: BTreeMap<String, String> = query_pairs(uri.query().unwrap_or_default())
         .into_iter()
         .collect();
@@ -998,7 +976,7 @@ fn invalid_batch_messages(inner: &Inner, messages: &[String]) -> Response {
         format!(
             "<?xml version=\"1.0\"?>\n<InvalidChangeBatch xmlns=\"{XMLNS}\"><Messages>{items}\
              </Messages><RequestId>{}</RequestId></InvalidChangeBatch>",
-            uuid()
+            random_uuid()
         ),
     )
         .into_response()
@@ -1082,9 +1060,7 @@ async fn change_sets(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, &body));
     if let Some(r) = inner
         .throttle
         .intercept(|| error(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"))
@@ -1257,9 +1233,7 @@ async fn get_change(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = verify(&inner, &method, &uri, &headers, b"") {
-        return r;
-    }
+    or_answer!(verify(&inner, &method, &uri, &headers, b""));
     let mut changes = inner.changes.lock().unwrap();
     let Some(change) = changes.get_mut(&id) else {
         drop(changes);

@@ -77,6 +77,23 @@ impl PdnsMirror {
             bail!("PATCH {url}: HTTP {status}: {body}");
         }
     }
+
+    /// [`PdnsMirror::set_txt`] from the `(bare value, ttl)` of the records
+    /// a fake holds at `name`: their distinct values (sorted), at their
+    /// lowest TTL (`default_ttl` when there are none).
+    pub async fn set_txt_distinct(
+        &self,
+        zone: &str,
+        name: &str,
+        records: impl IntoIterator<Item = (String, u32)>,
+        default_ttl: u32,
+    ) -> Result<()> {
+        let (mut values, ttls): (Vec<String>, Vec<u32>) = records.into_iter().unzip();
+        values.sort();
+        values.dedup();
+        let ttl = ttls.into_iter().min().unwrap_or(default_ttl);
+        self.set_txt(zone, name, ttl, &values).await
+    }
 }
 
 /// `value` as TXT presentation content.
@@ -112,6 +129,20 @@ pub fn random_id() -> String {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .expect("random bytes");
     hex(&bytes)
+}
+
+/// A random id in UUID form (8-4-4-4-12 lower-case hex digits), as Vultr's
+/// record ids, acme-dns's accounts and AWS's and Tencent's request ids look.
+pub fn random_uuid() -> String {
+    let h = random_id();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The zone of `zones` holding `name` (the longest match), if any.

@@ -31,10 +31,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::fake_store::{PdnsMirror, hex, random_id, zone_of};
+use crate::fake_common::{Clock, RequestLog, or_answer};
+use crate::fake_dnspod::{
+    DpRecord, add_foreign_txt, initial_records, mirror_txt, txt_only, txt_pairs,
+};
+use crate::fake_store::{PdnsMirror, hex, random_uuid};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -69,26 +72,9 @@ impl TencentOptions {
     }
 }
 
-/// One record as the API shows it (`name` relative, `@` at the apex).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TcRecord {
-    pub id: u64,
-    pub domain: String,
-    pub name: String,
-    pub record_type: String,
-    pub value: String,
-    pub ttl: u32,
-}
-
-impl TcRecord {
-    pub fn fqdn(&self) -> String {
-        if self.name == "@" {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
-    }
-}
+/// One record as the API shows it: DNSPod's own record (`name` relative,
+/// `@` at the apex).
+pub type TcRecord = DpRecord;
 
 struct Inner {
     options: TencentOptions,
@@ -97,9 +83,9 @@ struct Inner {
     mirror: PdnsMirror,
     throttle: Throttle,
     /// Seconds added to the server's clock.
-    clock_offset: AtomicI64,
+    clock: Clock,
     /// The action of every request, verified or not.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -112,28 +98,15 @@ impl FakeTencentCloud {
     /// Serves the fake on a free loopback port, mirroring into `pdns`. Each
     /// domain starts with the two NS records DNSPod creates (not mirrored).
     pub async fn start(pdns: &Pdns, options: TencentOptions) -> Self {
-        let next_id = AtomicU64::new(556_507_778);
-        let mut records = Vec::new();
-        for d in &options.domains {
-            for ns in ["f1g1ns1.dnspod.net.", "f1g1ns2.dnspod.net."] {
-                records.push(TcRecord {
-                    id: next_id.fetch_add(1, Ordering::SeqCst),
-                    domain: d.clone(),
-                    name: "@".into(),
-                    record_type: "NS".into(),
-                    value: ns.into(),
-                    ttl: 86400,
-                });
-            }
-        }
+        let (records, next_id) = initial_records(&options.domains, 556_507_778);
         let inner = Arc::new(Inner {
             options,
             records: tokio::sync::Mutex::new(records),
             next_id,
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/", axum::routing::any(handle))
@@ -151,24 +124,17 @@ impl FakeTencentCloud {
 
     /// Every TXT record held, in creation order.
     pub async fn records(&self) -> Vec<TcRecord> {
-        self.inner
-            .records
-            .lock()
-            .await
-            .iter()
-            .filter(|r| r.record_type == "TXT")
-            .cloned()
-            .collect()
+        txt_only(&self.inner.records.lock().await)
     }
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 
     /// The `X-TC-Action` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -178,61 +144,35 @@ impl Fake for FakeTencentCloud {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.to_ascii_lowercase();
-        let domain = zone_of(&self.inner.options.domains, &fqdn)
-            .expect("name in a domain")
-            .clone();
-        let name = if fqdn == domain {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
-        let mut records = self.inner.records.lock().await;
-        records.push(TcRecord {
-            id: self.inner.next_id.fetch_add(1, Ordering::SeqCst),
-            domain: domain.clone(),
-            name,
-            record_type: "TXT".into(),
-            value: value.into(),
-            ttl: 600,
-        });
-        sync(&self.inner, &records, &domain, &fqdn).await.unwrap();
+        let inner = &self.inner;
+        let domains = &inner.options.domains;
+        add_foreign_txt(
+            &inner.records,
+            &inner.next_id,
+            &inner.mirror,
+            domains,
+            fqdn,
+            value,
+        )
+        .await;
     }
 
     async fn txt_records(&self) -> Vec<(String, String)> {
-        self.records()
-            .await
-            .into_iter()
-            .map(|r| (r.fqdn(), r.value))
-            .collect()
+        txt_pairs(&self.inner.records.lock().await)
     }
-}
-
-fn request_id() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 /// The real error shape: HTTP 200, `{"Response":{"Error":{…},"RequestId"}}`.
 pub fn error(code: &str, message: &str) -> Response {
     axum::Json(json!({"Response": {
         "Error": {"Code": code, "Message": message},
-        "RequestId": request_id(),
+        "RequestId": random_uuid(),
     }}))
     .into_response()
 }
 
 fn ok(mut body: Value) -> Response {
-    body["RequestId"] = json!(request_id());
+    body["RequestId"] = json!(random_uuid());
     axum::Json(json!({ "Response": body })).into_response()
 }
 
@@ -349,11 +289,7 @@ fn verify(
             "The parameter `Timestamp` is invalid.",
         ));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     if (now - timestamp).abs() > MAX_SKEW_SECS {
         return Err(error(
             "AuthFailure.SignatureExpire",
@@ -420,13 +356,8 @@ async fn handle(
 ) -> Response {
     inner
         .requests
-        .lock()
-        .unwrap()
         .push(header(&headers, "x-tc-action").unwrap_or("").to_string());
-    let action = match verify(&inner, &method, &headers, &body) {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let action = or_answer!(verify(&inner, &method, &headers, &body));
     let Ok(params) = serde_json::from_slice::<Value>(&body) else {
         return error(
             "InvalidParameter.ParamsFormatError",
@@ -482,10 +413,7 @@ fn record_json(r: &TcRecord) -> Value {
 }
 
 async fn list(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let offset = p["Offset"].as_u64().unwrap_or(0) as usize;
     let limit = p["Limit"].as_u64().unwrap_or(100) as usize;
     if !(1..=3000).contains(&limit) {
@@ -522,10 +450,7 @@ async fn list(inner: &Inner, p: &Value) -> Response {
 }
 
 async fn create(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     if p["RecordType"].as_str() != Some("TXT") {
         return error(
             "InvalidParameter.RecordTypeInvalid",
@@ -571,10 +496,7 @@ async fn create(inner: &Inner, p: &Value) -> Response {
 }
 
 async fn remove(inner: &Inner, p: &Value) -> Response {
-    let domain = match owned_domain(inner, p) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    let domain = or_answer!(owned_domain(inner, p));
     let Some(id) = p["RecordId"].as_u64() else {
         return error("MissingParameter", "缺少参数错误。");
     };
@@ -597,15 +519,7 @@ async fn remove(inner: &Inner, p: &Value) -> Response {
 
 /// Mirrors the TXT records named `fqdn` into PowerDNS.
 async fn sync(inner: &Inner, records: &[TcRecord], domain: &str, fqdn: &str) -> anyhow::Result<()> {
-    let here: Vec<&TcRecord> = records
-        .iter()
-        .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| r.value.clone()).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+    mirror_txt(&inner.mirror, records, domain, fqdn).await
 }
 
 #[cfg(test)]

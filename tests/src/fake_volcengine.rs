@@ -34,9 +34,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::fake_common::{Clock, RequestLog, join_name, or_answer, split_name};
 use crate::fake_route53::{encode, parse_amz, query_pairs, sha256_hex};
 use crate::fake_store::{PdnsMirror, hex, random_id, unquote, zone_of};
 use crate::httpd::TestServer;
@@ -86,11 +86,7 @@ pub struct VolcRecord {
 
 impl VolcRecord {
     pub fn fqdn(&self) -> String {
-        if self.host == "@" {
-            self.zone.clone()
-        } else {
-            format!("{}.{}", self.host, self.zone)
-        }
+        join_name(&self.host, "@", &self.zone)
     }
 }
 
@@ -102,9 +98,9 @@ struct Inner {
     next_id: AtomicU64,
     mirror: PdnsMirror,
     throttle: Throttle,
-    clock_offset: AtomicI64,
+    clock: Clock,
     /// `METHOD query& body` of every request.
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
@@ -144,8 +140,8 @@ impl FakeVolcengine {
             next_id: AtomicU64::new(n + 1),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            clock_offset: AtomicI64::new(0),
-            requests: std::sync::Mutex::new(Vec::new()),
+            clock: Clock::default(),
+            requests: RequestLog::default(),
         });
         let app = Router::new().fallback(handle).with_state(inner.clone());
         FakeVolcengine {
@@ -171,7 +167,7 @@ impl FakeVolcengine {
 
     /// `METHOD query& body` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 
     /// How many requests were for `action`.
@@ -185,7 +181,7 @@ impl FakeVolcengine {
 
     /// Moves the server's clock by `secs`.
     pub fn set_clock_offset(&self, secs: i64) {
-        self.inner.clock_offset.store(secs, Ordering::SeqCst);
+        self.inner.clock.set_offset(secs);
     }
 }
 
@@ -195,16 +191,8 @@ impl Fake for FakeVolcengine {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let fqdn = fqdn.trim_end_matches('.').to_ascii_lowercase();
-        let zone = zone_of(&self.inner.options.zones, &fqdn)
-            .expect("name in a zone")
-            .clone();
+        let (fqdn, zone, host) = split_name(&self.inner.options.zones, fqdn, "@");
         let zid = self.inner.zones.iter().find(|(_, n)| *n == zone).unwrap().0;
-        let host = if fqdn == zone {
-            "@".to_string()
-        } else {
-            fqdn.strip_suffix(&format!(".{zone}")).unwrap().to_string()
-        };
         let mut records = self.inner.records.lock().await;
         records.push(VolcRecord {
             record_id: self
@@ -364,11 +352,7 @@ fn verify(
             "The request is missing X-Date.",
         ));
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + inner.clock_offset.load(Ordering::SeqCst);
+    let now = inner.clock.now();
     match parse_amz(x_date) {
         Some(t) if (now - t).abs() <= MAX_SKEW_SECS && x_date.starts_with(date) => {}
         _ => {
@@ -434,16 +418,14 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    inner.requests.lock().unwrap().push(format!(
+    inner.requests.push(format!(
         "{method} {raw}& {}",
         String::from_utf8_lossy(&body)
     ));
     let query = query_pairs(&raw);
     let mut params: BTreeMap<String, String> = query.iter().cloned().collect();
     let action = params.get("Action").cloned().unwrap_or_default();
-    if let Err(r) = verify(&inner, &action, &method, &headers, &query, &body) {
-        return r;
-    }
+    or_answer!(verify(&inner, &action, &method, &headers, &query, &body));
     if params.get("Version").map(String::as_str) != Some(API_VERSION) {
         return error(
             StatusCode::NOT_FOUND,
@@ -697,13 +679,9 @@ async fn delete(inner: &Inner, body: &Value) -> Response {
 async fn sync(inner: &Inner, records: &[VolcRecord], fqdn: &str) -> anyhow::Result<()> {
     let zone = zone_of(&inner.options.zones, fqdn)
         .ok_or_else(|| anyhow::anyhow!("{fqdn} is in no zone of the account"))?;
-    let here: Vec<&VolcRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.rtype == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.value)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(600);
-    inner.mirror.set_txt(zone, fqdn, ttl, &values).await
+        .map(|r| (unquote(&r.value), r.ttl));
+    inner.mirror.set_txt_distinct(zone, fqdn, here, 600).await
 }

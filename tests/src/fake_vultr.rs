@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::fake_store::{PdnsMirror, random_id, unquote, zone_of};
+use crate::fake_common::{RequestLog, join_name, or_answer, split_name};
+use crate::fake_store::{PdnsMirror, random_uuid, unquote};
 use crate::httpd::TestServer;
 use crate::pdns::Pdns;
 use crate::provider_suite::{Fake, Throttle};
@@ -64,11 +65,7 @@ pub struct VultrRecord {
 
 impl VultrRecord {
     pub fn fqdn(&self) -> String {
-        if self.name.is_empty() {
-            self.domain.clone()
-        } else {
-            format!("{}.{}", self.name, self.domain)
-        }
+        join_name(&self.name, "", &self.domain)
     }
 }
 
@@ -77,26 +74,13 @@ struct Inner {
     records: tokio::sync::Mutex<Vec<VultrRecord>>,
     mirror: PdnsMirror,
     throttle: Throttle,
-    requests: std::sync::Mutex<Vec<String>>,
+    requests: RequestLog,
 }
 
 /// A running fake.
 pub struct FakeVultr {
     pub server: TestServer,
     inner: Arc<Inner>,
-}
-
-/// A record id in Vultr's UUID form.
-fn uuid() -> String {
-    let h = random_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 impl FakeVultr {
@@ -113,7 +97,7 @@ impl FakeVultr {
                 ("A", "192.0.2.10"),
             ] {
                 records.push(VultrRecord {
-                    id: uuid(),
+                    id: random_uuid(),
                     domain: d.clone(),
                     record_type: t.into(),
                     name: String::new(),
@@ -127,7 +111,7 @@ impl FakeVultr {
             records: tokio::sync::Mutex::new(records),
             mirror: PdnsMirror::new(pdns),
             throttle: Throttle::new(),
-            requests: std::sync::Mutex::new(Vec::new()),
+            requests: RequestLog::default(),
         });
         let app = Router::new()
             .route("/v2/domains/{domain}", get(get_domain))
@@ -163,7 +147,7 @@ impl FakeVultr {
 
     /// `METHOD path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests.all()
     }
 }
 
@@ -173,20 +157,10 @@ impl Fake for FakeVultr {
     }
 
     async fn add_foreign(&self, fqdn: &str, value: &str) {
-        let domain = zone_of(&self.inner.options.domains, fqdn)
-            .expect("name in a domain")
-            .clone();
-        let fqdn = fqdn.to_ascii_lowercase();
-        let name = if fqdn == domain {
-            String::new()
-        } else {
-            fqdn.strip_suffix(&format!(".{domain}"))
-                .unwrap()
-                .to_string()
-        };
+        let (fqdn, domain, name) = split_name(&self.inner.options.domains, fqdn, "");
         let mut records = self.inner.records.lock().await;
         records.push(VultrRecord {
-            id: uuid(),
+            id: random_uuid(),
             domain: domain.clone(),
             record_type: "TXT".into(),
             name,
@@ -222,7 +196,7 @@ fn too_many_requests() -> Response {
 
 /// Logs the request and checks the bearer key.
 fn admit(inner: &Inner, headers: &HeaderMap, line: String) -> Result<(), Response> {
-    inner.requests.lock().unwrap().push(line);
+    inner.requests.push(line);
     let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -279,9 +253,7 @@ async fn get_domain(
     Path(domain): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&inner, &headers, format!("GET /v2/domains/{domain}")) {
-        return r;
-    }
+    or_answer!(admit(&inner, &headers, format!("GET /v2/domains/{domain}")));
     match domain_of(&inner, &domain) {
         Ok(name) => axum::Json(json!({
             "domain": {"domain": name, "date_created": "2026-01-01T00:00:00+00:00", "dns_sec": "disabled"}
@@ -298,13 +270,8 @@ async fn list_records(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let path = format!("/v2/domains/{domain}/records");
-    if let Err(r) = admit(&inner, &headers, query_line("GET", &path, &q)) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, query_line("GET", &path, &q)));
+    let domain = or_answer!(domain_of(&inner, &domain));
     let per_page = match q.get("per_page") {
         None => 100,
         Some(p) => match p.parse::<usize>() {
@@ -352,17 +319,12 @@ async fn create_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(
+    or_answer!(admit(
         &inner,
         &headers,
         format!("POST /v2/domains/{domain}/records"),
-    ) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    ));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -381,7 +343,7 @@ async fn create_record(
     let ttl = body["ttl"].as_u64().unwrap_or(300) as u32;
     let mut records = inner.records.lock().await;
     let record = VultrRecord {
-        id: uuid(),
+        id: random_uuid(),
         domain: domain.clone(),
         record_type: "TXT".into(),
         name: name.to_ascii_lowercase(),
@@ -406,13 +368,8 @@ async fn delete_record(
     headers: HeaderMap,
 ) -> Response {
     let line = format!("DELETE /v2/domains/{domain}/records/{id}");
-    if let Err(r) = admit(&inner, &headers, line) {
-        return r;
-    }
-    let domain = match domain_of(&inner, &domain) {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+    or_answer!(admit(&inner, &headers, line));
+    let domain = or_answer!(domain_of(&inner, &domain));
     if let Some(r) = inner.throttle.intercept(too_many_requests) {
         return r;
     }
@@ -440,13 +397,9 @@ async fn sync(
     domain: &str,
     fqdn: &str,
 ) -> anyhow::Result<()> {
-    let here: Vec<&VultrRecord> = records
+    let here = records
         .iter()
         .filter(|r| r.record_type == "TXT" && r.fqdn() == fqdn)
-        .collect();
-    let mut values: Vec<String> = here.iter().map(|r| unquote(&r.data)).collect();
-    values.sort();
-    values.dedup();
-    let ttl = here.iter().map(|r| r.ttl).min().unwrap_or(300);
-    inner.mirror.set_txt(domain, fqdn, ttl, &values).await
+        .map(|r| (unquote(&r.data), r.ttl));
+    inner.mirror.set_txt_distinct(domain, fqdn, here, 300).await
 }

@@ -13,6 +13,7 @@ pub mod fake_alidns;
 pub mod fake_azure;
 pub mod fake_baiducloud;
 pub mod fake_cloudflare;
+pub mod fake_common;
 pub mod fake_desec;
 pub mod fake_digitalocean;
 pub mod fake_dnspod;

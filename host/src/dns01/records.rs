@@ -120,8 +120,8 @@ impl Records {
         }
     }
 
-    /// Whether this process published `value` while an order still in
-    /// flight was (or could have seen it).
+    /// Whether `value` is one this process published that an order still
+    /// in flight may have seen.
     pub fn is_ours(&self, value: &str) -> bool {
         self.ours
             .lock()

@@ -15,6 +15,17 @@ pub enum Mode {
     Private,
 }
 
+#[cfg(unix)]
+impl Mode {
+    /// The permission bits.
+    fn bits(self) -> u32 {
+        match self {
+            Mode::Public => 0o644,
+            Mode::Private => 0o600,
+        }
+    }
+}
+
 /// Writes `data` to `path` atomically: a temporary file in the same
 /// directory, created with the final permissions, written and synced, then
 /// renamed over `path`; the directory is synced too. Missing parent
@@ -30,11 +41,7 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> std::io::Result<()>
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let bits = match mode {
-            Mode::Public => 0o644,
-            Mode::Private => 0o600,
-        };
-        builder.permissions(fs::Permissions::from_mode(bits));
+        builder.permissions(fs::Permissions::from_mode(mode.bits()));
     }
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(data)?;
@@ -55,10 +62,7 @@ pub fn write_new(path: &Path, data: &[u8], mode: Mode) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(match mode {
-            Mode::Public => 0o644,
-            Mode::Private => 0o600,
-        });
+        options.mode(mode.bits());
     }
     let mut file = options.open(path)?;
     file.write_all(data)?;

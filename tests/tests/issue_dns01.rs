@@ -210,6 +210,25 @@ async fn twenty_identifiers_in_one_order() {
     assert!((4..=8).contains(&requests), "{requests} provider requests");
 }
 
+/// `--no-dns-batch` (the operator's way around a misbehaving batch
+/// endpoint): one call per name, and — with the zone's writes queued —
+/// no collision and no retry: exactly one GET and one PATCH per name and
+/// operation, which is PowerDNS 4's floor (a PATCH replaces a whole RRset,
+/// so a call must read it to keep the values it does not own).
+#[tokio::test]
+async fn twenty_identifiers_without_batching() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let names: Vec<String> = (0..10)
+        .flat_map(|i| [format!("u{i}.example.test"), format!("*.u{i}.example.test")])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let report = issue_ok(&bed, &names, &["--no-dns-batch"]).await;
+    assert_eq!(report["record_sets"], 10, "one record set per name");
+    assert_eq!(report["provider_requests"], 40, "{report}");
+}
+
 /// 100 identifiers (50 names and their wildcards) in one order: the CA
 /// sees at most 2N + 15 requests — each authorization fetched once and its
 /// challenge answered once, then the order polled, not every

@@ -392,3 +392,31 @@ async fn one_update_carries_many_names() {
         assert!(bed.txt(&name).await.is_empty(), "{name} left");
     }
 }
+
+/// Without batching (`--no-dns-batch`), ten names (twenty identifiers) take
+/// one UPDATE per name to present and one to clean up: twenty messages,
+/// none to read first (an UPDATE adds and deletes single records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_update_per_name_without_batching() {
+    let Some(bed) = Bed::start(Kind::Bind).await else {
+        return;
+    };
+    let names: Vec<String> = (0..10)
+        .flat_map(|i| [format!("u{i}.{ZONE}"), format!("*.u{i}.{ZONE}")])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let out = bed.issue_names(
+        bed.wacme(),
+        &names,
+        &["--cert-name", "unbatched", "--no-dns-batch"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["record_sets"], 10, "{report}");
+    assert_eq!(report["cleanup_check"]["status"], "verified", "{report}");
+    assert_eq!(report["provider_requests"], 20, "{report}");
+    for i in 0..10 {
+        let name = format!("_acme-challenge.u{i}.{ZONE}");
+        assert!(bed.txt(&name).await.is_empty(), "{name} left");
+    }
+}

@@ -50,6 +50,10 @@ pub struct DnsArgs {
     /// cannot delete (acme-dns, whose next update displaces the values).
     #[arg(long)]
     pub no_cleanup_check: bool,
+    /// Call the plugin once per name, never through its batch exports (for a
+    /// provider whose batch endpoint misbehaves; slower on many names).
+    #[arg(long)]
+    pub no_dns_batch: bool,
     /// TTL of the challenge records (default: the plugin's).
     #[arg(long, value_name = "SECONDS")]
     pub dns_ttl: Option<u32>,
@@ -73,6 +77,7 @@ impl DnsArgs {
             dns_zone: self.dns_zone.clone(),
             no_follow_cname: self.no_follow_cname,
             no_cleanup_check: self.no_cleanup_check,
+            no_dns_batch: self.no_dns_batch,
             dns_ttl: self.dns_ttl,
             dns_concurrency: self.dns_concurrency,
             plugins: self.plugins.options(),

@@ -148,6 +148,7 @@ pub mod extra {
     pub const DNS_ZONE: &str = "dns_zone";
     pub const FOLLOW_CNAME: &str = "follow_cname";
     pub const CLEANUP_CHECK: &str = "cleanup_check";
+    pub const DNS_BATCH: &str = "dns_batch";
     pub const DNS_TTL: &str = "dns_ttl";
     pub const DNS_CONCURRENCY: &str = "dns_concurrency";
     pub const PREFERRED_CHAIN: &str = "preferred_chain";
@@ -178,6 +179,7 @@ impl Job {
         put(extra::DNS_ZONE, json!(d.dns_zone));
         put(extra::FOLLOW_CNAME, json!(!d.no_follow_cname));
         put(extra::CLEANUP_CHECK, json!(!d.no_cleanup_check));
+        put(extra::DNS_BATCH, json!(!d.no_dns_batch));
         put(extra::DNS_TTL, json!(d.dns_ttl));
         put(extra::DNS_CONCURRENCY, json!(d.dns_concurrency));
         put(extra::PREFERRED_CHAIN, json!(self.preferred_chain));

@@ -131,6 +131,8 @@ pub struct DnsOptions {
     pub no_follow_cname: bool,
     /// Skip the check after cleanup (providers that cannot delete).
     pub no_cleanup_check: bool,
+    /// One plugin call per name, never through the plugin's batch exports.
+    pub no_dns_batch: bool,
     /// TTL of the challenge records (default: the plugin's).
     pub dns_ttl: Option<u32>,
     /// Plugin calls in flight at once.
@@ -150,6 +152,7 @@ impl Default for DnsOptions {
             dns_zone: None,
             no_follow_cname: false,
             no_cleanup_check: false,
+            no_dns_batch: false,
             dns_ttl: None,
             dns_concurrency: 8,
             plugins: PluginOptions::default(),
@@ -209,6 +212,12 @@ impl DnsOptions {
             self.dns_zone = self.dns_zone.or_else(|| e.dns_zone.clone());
             self.dns_ttl = self.dns_ttl.or(e.dns_ttl);
             self.no_cleanup_check |= e.cleanup_check == Some(false);
+            if let Some(batch) = e.dns_batch {
+                self.no_dns_batch |= !batch;
+            }
+        }
+        if entry.and_then(|e| e.dns_batch).is_none() {
+            self.no_dns_batch |= defaults.dns_batch == Some(false);
         }
         self.propagation = self.propagation.or_else(|| defaults.propagation.clone());
         self.propagation_timeout = self
@@ -271,7 +280,10 @@ impl DnsSetup {
         let runtime = engine.runtime(&options.plugins)?;
         let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
         let config = engine.resolve_config(&plugin, &pairs, file_config)?;
-        let session = plugin.session(&config, &options.plugins.plugin_allow)?;
+        let mut session = plugin.session(&config, &options.plugins.plugin_allow)?;
+        if options.no_dns_batch {
+            session = session.without_batches();
+        }
         let zones = ZoneFinder::new(
             dns.clone(),
             options.dns_zone.clone(),
@@ -346,5 +358,32 @@ mod tests {
         );
         let err = directory_url("letsencrpyt").unwrap_err();
         assert!(err.to_string().contains("letsencrypt-staging"), "{err}");
+    }
+
+    #[test]
+    fn dns_batch_comes_from_the_flag_then_the_entry_then_the_defaults() {
+        let entry = |batch| CertEntry {
+            dns_batch: batch,
+            ..CertEntry::default()
+        };
+        let defaults = |batch| Defaults {
+            dns_batch: batch,
+            ..Defaults::default()
+        };
+        let off = |flag: bool, e: Option<bool>, d: Option<bool>| {
+            DnsOptions {
+                no_dns_batch: flag,
+                ..DnsOptions::default()
+            }
+            .with_defaults(Some(&entry(e)), &defaults(d))
+            .no_dns_batch
+        };
+        assert!(!off(false, None, None), "batching is on by default");
+        assert!(off(false, None, Some(false)), "the file's default");
+        assert!(off(false, Some(false), None), "the entry");
+        assert!(!off(false, Some(true), Some(false)), "the entry wins");
+        assert!(off(true, Some(true), Some(true)), "the flag wins");
+        let no_entry = DnsOptions::default().with_defaults(None, &defaults(Some(false)));
+        assert!(no_entry.no_dns_batch);
     }
 }

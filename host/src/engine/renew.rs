@@ -455,6 +455,7 @@ impl Ctx<'_> {
             dns_zone: s(extra::DNS_ZONE),
             no_follow_cname: x.get(extra::FOLLOW_CNAME).and_then(|v| v.as_bool()) == Some(false),
             no_cleanup_check: x.get(extra::CLEANUP_CHECK).and_then(|v| v.as_bool()) == Some(false),
+            no_dns_batch: x.get(extra::DNS_BATCH).and_then(|v| v.as_bool()) == Some(false),
             dns_ttl: num(extra::DNS_TTL).and_then(|t| u32::try_from(t).ok()),
             dns_concurrency: num(extra::DNS_CONCURRENCY).unwrap_or(8) as usize,
             plugins: PluginOptions {
@@ -490,7 +491,11 @@ impl Ctx<'_> {
             domains = e.domains.clone();
             key_type = e.key_type.clone().or(key_type);
         }
-        let dns = dns.with_defaults(None, &self.config.defaults);
+        let mut dns = dns.with_defaults(None, &self.config.defaults);
+        // An entry's own `dns_batch` wins over the file's default.
+        if let Some(batch) = entry.and_then(|e| e.dns_batch) {
+            dns.no_dns_batch = !batch;
+        }
         // Values in the config file's entry replace the stored ones for the
         // same keys.
         let mut file_config = stored_config;

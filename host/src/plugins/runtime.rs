@@ -453,6 +453,7 @@ impl Plugin {
             outbound: Arc::new(Outbound { http, dns }),
             redactor: Arc::new(Redactor::new(config.secrets())),
             requests: Arc::new(AtomicU64::new(0)),
+            no_batches: false,
         })
     }
 }
@@ -605,6 +606,8 @@ pub struct Session {
     outbound: Arc<Outbound>,
     redactor: Arc<Redactor>,
     requests: Arc<AtomicU64>,
+    /// The operator turned the plugin's batch exports off.
+    no_batches: bool,
 }
 
 impl Session {
@@ -653,9 +656,19 @@ impl Session {
     }
 
     /// Whether calls go through the plugin's batch exports (its hints say
-    /// `batch`).
+    /// `batch` and the operator did not turn them off).
     pub fn batches(&self) -> bool {
-        self.plugin.metadata().hints.batch && self.plugin.wit_version() != "0.1.0"
+        !self.no_batches
+            && self.plugin.metadata().hints.batch
+            && self.plugin.wit_version() != "0.1.0"
+    }
+
+    /// The session calling the plugin once per name, never through its
+    /// batch exports: the operator's way around a provider whose batch
+    /// endpoint misbehaves. Writes still take the zone's turns.
+    pub fn without_batches(mut self) -> Session {
+        self.no_batches = true;
+        self
     }
 
     async fn one(&self, op: Operation, set: &TxtSet) -> Result<(), Error> {

@@ -65,6 +65,9 @@ pub struct Defaults {
     #[serde(default)]
     pub resolvers: Vec<String>,
     pub dns_port: Option<u16>,
+    /// `false`: one plugin call per name, never through a plugin's batch
+    /// exports (for every certificate; an entry's own `dns_batch` wins).
+    pub dns_batch: Option<bool>,
     pub deploy_hook: Option<String>,
     /// Request rates to the CA per kind of endpoint (`new_order = "20/s
     /// burst 10"`, …), replacing the built-in defaults.
@@ -96,6 +99,9 @@ pub struct CertEntry {
     /// `false`: no check on the nameservers after cleanup (providers that
     /// cannot delete, such as acme-dns).
     pub cleanup_check: Option<bool>,
+    /// `false`: one plugin call per name, never through the plugin's batch
+    /// exports (a provider whose batch endpoint misbehaves).
+    pub dns_batch: Option<bool>,
     pub preferred_chain: Option<String>,
     pub profile: Option<String>,
 }

@@ -16,6 +16,8 @@
 #   TOOLS="wacme lego"   which tools to run
 #   PDNS_SYNC=0      1 keeps PowerDNS's sqlite fsync on every commit (its
 #                    default); 0 (the default here) turns it off, see below
+#   WACME_ARGS=…     extra `wacme issue` flags for the single-order
+#                    scenarios, e.g. --no-dns-batch (one plugin call per name)
 #
 # Starts one Pebble (PEBBLE_VA_NOSLEEP=1, PEBBLE_AUTHZREUSE=0: every order is
 # validated afresh, never served from an earlier run's authorizations) and
@@ -117,7 +119,7 @@ run_wacme() {
     wacme_env "$wacme" --quiet issue "${args[@]}" --dns pdns --dns-config "api_url=$PDNS_API_URL" \
         --directory "$PEBBLE_DIRECTORY" --ca-cert "$PEBBLE_CA_CERT" \
         --email admin@example.test --agree-tos \
-        --dns-resolver "$PDNS_DNS" --dns-port "$PDNS_DNS_PORT"
+        --dns-resolver "$PDNS_DNS" --dns-port "$PDNS_DNS_PORT" ${WACME_ARGS:-}
 }
 
 run_lego() {

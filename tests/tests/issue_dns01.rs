@@ -190,6 +190,37 @@ async fn progress_follows_each_identifier() {
     }
 }
 
+/// The first run compiles the plugin and says so; its JSON timings carry
+/// the wait and the compile; the next run finds it cached.
+#[tokio::test]
+async fn the_first_run_reports_compiling_the_plugin() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let out = bed.issue(&["c1.example.test"], &["--output", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("compiling plugin pdns ("), "{stderr}");
+    let timings = &json(&out)["timings"];
+    let compile = timings["plugin_compile_ms"].as_u64().unwrap();
+    assert!(
+        timings["plugin_load_ms"].as_u64().unwrap() >= compile,
+        "{timings}"
+    );
+
+    let out = bed.issue(&["c2.example.test"], &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("compiling"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("compiled first"), "{stdout}");
+    let out = bed.issue(&["c3.example.test"], &["--output", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let timings = &json(&out)["timings"];
+    assert!(timings["plugin_load_ms"].is_u64(), "{timings}");
+    assert!(timings.get("plugin_compile_ms").is_none(), "{timings}");
+}
+
 #[tokio::test]
 async fn twenty_identifiers_in_one_order() {
     let Some(bed) = Bed::start().await else {

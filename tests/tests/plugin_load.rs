@@ -48,10 +48,12 @@ async fn compiled_plugins_are_cached_and_bad_entries_recompiled() {
         );
     }
     let good = std::fs::read(entry).unwrap();
+    assert!(first.load_times().compile.is_some(), "compiled");
 
-    // A cache hit gives the same plugin.
+    // A cache hit gives the same plugin, and compiles nothing.
     let second = runtime(cache).load_file(&wasm).await.unwrap();
     assert_eq!(first.metadata(), second.metadata());
+    assert_eq!(second.load_times().compile, None, "from the cache");
 
     // Flip one byte of compiled code: the checksum catches it, the entry is
     // recompiled and rewritten.
@@ -390,4 +392,33 @@ fn first_party_plugins_are_found_beside_the_binary() {
             && l.contains(&beside.display().to_string())),
         "{text}"
     );
+}
+
+/// Compiling a plugin (seconds for a JavaScript or Python one) is announced
+/// the first time, unless `--quiet`; a cached one says nothing.
+#[test]
+fn the_first_compile_is_announced_once() {
+    let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["plugin", "inspect", "pdns"];
+        args.extend_from_slice(extra);
+        let out = wacme(dir.path(), cache.path(), &args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let quiet = run(&["--quiet", "--no-plugin-cache"]);
+    assert!(!quiet.contains("compiling"), "{quiet}");
+    let uncached = run(&["--no-plugin-cache"]);
+    assert!(
+        uncached.contains("compiling plugin pdns (") && uncached.contains("not cached"),
+        "{uncached}"
+    );
+    let first = run(&[]);
+    assert!(
+        first.contains("compiling plugin pdns (")
+            && first.contains("KiB) once; cached for next runs"),
+        "{first}"
+    );
+    let second = run(&[]);
+    assert!(!second.contains("compiling"), "{second}");
 }

@@ -223,6 +223,12 @@ pub fn describe(i: &Issued) -> String {
         i.ca_requests,
         i.provider_requests
     ));
+    if let Some(ms) = t.plugin_compile_ms {
+        out.push_str(&format!(
+            "  the plugin was compiled first ({:.1} s; cached for next runs)\n",
+            ms as f64 / 1000.0
+        ));
+    }
     for n in i.propagation.unreachable() {
         out.push_str(&format!(
             "  note: nameserver {}; not waited for (--propagation authoritative-strict waits)\n",

@@ -246,7 +246,7 @@ fn init_tracing(global: &GlobalArgs) {
     // libraries stay at warnings unless RUST_LOG says otherwise.
     let default = match (global.quiet, global.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => "warn,wacme::notice=info",
         (false, 1) => "warn,wacme=info",
         (false, 2) => "warn,wacme=debug",
         (false, _) => "info,wacme=trace",

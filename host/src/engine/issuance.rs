@@ -51,11 +51,19 @@ pub struct IssueRequest {
 /// Where the time went.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Timings {
+    /// Getting the plugin ready before the order (0 when a certificate
+    /// before this one in the run loaded it); not part of `total_ms`.
+    pub plugin_load_ms: u64,
+    /// The part of `plugin_load_ms` spent compiling the plugin, when this
+    /// certificate's setup compiled it (no compiled form was cached).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin_compile_ms: Option<u64>,
     pub present_ms: u64,
     pub propagation_ms: u64,
     pub validation_ms: u64,
     pub finalize_ms: u64,
     pub cleanup_ms: u64,
+    /// From the order to the stored certificate, cleanup included.
     pub total_ms: u64,
 }
 
@@ -287,6 +295,8 @@ impl Issuer<'_> {
             .store(&account, request, &key, &chain, interrupt)
             .await?;
         issued.timings = Timings {
+            plugin_load_ms: 0,
+            plugin_compile_ms: None,
             present_ms: solved.present_ms,
             propagation_ms: solved.propagation_ms,
             validation_ms: solved.validation_ms,

@@ -350,10 +350,12 @@ pub async fn obtain_with(
         replaces: job.replaces.clone(),
         extra: job.extra(),
     };
-    let issued = issuer
+    let mut issued = issuer
         .issue(&request, interrupt)
         .await
         .map_err(Error::new)?;
+    issued.timings.plugin_load_ms = setup.plugin_load.waited.as_millis() as u64;
+    issued.timings.plugin_compile_ms = setup.plugin_load.compiled.map(|d| d.as_millis() as u64);
     let deploy_hook = match &job.deploy_hook {
         Some(cmd) => {
             line.set("stored; running the deploy hook");

@@ -37,7 +37,7 @@ use crate::plugins::grants::{EnvPolicy, GrantFile};
 use crate::plugins::{self, Limits, Plugin, Runtime, RuntimeOptions, discovery};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 /// What makes two runtimes differ: the cache switch and the limits.
@@ -54,8 +54,9 @@ pub struct Engine {
     /// epoch ticker and HTTP client per set of limits.
     runtimes: Mutex<BTreeMap<RuntimeKey, Runtime>>,
     /// A plugin file is read, checked and its compiled form loaded once,
-    /// however many certificates use it.
-    loaded: Mutex<BTreeMap<LoadedKey, Plugin>>,
+    /// however many certificates use it: certificates that want it while it
+    /// loads (compiling can take seconds) wait for that one load.
+    loaded: Mutex<BTreeMap<LoadedKey, Arc<tokio::sync::OnceCell<Plugin>>>>,
     /// One client per CA (directory and trusted roots): one directory
     /// fetch, one connection pool, one nonce pool.
     clients: tokio::sync::Mutex<BTreeMap<(String, Vec<PathBuf>), Client>>,
@@ -181,29 +182,42 @@ impl Engine {
         options: &PluginOptions,
         arg: &str,
     ) -> Result<Plugin, plugins::Error> {
+        self.load_plugin_once(options, arg).await.map(|(p, _)| p)
+    }
+
+    /// [`Engine::load_plugin`], and whether this call did the loading (not
+    /// an earlier or concurrent one).
+    pub async fn load_plugin_once(
+        &self,
+        options: &PluginOptions,
+        arg: &str,
+    ) -> Result<(Plugin, bool), plugins::Error> {
         let runtime = self.runtime(options)?;
         let runtime_key = runtime_key(options)?;
         let path = discovery::find(arg, &self.plugin_search_dirs(options))?;
         let key = std::fs::metadata(&path)
             .ok()
             .map(|m| (runtime_key, path.clone(), m.len(), m.modified().ok()));
-        if let Some(key) = &key
-            && let Some(plugin) = self
-                .loaded
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(key)
-        {
-            return Ok(plugin.clone());
-        }
-        let plugin = runtime.load_file(&path).await?;
-        if let Some(key) = key {
-            self.loaded
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, plugin.clone());
-        }
-        Ok(plugin)
+        let Some(key) = key else {
+            return runtime.load_file(&path).await.map(|p| (p, true));
+        };
+        let cell = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        // A failed load leaves the cell empty: the next caller tries again
+        // (and gets its own error).
+        let here = std::sync::atomic::AtomicBool::new(false);
+        let plugin = cell
+            .get_or_try_init(|| {
+                here.store(true, std::sync::atomic::Ordering::Relaxed);
+                runtime.load_file(&path)
+            })
+            .await?;
+        Ok((plugin.clone(), here.into_inner()))
     }
 
     /// The client for a CA, connected (its directory fetched) on first use.

@@ -184,6 +184,18 @@ pub struct DnsSetup {
     pub dns: DnsConfig,
     pub zones: ZoneFinder,
     pub options: SolverOptions,
+    pub plugin_load: PluginLoad,
+}
+
+/// What getting the plugin ready cost one certificate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PluginLoad {
+    /// Waiting for it: nothing when a certificate before this one loaded it,
+    /// seconds when it had to be compiled.
+    pub waited: Duration,
+    /// Compiling it, when this certificate's setup did (the compiled-plugin
+    /// cache had no entry).
+    pub compiled: Option<Duration>,
 }
 
 impl DnsOptions {
@@ -278,7 +290,14 @@ impl DnsSetup {
         let pairs = options.config_pairs()?;
         let dns = options.dns_config()?;
         let runtime = engine.runtime(&options.plugins)?;
-        let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
+        let waited = std::time::Instant::now();
+        let (plugin, loaded_here) = engine
+            .load_plugin_once(&options.plugins, plugin_arg)
+            .await?;
+        let plugin_load = PluginLoad {
+            waited: waited.elapsed(),
+            compiled: loaded_here.then(|| plugin.load_times().compile).flatten(),
+        };
         let config = engine.resolve_config(&plugin, &pairs, file_config)?;
         let mut session = plugin.session(&config, &options.plugins.plugin_allow)?;
         if options.no_dns_batch {
@@ -305,6 +324,7 @@ impl DnsSetup {
             dns,
             zones,
             options: solver,
+            plugin_load,
         })
     }
 

@@ -14,11 +14,13 @@
 use crate::fsx::{Mode, create_private_dir, write_atomic};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 const MAGIC: &[u8; 8] = b"wacmecw1";
 
+#[derive(Clone)]
 pub(crate) struct CompileCache {
     dir: PathBuf,
 }
@@ -50,18 +52,22 @@ impl CompileCache {
     }
 
     /// The compiled component, from the cache when a valid entry exists,
-    /// else compiled now and stored (a failure to store is only logged).
+    /// else compiled now (`announce` is told first: compiling a large
+    /// component takes seconds) and stored (a failure to store is only
+    /// logged). The second value is how long compiling took, `None` when the
+    /// cache answered.
     pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,
         wasm: &[u8],
         wasm_sha256: &str,
-    ) -> Result<Component, String> {
+        announce: impl FnOnce(bool),
+    ) -> Result<(Component, Option<Duration>), String> {
         let path = self.entry_path(engine, wasm_sha256);
         let usable = self.dir_is_private();
         if usable {
             match self.load(engine, &path) {
-                Ok(Some(component)) => return Ok(component),
+                Ok(Some(component)) => return Ok((component, None)),
                 Ok(None) => {}
                 Err(reason) => tracing::warn!(
                     "ignoring cached plugin {}: {reason}; recompiling",
@@ -69,9 +75,12 @@ impl CompileCache {
                 ),
             }
         }
+        announce(usable);
+        let started = Instant::now();
         let compiled = engine
             .precompile_component(wasm)
             .map_err(|e| format!("{e:#}"))?;
+        let compile_time = started.elapsed();
         // SAFETY: the bytes were produced by this engine just now.
         let component =
             unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| format!("{e:#}"))?;
@@ -85,7 +94,7 @@ impl CompileCache {
                 tracing::warn!("cannot cache compiled plugin at {}: {e}", path.display());
             }
         }
-        Ok(component)
+        Ok((component, Some(compile_time)))
     }
 
     fn load(&self, engine: &Engine, path: &Path) -> Result<Option<Component>, String> {

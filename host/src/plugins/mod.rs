@@ -41,7 +41,7 @@ mod store;
 pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;
 pub use metadata::{ConfigField, Hints, PluginMetadata};
-pub use runtime::{Plugin, Runtime, RuntimeOptions, Session};
+pub use runtime::{LoadTimes, NOTICE, Plugin, Runtime, RuntimeOptions, Session};
 
 use crate::error::ErrorClass;
 use std::time::Duration;

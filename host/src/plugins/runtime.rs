@@ -273,13 +273,38 @@ impl Runtime {
             reason,
         };
         check_component_header(wasm).map_err(load_err)?;
+        let started = Instant::now();
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, wasm));
         let engine = &self.inner.engine;
-        let component = match &self.inner.cache {
-            Some(cache) => cache.load_or_compile(engine, wasm, &sha256),
-            None => Component::new(engine, wasm).map_err(|e| format!("{e:#}")),
+        // Compiling takes seconds for a large component (a JavaScript or
+        // Python plugin carries its interpreter): off the async threads, so
+        // other certificates' work goes on meanwhile.
+        let (component, compile_time) = {
+            let engine = engine.clone();
+            let cache = self.inner.cache.clone();
+            let wasm = wasm.to_vec();
+            let sha256 = sha256.clone();
+            let name = plugin_name(&origin);
+            tokio::task::spawn_blocking(move || {
+                let announce = |cached: bool| announce_compile(&name, wasm.len(), cached);
+                match &cache {
+                    Some(cache) => cache.load_or_compile(&engine, &wasm, &sha256, announce),
+                    None => {
+                        announce(false);
+                        let started = Instant::now();
+                        Component::new(&engine, &wasm)
+                            .map(|c| (c, Some(started.elapsed())))
+                            .map_err(|e| format!("{e:#}"))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| load_err(format!("compiling stopped: {e}")))?
+            .map_err(load_err)?
+        };
+        if let Some(took) = compile_time {
+            tracing::debug!("compiled {origin} in {:.2} s", took.as_secs_f64());
         }
-        .map_err(load_err)?;
         let wit_version = check_exports(engine, &component).map_err(load_err)?;
         let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
             load_err(format!(
@@ -300,15 +325,61 @@ impl Runtime {
             sha256,
             origin: origin.clone(),
             size: wasm.len(),
+            load: LoadTimes::default(),
         };
         let metadata = plugin.call_metadata().await?;
         metadata
             .validate()
             .map_err(|reason| Error::Metadata { origin, reason })?;
         plugin.metadata = Some(metadata);
+        plugin.load = LoadTimes {
+            compile: compile_time,
+            total: started.elapsed(),
+        };
         Ok(Plugin {
             inner: Arc::new(plugin),
         })
+    }
+}
+
+/// What loading a plugin cost, in this process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadTimes {
+    /// Compiling it to machine code; `None` when the compiled form came
+    /// from the cache (`wacme plugin install` fills it).
+    pub compile: Option<Duration>,
+    /// Everything: reading the compiled form (or compiling), linking, and
+    /// the `metadata` call.
+    pub total: Duration,
+}
+
+/// The file name without `.wasm`: how messages name a plugin.
+fn plugin_name(origin: &str) -> String {
+    let file = origin.rsplit(['/', '\\']).next().unwrap_or(origin);
+    file.strip_suffix(".wasm").unwrap_or(file).to_string()
+}
+
+/// The operator's notice that a plugin is being compiled (seconds for a
+/// large one), shown by default (`--quiet` hides it).
+fn announce_compile(name: &str, size: usize, cached: bool) {
+    let size = human_size(size);
+    if cached {
+        tracing::info!(target: NOTICE, "compiling plugin {name} ({size}) once; cached for next runs");
+    } else {
+        tracing::info!(target: NOTICE, "compiling plugin {name} ({size}); not cached, so every run compiles it");
+    }
+}
+
+/// The tracing target of messages the operator sees without `-v`.
+pub const NOTICE: &str = "wacme::notice";
+
+/// `12.3 MiB`, `840 KiB`.
+fn human_size(bytes: usize) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    if bytes as f64 >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
     }
 }
 
@@ -392,9 +463,15 @@ struct PluginInner {
     sha256: String,
     origin: String,
     size: usize,
+    load: LoadTimes,
 }
 
 impl Plugin {
+    /// What loading it cost.
+    pub fn load_times(&self) -> LoadTimes {
+        self.inner.load
+    }
+
     pub fn metadata(&self) -> &PluginMetadata {
         self.inner.metadata.as_ref().expect("set at load")
     }

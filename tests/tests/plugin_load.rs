@@ -422,3 +422,27 @@ fn the_first_compile_is_announced_once() {
     let second = run(&[]);
     assert!(!second.contains("compiling"), "{second}");
 }
+
+/// `wacme plugin install` compiles the plugin into the cache, so the first
+/// use afterwards compiles nothing.
+#[test]
+fn install_compiles_ahead_of_first_use() {
+    let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = wacme(dir.path(), cache.path(), args)
+            .env("WACME_STATE_DIR", state.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let wasm = wacme_tests::plugin_wasm("pdns");
+    let install = run(&["plugin", "install", wasm.to_str().unwrap(), "--yes"]);
+    assert!(
+        install.contains("compiling plugin wacme_plugin_pdns ("),
+        "{install}"
+    );
+    let first_use = run(&["plugin", "inspect", "pdns"]);
+    assert!(!first_use.contains("compiling"), "{first_use}");
+}

@@ -18,6 +18,12 @@ use clap::Args;
 /// How challenge records are placed and checked.
 #[derive(Debug, Args, Clone, Default)]
 pub struct DnsArgs {
+    /// Challenge type: dns-01 (publish through the plugin), dns-persist-01 (a
+    /// standing `_validation-persist` record, see `wacme persist`; no plugin, no
+    /// DNS credentials), or auto (dns-persist-01 when the CA offers it and the
+    /// record is served, dns-01 otherwise). Default: auto; kept for renewals.
+    #[arg(long, value_name = "TYPE")]
+    pub challenge: Option<crate::engine::ChallengeKind>,
     /// DNS provider plugin: a name (see `wacme plugin list`) or a path to a .wasm file.
     #[arg(long = "dns", value_name = "PLUGIN")]
     pub plugin: Option<String>,
@@ -64,6 +70,7 @@ impl DnsArgs {
     /// The engine's options as given on the command line.
     pub fn options(&self) -> DnsOptions {
         DnsOptions {
+            challenge: self.challenge,
             plugin: self.plugin.clone(),
             config: self.config.clone(),
             propagation: self.propagation.clone(),

@@ -1,7 +1,7 @@
 //! What an operation is configured with, as plain data: how to reach a CA
 //! ([`CaOptions`]), which plugin to run under which limits
-//! ([`PluginOptions`]), and how challenge records are placed and checked
-//! ([`DnsOptions`]). The command line fills these from flags; the config
+//! ([`PluginOptions`]), which challenge answers an order ([`ChallengeKind`])
+//! and how challenge records are placed and checked ([`DnsOptions`]). The command line fills these from flags; the config
 //! file's entries and defaults fill in what flags leave open
 //! (`with_defaults`).
 
@@ -110,9 +110,56 @@ impl Default for PluginOptions {
     }
 }
 
+/// Which challenge type answers an order's authorizations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChallengeKind {
+    /// dns-persist-01 when the CA offers it and the zone already serves a
+    /// record that authorizes the account; dns-01 through the plugin
+    /// otherwise.
+    #[default]
+    Auto,
+    /// dns-01 through the plugin, always.
+    Dns01,
+    /// dns-persist-01 only: the standing record is checked, no plugin is
+    /// loaded, nothing is published or removed.
+    DnsPersist01,
+}
+
+impl ChallengeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeKind::Auto => "auto",
+            ChallengeKind::Dns01 => "dns-01",
+            ChallengeKind::DnsPersist01 => "dns-persist-01",
+        }
+    }
+}
+
+impl std::fmt::Display for ChallengeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ChallengeKind {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ChallengeKind::Auto),
+            "dns-01" => Ok(ChallengeKind::Dns01),
+            "dns-persist-01" => Ok(ChallengeKind::DnsPersist01),
+            other => Err(InputError(format!(
+                "unknown challenge {other:?}: use dns-01, dns-persist-01 or auto"
+            ))),
+        }
+    }
+}
+
 /// How challenge records are placed and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsOptions {
+    /// The challenge type (default: auto).
+    pub challenge: Option<ChallengeKind>,
     /// The plugin: a name or a path to a .wasm file.
     pub plugin: Option<String>,
     /// `key=value` plugin config pairs.
@@ -141,6 +188,7 @@ pub struct DnsOptions {
 impl Default for DnsOptions {
     fn default() -> Self {
         DnsOptions {
+            challenge: None,
             plugin: None,
             config: Vec::new(),
             propagation: None,
@@ -174,16 +222,28 @@ pub fn rate_limits(defaults: &Defaults) -> Result<crate::acme::RateLimits, Input
 
 /// The DNS side of an issuance, checked and loaded.
 pub struct DnsSetup {
-    pub runtime: Runtime,
-    pub plugin: Plugin,
-    pub config: ResolvedConfig,
-    pub session: Session,
+    /// The plugin, loaded unless the challenge is dns-persist-01.
+    pub plugin: Option<PluginSetup>,
+    pub challenge: ChallengeKind,
     pub dns: DnsConfig,
     pub zones: ZoneFinder,
     pub options: SolverOptions,
 }
 
+/// A loaded plugin with its resolved config and session.
+pub struct PluginSetup {
+    pub runtime: Runtime,
+    pub plugin: Plugin,
+    pub config: ResolvedConfig,
+    pub session: Session,
+}
+
 impl DnsOptions {
+    /// The challenge type asked for (auto when none was).
+    pub fn challenge(&self) -> ChallengeKind {
+        self.challenge.unwrap_or_default()
+    }
+
     /// The plugin argument, required.
     pub fn plugin_arg(&self) -> Result<&str, InputError> {
         self.plugin.as_deref().ok_or_else(|| {
@@ -256,7 +316,8 @@ impl DnsOptions {
 }
 
 impl DnsSetup {
-    /// Loads the plugin, resolves its config (`file_config` is the config
+    /// Loads the plugin (none for dns-persist-01: it needs no DNS
+    /// credentials), resolves its config (`file_config` is the config
     /// file's layer) and the resolvers: everything local, before any
     /// network call.
     pub async fn new(
@@ -264,14 +325,26 @@ impl DnsSetup {
         options: &DnsOptions,
         file_config: &BTreeMap<String, String>,
     ) -> anyhow::Result<DnsSetup> {
-        let plugin_arg = options.plugin_arg()?;
+        let challenge = options.challenge();
         let (propagation, propagation_timeout) = options.propagation()?;
-        let pairs = options.config_pairs()?;
         let dns = options.dns_config()?;
-        let runtime = engine.runtime(&options.plugins)?;
-        let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
-        let config = engine.resolve_config(&plugin, &pairs, file_config)?;
-        let session = plugin.session(&config, &options.plugins.plugin_allow)?;
+        let plugin = match challenge {
+            ChallengeKind::DnsPersist01 => None,
+            ChallengeKind::Auto | ChallengeKind::Dns01 => {
+                let plugin_arg = options.plugin_arg()?;
+                let pairs = options.config_pairs()?;
+                let runtime = engine.runtime(&options.plugins)?;
+                let plugin = engine.load_plugin(&options.plugins, plugin_arg).await?;
+                let config = engine.resolve_config(&plugin, &pairs, file_config)?;
+                let session = plugin.session(&config, &options.plugins.plugin_allow)?;
+                Some(PluginSetup {
+                    runtime,
+                    plugin,
+                    config,
+                    session,
+                })
+            }
+        };
         let zones = ZoneFinder::new(
             dns.clone(),
             options.dns_zone.clone(),
@@ -286,10 +359,8 @@ impl DnsSetup {
             ..SolverOptions::default()
         };
         Ok(DnsSetup {
-            runtime,
             plugin,
-            config,
-            session,
+            challenge,
             dns,
             zones,
             options: solver,
@@ -305,11 +376,14 @@ impl DnsSetup {
         use crate::plugins::config::Origin;
         let mut values = BTreeMap::new();
         let mut secrets = Vec::new();
-        for (key, origin, secret) in self.config.describe() {
+        let Some(plugin) = &self.plugin else {
+            return (values, secrets);
+        };
+        for (key, origin, secret) in plugin.config.describe() {
             if secret {
                 secrets.push(key);
             } else if matches!(origin, Origin::Cli | Origin::File)
-                && let Some(v) = self.config.get(&key)
+                && let Some(v) = plugin.config.get(&key)
             {
                 values.insert(key, v.to_string());
             }

@@ -446,7 +446,9 @@ impl Ctx<'_> {
         let mut stored_config: BTreeMap<String, String> =
             meta.map(|m| m.plugin_config.clone()).unwrap_or_default();
         let mut dns = DnsOptions {
-            plugin: meta.map(|m| m.plugin.clone()),
+            // Empty for a certificate issued by dns-persist-01 alone.
+            plugin: meta.map(|m| m.plugin.clone()).filter(|p| !p.is_empty()),
+            challenge: s(extra::CHALLENGE).and_then(|c| c.parse().ok()),
             config: Vec::new(),
             propagation: s(extra::PROPAGATION),
             propagation_timeout: s(extra::PROPAGATION_TIMEOUT),

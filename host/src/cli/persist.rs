@@ -18,12 +18,12 @@ use std::collections::BTreeMap;
 #[derive(Debug, Subcommand)]
 pub enum PersistCommand {
     /// Print the record values for the account, to publish by hand.
-    Show(PersistArgs),
+    Show(Box<PersistArgs>),
     /// Publish the records through a DNS plugin and prove them on the
     /// authoritative nameservers (other values on the names are kept).
-    Set(PersistArgs),
+    Set(Box<PersistArgs>),
     /// Remove this account's values for this CA (other values are kept).
-    Remove(PersistArgs),
+    Remove(Box<PersistArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -76,9 +76,9 @@ pub async fn run(
     engine: &Engine,
 ) -> anyhow::Result<Exit> {
     let (args, action) = match command {
-        PersistCommand::Show(a) => (a, "show"),
-        PersistCommand::Set(a) => (a, "set"),
-        PersistCommand::Remove(a) => (a, "remove"),
+        PersistCommand::Show(a) => (*a, "show"),
+        PersistCommand::Set(a) => (*a, "set"),
+        PersistCommand::Remove(a) => (*a, "remove"),
     };
     let config = global.config_file()?;
     let domains = parse_domains(&args.domains)?;

@@ -1,6 +1,7 @@
 //! `wacme issue`: one certificate for one or more names through a DNS
-//! provider plugin ([`crate::engine::issue`]), and the DNS options every
-//! command that solves DNS-01 shares (`DnsArgs`).
+//! provider plugin, or a standing dns-persist-01 record
+//! ([`crate::engine::issue`]), and the DNS options every command that
+//! solves DNS challenges shares (`DnsArgs`, with `--challenge`).
 //!
 //! Everything that can be checked locally (names, key type, plugin, its
 //! config, resolvers) is checked before the first network call.

@@ -93,7 +93,7 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Issue a certificate through a DNS provider plugin (DNS-01).
+    /// Issue a certificate through a DNS provider plugin (DNS-01), or a standing dns-persist-01 record.
     Issue(Box<issue::IssueArgs>),
     /// Remove challenge records left behind by runs that crashed or were killed.
     Cleanup(cleanup::CleanupArgs),

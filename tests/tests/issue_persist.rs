@@ -7,7 +7,8 @@
 //! the name kept), then apex + wildcard issued and renewed with
 //! `--challenge dns-persist-01` and no DNS credential in the environment or
 //! on the command line, then `persist remove` (the foreign value kept);
-//! `persist show`; refusals before any challenge is answered: a record of
+//! `persist show`; `--challenge auto` answering with a served record and
+//! never calling the plugin; refusals before any challenge is answered: a record of
 //! another account, an expired `persistUntil`, a wildcard without
 //! `policy=wildcard`, no record at all.
 
@@ -176,6 +177,38 @@ async fn set_issue_renew_and_remove_without_dns_credentials() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(json(&out)["records"][0]["removed"][0], value.as_str());
     assert_eq!(bed.served().await, [FOREIGN], "only our value removed");
+}
+
+/// Without `--challenge` (auto), a served record wins over the plugin: the
+/// plugin is loaded but never called, no journal is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_prefers_a_served_record() {
+    let Some(bed) = PersistBed::start().await else {
+        return;
+    };
+    let ours = bed.account();
+    bed.publish(&[format!("{ISSUER}; accounturi={ours}; policy=wildcard")])
+        .await;
+    let mut cmd = bed.wacme(&[
+        "--output",
+        "json",
+        "issue",
+        "-d",
+        ZONE,
+        "-d",
+        "*.example.test",
+    ]);
+    cmd.args(["--dns", "pdns"])
+        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
+        .env("WACME_PDNS_API_KEY", bed.pdns.api_key());
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", show(&out));
+    let issued = json(&out);
+    assert_eq!(issued["provider_requests"], 0);
+    assert_eq!(issued["record_sets"], 0);
+    assert_eq!(bed.challenges_answered(), 2);
+    assert!(bed.local.journal_files().is_empty());
+    assert_eq!(bed.served().await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

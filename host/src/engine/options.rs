@@ -397,6 +397,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn challenge_kinds_read_and_print() {
+        for kind in [
+            ChallengeKind::Auto,
+            ChallengeKind::Dns01,
+            ChallengeKind::DnsPersist01,
+        ] {
+            assert_eq!(kind.as_str().parse::<ChallengeKind>().unwrap(), kind);
+        }
+        assert_eq!(
+            " DNS-Persist-01 ".parse::<ChallengeKind>().unwrap(),
+            ChallengeKind::DnsPersist01
+        );
+        assert_eq!(ChallengeKind::default(), ChallengeKind::Auto);
+        let err = "http-01".parse::<ChallengeKind>().unwrap_err();
+        assert!(err.0.contains("dns-persist-01"), "{}", err.0);
+    }
+
+    #[test]
     fn directory_shortcuts_expand_and_urls_pass_through() {
         assert_eq!(
             directory_url("letsencrypt").unwrap(),

@@ -47,6 +47,8 @@ pub struct RenewOptions {
     pub jobs: usize,
     /// Run this deploy hook instead of the stored one.
     pub deploy_hook: Option<String>,
+    /// Answer with this challenge type instead of the stored one.
+    pub challenge: Option<super::options::ChallengeKind>,
     /// Trusted besides the stored roots of each certificate's CA.
     pub ca_cert: Vec<PathBuf>,
     /// Log failures and stale records as they happen (text output).
@@ -448,7 +450,10 @@ impl Ctx<'_> {
         let mut dns = DnsOptions {
             // Empty for a certificate issued by dns-persist-01 alone.
             plugin: meta.map(|m| m.plugin.clone()).filter(|p| !p.is_empty()),
-            challenge: s(extra::CHALLENGE).and_then(|c| c.parse().ok()),
+            challenge: self
+                .options
+                .challenge
+                .or_else(|| s(extra::CHALLENGE).and_then(|c| c.parse().ok())),
             config: Vec::new(),
             propagation: s(extra::PROPAGATION),
             propagation_timeout: s(extra::PROPAGATION_TIMEOUT),

@@ -7,7 +7,8 @@
 //! the name kept), then apex + wildcard issued and renewed with
 //! `--challenge dns-persist-01` and no DNS credential in the environment or
 //! on the command line, then `persist remove` (the foreign value kept);
-//! `persist show`; `--challenge auto` answering with a served record and
+//! `persist show`; `persist set --cert-name` from a config file entry;
+//! `--challenge auto` answering with a served record and
 //! never calling the plugin; refusals before any challenge is answered: a record of
 //! another account, an expired `persistUntil`, a wildcard without
 //! `policy=wildcard`, no record at all.
@@ -177,6 +178,37 @@ async fn set_issue_renew_and_remove_without_dns_credentials() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(json(&out)["records"][0]["removed"][0], value.as_str());
     assert_eq!(bed.served().await, [FOREIGN], "only our value removed");
+}
+
+/// `persist set --cert-name` takes the names, the plugin and its config
+/// from the config file's entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_from_a_config_file_entry() {
+    let Some(bed) = PersistBed::start().await else {
+        return;
+    };
+    let config = bed.local.home.path().join("wacme.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[certificates.\"{ZONE}\"]\ndomains = [\"{ZONE}\", \"*.{ZONE}\"]\ndns = \"pdns\"\n\n\
+             [certificates.\"{ZONE}\".dns_config]\napi_url = \"{}\"\n",
+            bed.pdns.api_url()
+        ),
+    )
+    .unwrap();
+    let mut cmd = bed.wacme(&["--output", "json", "persist", "set", "--cert-name", ZONE]);
+    cmd.arg("--config")
+        .arg(&config)
+        .env("WACME_PDNS_API_KEY", bed.pdns.api_key());
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", show(&out));
+    let value = json(&out)["records"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(value.ends_with("; policy=wildcard"), "{value}");
+    assert_eq!(bed.served().await, [value]);
 }
 
 /// Without `--challenge` (auto), a served record wins over the plugin: the

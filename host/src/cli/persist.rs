@@ -30,8 +30,17 @@ pub enum PersistCommand {
 pub struct PersistArgs {
     /// A name the record authorizes (repeatable); `*.example.com` sets
     /// `policy=wildcard` on example.com's record.
-    #[arg(short = 'd', long = "domain", value_name = "NAME", required = true)]
+    #[arg(
+        short = 'd',
+        long = "domain",
+        value_name = "NAME",
+        required_unless_present = "cert_name"
+    )]
     pub domains: Vec<String>,
+    /// Take the names (when no -d is given), the plugin, its config and the
+    /// DNS options from the config file's `[certificates.<NAME>]` entry.
+    #[arg(long, value_name = "NAME")]
+    pub cert_name: Option<String>,
     /// `policy=wildcard`: the record also authorizes `*.name` and names below it.
     #[arg(long)]
     pub wildcard: bool,
@@ -81,10 +90,38 @@ pub async fn run(
         PersistCommand::Remove(a) => (*a, "remove"),
     };
     let config = global.config_file()?;
-    let domains = parse_domains(&args.domains)?;
+    let entry = match &args.cert_name {
+        Some(name) => Some(config.certificate(name).ok_or_else(|| {
+            InputError(format!(
+                "--cert-name {name}: the config file has no [certificates.{name}] entry"
+            ))
+        })?),
+        None => None,
+    };
+    let domains = match (args.domains.is_empty(), entry) {
+        (true, Some(e)) => parse_domains(&e.domains)?,
+        _ => parse_domains(&args.domains)?,
+    };
+    // A key given with --dns-config replaces the file's, unresolved.
+    let file_config = match &args.cert_name {
+        Some(name) => {
+            let given: Vec<String> = args
+                .dns
+                .config
+                .iter()
+                .filter_map(|p| p.split_once('=').map(|(k, _)| k.trim().to_string()))
+                .collect();
+            config.plugin_config_except(name, |key| given.iter().any(|k| k == key))?
+        }
+        None => BTreeMap::new(),
+    };
     let until = args.until.as_deref().map(parse_until).transpose()?;
     let ca = CaOptions {
-        directory: args.ca.directory.clone(),
+        directory: args
+            .ca
+            .directory
+            .clone()
+            .or_else(|| entry.and_then(|e| e.directory.clone())),
         ca_cert: args.ca.ca_cert.clone(),
     }
     .with_defaults(&config);
@@ -102,8 +139,8 @@ pub async fn run(
         email: registration.email,
         agree_tos: registration.agree_tos,
         eab: registration.eab,
-        dns: args.dns.options().with_defaults(None, &config.defaults),
-        file_config: BTreeMap::new(),
+        dns: args.dns.options().with_defaults(entry, &config.defaults),
+        file_config,
     };
     let workspace = global.workspace()?;
     let _lock = global.lock(&workspace)?;

@@ -147,6 +147,7 @@ async fn set_issue_renew_and_remove_without_dns_credentials() {
     assert!(out.status.success(), "{}", show(&out));
     let issued = json(&out);
     assert_eq!(issued["cert_name"], ZONE);
+    assert_eq!(issued["challenge"], "dns-persist-01");
     assert_eq!(issued["provider_requests"], 0);
     assert_eq!(issued["record_sets"], 0);
     assert_eq!(bed.challenges_answered(), 2, "apex and wildcard");
@@ -236,6 +237,7 @@ async fn auto_prefers_a_served_record() {
     let out = run(cmd);
     assert!(out.status.success(), "{}", show(&out));
     let issued = json(&out);
+    assert_eq!(issued["challenge"], "dns-persist-01");
     assert_eq!(issued["provider_requests"], 0);
     assert_eq!(issued["record_sets"], 0);
     assert_eq!(bed.challenges_answered(), 2);

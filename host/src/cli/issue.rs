@@ -206,6 +206,9 @@ pub fn describe(i: &Issued) -> String {
         i.not_before.date(),
         i.not_after.date()
     );
+    if i.challenge.as_deref() == Some("dns-persist-01") {
+        out.push_str("  validated by dns-persist-01: the standing record, nothing published\n");
+    }
     if let Some(order) = &i.recovered_order {
         out.push_str(&format!(
             "  collected from the order {order} of an earlier run (no new order)\n"

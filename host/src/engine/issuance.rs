@@ -94,6 +94,10 @@ pub struct Issued {
     /// collected from its pending record (no new order was placed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered_order: Option<String>,
+    /// The challenge type that answered the order (`dns-01`,
+    /// `dns-persist-01`); none for a collected certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// Why an issuance failed.
@@ -199,22 +203,21 @@ impl Issuer<'_> {
         })
         .await?;
 
-        let session = match self.challenge {
-            ChallengeKind::DnsPersist01 => None,
-            ChallengeKind::Dns01 => self.session,
-            ChallengeKind::Auto => {
-                let persist = interruptible(interrupt, async {
+        let persist = match (self.challenge, self.session) {
+            (ChallengeKind::DnsPersist01, _) | (ChallengeKind::Auto, None) => true,
+            (ChallengeKind::Dns01, _) => false,
+            (ChallengeKind::Auto, Some(_)) => {
+                interruptible(interrupt, async {
                     Ok(self.persist_ready(&account, &authorizations).await)
                 })
-                .await?;
-                if persist { None } else { self.session }
+                .await?
             }
         };
-        let Some(session) = session else {
+        if persist {
             let solved = self
                 .solve_persist(&account, &order, &authorizations, interrupt)
                 .await?;
-            return self
+            let mut issued = self
                 .finish(
                     &account,
                     request,
@@ -223,8 +226,13 @@ impl Issuer<'_> {
                     requests_before,
                     interrupt,
                 )
-                .await;
-        };
+                .await?;
+            issued.challenge = Some(acme::persist::CHALLENGE_TYPE.into());
+            return Ok(issued);
+        }
+        let session = self
+            .session
+            .expect("dns-01 needs the plugin session (DnsSetup loads it for dns-01 and auto)");
 
         let entry = Entry {
             version: 2,
@@ -685,6 +693,7 @@ impl Issuer<'_> {
             cleanup_check: CleanupCheck::default(),
             residue: false,
             recovered_order: None,
+            challenge: None,
         })
     }
 

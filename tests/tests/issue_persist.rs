@@ -182,7 +182,8 @@ async fn set_issue_renew_and_remove_without_dns_credentials() {
 }
 
 /// `persist set --cert-name` takes the names, the plugin and its config
-/// from the config file's entry.
+/// from the config file's entry; the entry's `challenge` makes `issue
+/// --cert-name` use the record, without the API key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_from_a_config_file_entry() {
     let Some(bed) = PersistBed::start().await else {
@@ -192,7 +193,8 @@ async fn set_from_a_config_file_entry() {
     std::fs::write(
         &config,
         format!(
-            "[certificates.\"{ZONE}\"]\ndomains = [\"{ZONE}\", \"*.{ZONE}\"]\ndns = \"pdns\"\n\n\
+            "[certificates.\"{ZONE}\"]\ndomains = [\"{ZONE}\", \"*.{ZONE}\"]\ndns = \"pdns\"\n\
+             challenge = \"dns-persist-01\"\n\n\
              [certificates.\"{ZONE}\".dns_config]\napi_url = \"{}\"\n",
             bed.pdns.api_url()
         ),
@@ -210,6 +212,13 @@ async fn set_from_a_config_file_entry() {
         .to_string();
     assert!(value.ends_with("; policy=wildcard"), "{value}");
     assert_eq!(bed.served().await, [value]);
+
+    let mut cmd = bed.wacme(&["--output", "json", "issue", "--cert-name", ZONE]);
+    cmd.arg("--config").arg(&config);
+    let out = run(cmd);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(json(&out)["challenge"], "dns-persist-01");
+    assert_eq!(bed.challenges_answered(), 2);
 }
 
 /// Without `--challenge` (auto), a served record wins over the plugin: the

@@ -111,6 +111,7 @@ impl Job {
             .iter()
             .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim().to_string()))
             .collect();
+        DnsOptions::entry_challenge(entry)?;
         let job = Job {
             domains,
             key_type,

@@ -239,6 +239,17 @@ pub struct PluginSetup {
 }
 
 impl DnsOptions {
+    /// A config file entry's `challenge`, checked.
+    pub fn entry_challenge(entry: Option<&CertEntry>) -> Result<Option<ChallengeKind>, InputError> {
+        entry
+            .and_then(|e| e.challenge.as_deref())
+            .map(|c| {
+                c.parse()
+                    .map_err(|e: InputError| InputError(format!("config file: challenge: {}", e.0)))
+            })
+            .transpose()
+    }
+
     /// The challenge type asked for (auto when none was).
     pub fn challenge(&self) -> ChallengeKind {
         self.challenge.unwrap_or_default()
@@ -254,9 +265,13 @@ impl DnsOptions {
     }
 
     /// Fills what was not given from a config file entry, then the file's
-    /// defaults.
+    /// defaults. The entry's `challenge` must be valid
+    /// ([`DnsOptions::entry_challenge`]); one that is not is left out here.
     pub fn with_defaults(mut self, entry: Option<&CertEntry>, defaults: &Defaults) -> DnsOptions {
         if let Some(e) = entry {
+            if self.challenge.is_none() {
+                self.challenge = DnsOptions::entry_challenge(Some(e)).ok().flatten();
+            }
             self.plugin = self.plugin.or_else(|| Some(e.dns.clone()));
             self.propagation = self.propagation.or_else(|| e.propagation.clone());
             self.propagation_timeout = self

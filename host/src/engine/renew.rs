@@ -494,6 +494,11 @@ impl Ctx<'_> {
             if let Some(check) = e.cleanup_check {
                 dns.no_cleanup_check = !check;
             }
+            if self.options.challenge.is_none()
+                && let Some(challenge) = DnsOptions::entry_challenge(Some(e))?
+            {
+                dns.challenge = Some(challenge);
+            }
             domains = e.domains.clone();
             key_type = e.key_type.clone().or(key_type);
         }

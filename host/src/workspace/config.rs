@@ -98,6 +98,9 @@ pub struct CertEntry {
     pub cleanup_check: Option<bool>,
     pub preferred_chain: Option<String>,
     pub profile: Option<String>,
+    /// The challenge type: `dns-01`, `dns-persist-01` or `auto` (checked
+    /// when the entry is used).
+    pub challenge: Option<String>,
 }
 
 /// Why the config file could not be used (exit code 3).

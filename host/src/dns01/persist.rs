@@ -172,3 +172,58 @@ pub async fn solve(
         .wait_authorized(&order.url, authorizations, poll)
         .await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authz(challenges: &str) -> Authorization {
+        serde_json::from_str(&format!(
+            r#"{{"status":"pending","identifier":{{"type":"dns","value":"example.com"}},"wildcard":true,
+            "challenges":[{challenges}]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn issuers_come_from_the_challenge_in_the_draft_spoken() {
+        let a = authz(
+            r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuer-domain-names":["ca.test"]}"#,
+        );
+        assert_eq!(issuers(&a).unwrap(), ["ca.test"]);
+
+        let a = authz(
+            r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuerDomainNames":["ca.test"]}"#,
+        );
+        let err = issuers(&a).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PersistError::Draft {
+                    draft: Draft::V02,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("issuerDomainNames"), "{err}");
+        assert_eq!(err.class(), ErrorClass::Ca);
+
+        let a = authz(r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending"}"#);
+        assert!(matches!(issuers(&a), Err(PersistError::NoIssuers(ref n)) if n == "*.example.com"));
+
+        let a = authz(r#"{"type":"dns-01","url":"https://ca/c/1","status":"pending","token":"t"}"#);
+        let err = issuers(&a).unwrap_err();
+        assert!(matches!(err, PersistError::NotOffered(_)), "{err}");
+        assert!(err.to_string().contains("--challenge dns-01"), "{err}");
+    }
+
+    #[test]
+    fn refusals_are_dns_failures() {
+        let refusal = Refusal::Missing {
+            name: "_validation-persist.example.com".into(),
+            issuers: "ca.test".into(),
+        };
+        assert_eq!(PersistError::from(refusal).class(), ErrorClass::Dns);
+    }
+}

@@ -17,7 +17,8 @@ pub enum ErrorClass {
     Plugin,
     /// The ACME server refused or failed a request, or could not be reached.
     Ca,
-    /// DNS: zone not found, or records did not propagate in time.
+    /// DNS: zone not found, or records did not propagate in time; a
+    /// dns-persist-01 record that does not authorize the account.
     Dns,
     /// Local state: the state directory, a lock, a stored file.
     State,

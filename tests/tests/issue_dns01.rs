@@ -122,7 +122,8 @@ async fn progress_follows_each_identifier() {
     let records = wacme::dns01::records::Records::new();
     let issuer = wacme::engine::issuance::Issuer {
         account: &account,
-        session: &session,
+        session: Some(&session),
+        challenge: wacme::engine::ChallengeKind::Dns01,
         zones: &zones,
         dns: &dns,
         journal: &journal,

@@ -55,6 +55,13 @@ pub struct Meta {
     pub website: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caa_identities: Vec<String>,
+    /// dns-persist-01 draft -02: the issuer domain names the CA accepts.
+    #[serde(
+        rename = "issuerDomainNames",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub issuer_domain_names: Vec<String>,
     #[serde(default)]
     pub external_account_required: bool,
     /// Certificate profiles offered: name → description.

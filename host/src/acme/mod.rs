@@ -7,8 +7,8 @@
 //! - [`Account`] ([`account`]): the signing identity for everything after
 //!   registration; orders ([`order`]), certificates and revocation ([`cert`]).
 //! - [`PrivateKey`] ([`keys`]), JWS/JWK/EAB ([`jws`]), CSRs ([`csr`]),
-//!   problem documents ([`problem`]), polling ([`poll`]), ARI ([`ari`]) and
-//!   account files ([`store`]).
+//!   problem documents ([`problem`]), polling ([`poll`]), ARI ([`ari`]),
+//!   account files ([`store`]) and the dns-persist-01 record ([`persist`]).
 //!
 //! A typical issuance: [`Client::connect`] → [`Client::new_account`] (or
 //! [`Client::account`] from stored state) → [`Account::new_order`] →
@@ -35,6 +35,7 @@ pub mod keys;
 pub mod nonce;
 pub mod order;
 pub mod pace;
+pub mod persist;
 pub mod poll;
 pub mod problem;
 mod serde_url;

@@ -227,6 +227,11 @@ impl Authorization {
         self.challenge("dns-01")
     }
 
+    /// The dns-persist-01 challenge.
+    pub fn dns_persist01(&self) -> Option<&Challenge> {
+        self.challenge(super::persist::CHALLENGE_TYPE)
+    }
+
     /// The name as it was ordered: `*.example.com` for a wildcard.
     pub fn ordered_name(&self) -> String {
         if self.wildcard {
@@ -260,6 +265,36 @@ pub struct Challenge {
     pub validated: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// dns-persist-01, drafts -00 and -01: the issuer domain names the CA
+    /// accepts in the record.
+    #[serde(
+        rename = "issuer-domain-names",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub issuer_domain_names: Vec<String>,
+    /// dns-persist-01, draft -02: the same list, renamed.
+    #[serde(
+        rename = "issuerDomainNames",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub issuer_domain_names_02: Vec<String>,
+}
+
+impl Challenge {
+    /// A dns-persist-01 challenge's issuer domain names and the draft whose
+    /// field named them (`None` when it lists none).
+    pub fn persist_issuers(&self) -> Option<(super::persist::Draft, &[String])> {
+        use super::persist::Draft;
+        if !self.issuer_domain_names.is_empty() {
+            Some((Draft::Early, &self.issuer_domain_names))
+        } else if !self.issuer_domain_names_02.is_empty() {
+            Some((Draft::V02, &self.issuer_domain_names_02))
+        } else {
+            None
+        }
+    }
 }
 
 /// What to ask for in `newOrder`.
@@ -714,6 +749,27 @@ mod tests {
         assert_eq!(authz.dns01().unwrap().token.as_deref(), Some("tok"));
         assert!(authz.challenge_error().unwrap().is("dns"));
         assert_eq!(authz.status.to_string(), "invalid");
+        let persist: Authorization = serde_json::from_str(
+            r#"{"status":"pending","identifier":{"type":"dns","value":"example.com"},
+            "challenges":[{"type":"dns-persist-01","url":"https://ca/chal/3","status":"pending",
+              "issuer-domain-names":["ca.test"],"accounturi":"https://ca/acct/1"},
+              {"type":"dns-persist-01","url":"https://ca/chal/4","status":"pending",
+              "issuerDomainNames":["ca2.test"]}]}"#,
+        )
+        .unwrap();
+        use crate::acme::persist::Draft;
+        let (draft, issuers) = persist.dns_persist01().unwrap().persist_issuers().unwrap();
+        assert_eq!(
+            (draft, issuers),
+            (Draft::Early, &["ca.test".to_string()][..])
+        );
+        let (draft, issuers) = persist.challenges[1].persist_issuers().unwrap();
+        assert_eq!(
+            (draft, issuers),
+            (Draft::V02, &["ca2.test".to_string()][..])
+        );
+        assert!(persist.dns_persist01().unwrap().token.is_none());
+        assert!(authz.dns01().unwrap().persist_issuers().is_none());
         let odd: OrderStatus = serde_json::from_str(r#""frobnicated""#).unwrap();
         assert_eq!(odd, OrderStatus::Unknown);
     }

@@ -21,7 +21,9 @@ pub enum Exit {
     Plugin = 4,
     /// The ACME server refused or failed a request, or could not be reached.
     Ca = 5,
-    /// DNS: zone not found, or records did not propagate in time.
+    /// DNS: zone not found, or records did not propagate in time; a
+    /// dns-persist-01 record missing, for another account, expired or
+    /// without `policy=wildcard` for a wildcard.
     Dns = 6,
     /// Local state: the state directory, a lock, a stored file.
     State = 7,

@@ -1,6 +1,7 @@
 //! `wacme issue`: one certificate for one or more names through a DNS
-//! provider plugin ([`crate::engine::issue`]), and the DNS options every
-//! command that solves DNS-01 shares (`DnsArgs`).
+//! provider plugin, or a standing dns-persist-01 record
+//! ([`crate::engine::issue`]), and the DNS options every command that
+//! solves DNS challenges shares (`DnsArgs`, with `--challenge`).
 //!
 //! Everything that can be checked locally (names, key type, plugin, its
 //! config, resolvers) is checked before the first network call.
@@ -18,6 +19,12 @@ use clap::Args;
 /// How challenge records are placed and checked.
 #[derive(Debug, Args, Clone, Default)]
 pub struct DnsArgs {
+    /// Challenge type: dns-01 (publish through the plugin), dns-persist-01 (a
+    /// standing `_validation-persist` record, see `wacme persist`; no plugin, no
+    /// DNS credentials), or auto (dns-persist-01 when the CA offers it and the
+    /// record is served, dns-01 otherwise). Default: auto; kept for renewals.
+    #[arg(long, value_name = "TYPE")]
+    pub challenge: Option<crate::engine::ChallengeKind>,
     /// DNS provider plugin: a name (see `wacme plugin list`) or a path to a .wasm file.
     #[arg(long = "dns", value_name = "PLUGIN")]
     pub plugin: Option<String>,
@@ -68,6 +75,7 @@ impl DnsArgs {
     /// The engine's options as given on the command line.
     pub fn options(&self) -> DnsOptions {
         DnsOptions {
+            challenge: self.challenge,
             plugin: self.plugin.clone(),
             config: self.config.clone(),
             propagation: self.propagation.clone(),
@@ -203,6 +211,9 @@ pub fn describe(i: &Issued) -> String {
         i.not_before.date(),
         i.not_after.date()
     );
+    if i.challenge.as_deref() == Some("dns-persist-01") {
+        out.push_str("  validated by dns-persist-01: the standing record, nothing published\n");
+    }
     if let Some(order) = &i.recovered_order {
         out.push_str(&format!(
             "  collected from the order {order} of an earlier run (no new order)\n"

@@ -11,6 +11,7 @@ mod certs;
 mod cleanup;
 pub mod exit;
 mod issue;
+mod persist;
 mod plugin;
 mod plugin_grants;
 mod progress;
@@ -92,13 +93,16 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Issue a certificate through a DNS provider plugin (DNS-01).
+    /// Issue a certificate through a DNS provider plugin (DNS-01), or a standing dns-persist-01 record.
     Issue(Box<issue::IssueArgs>),
     /// Remove challenge records left behind by runs that crashed or were killed.
     Cleanup(cleanup::CleanupArgs),
     /// ACME accounts: register, show, update contacts, roll the key over, deactivate.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Standing dns-persist-01 records: show the values, publish or remove them once.
+    #[command(subcommand)]
+    Persist(persist::PersistCommand),
     /// Renew stored certificates that are due (ARI window, else a third of the lifetime left).
     Renew(renew::RenewArgs),
     /// Revoke a stored certificate.
@@ -174,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             | Command::Plugin(_)
             | Command::Renew(_)
             | Command::Revoke(_)
+            | Command::Persist(_)
     ) && let Ok(workspace) = global.workspace()
     {
         let lock = workspace
@@ -188,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Account(cmd) => account::run(cmd, global, &engine).await,
         Command::Plugin(cmd) => plugin::run(cmd, global, &engine).await,
         Command::Renew(args) => renew::run(args, global, &engine).await,
+        Command::Persist(cmd) => persist::run(cmd, global, &engine).await,
         Command::Revoke(args) => revoke::run(args, global, &engine).await,
         Command::Certs(cmd) => certs::run(cmd, global).await,
         Command::Completions { shell } => {

@@ -39,6 +39,11 @@ pub struct RenewArgs {
     /// Wait a random time up to this long before starting (for cron), e.g. 30m.
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub jitter: Option<Duration>,
+    /// Challenge type instead of the one stored at issuance: dns-01,
+    /// dns-persist-01 or auto (a certificate issued by dns-persist-01 alone
+    /// has no plugin stored: name it in the config file for dns-01).
+    #[arg(long, value_name = "TYPE")]
+    pub challenge: Option<crate::engine::ChallengeKind>,
     /// Run this deploy hook after each renewal instead of the stored one.
     #[arg(long, value_name = "CMD")]
     pub deploy_hook: Option<String>,
@@ -80,6 +85,7 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         days: args.days,
         jobs: args.jobs,
         deploy_hook: args.deploy_hook.clone(),
+        challenge: args.challenge,
         ca_cert: args.ca_cert.clone(),
         warn: global.output == Output::Text,
     };

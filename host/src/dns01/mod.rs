@@ -9,9 +9,12 @@
 //!   orders in flight at once never drop each other's values.
 //! - [`solver`]: an order's challenges end to end, cleanup always (and
 //!   checked).
+//! - [`persist`]: dns-persist-01, the standing record checked on the
+//!   authoritative servers and the challenges answered, nothing published.
 
 pub mod dns;
 pub mod journal;
+pub mod persist;
 pub mod propagation;
 pub mod records;
 pub mod solver;

@@ -1,5 +1,6 @@
 //! One certificate, from a new order to stored files: order → DNS-01
-//! ([`crate::dns01::solver`]) → new key and CSR → pending record
+//! ([`crate::dns01::solver`]), or dns-persist-01 on a standing record
+//! ([`crate::dns01::persist`], nothing published) → new key and CSR → pending record
 //! ([`crate::workspace::pending`]) → finalize → download (the default
 //! chain, or the preferred one; the leaf must hold the new key and exactly
 //! the ordered names) → atomic store ([`crate::workspace::certs`]) → pending
@@ -13,12 +14,14 @@
 //!
 //! Shared by `wacme issue` and `wacme renew`.
 
+use super::options::ChallengeKind;
 use crate::acme::{
     self, Account, CertificateChain, Csr, Identifier, KeyType, NewOrder, Order, OrderStatus,
     PrivateKey,
 };
 use crate::dns01::dns::DnsConfig;
 use crate::dns01::journal::{Entry, Journal, JournalDns};
+use crate::dns01::persist;
 use crate::dns01::records::Records;
 use crate::dns01::solver::{
     CleanupCheck, Interrupt, SolveError, SolveReport, Solver, SolverOptions,
@@ -99,6 +102,10 @@ pub struct Issued {
     /// collected from its pending record (no new order was placed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered_order: Option<String>,
+    /// The challenge type that answered the order (`dns-01`,
+    /// `dns-persist-01`); none for a collected certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
 }
 
 /// Why an issuance failed.
@@ -108,6 +115,8 @@ pub enum IssueError {
     Solve(#[from] SolveError),
     #[error(transparent)]
     Acme(#[from] acme::Error),
+    #[error(transparent)]
+    Persist(#[from] persist::PersistError),
     #[error("storing the certificate: {0}")]
     Store(#[from] StoreError),
     #[error("the CA returned a certificate that cannot be read: {0}")]
@@ -129,6 +138,7 @@ impl IssueError {
         match self {
             IssueError::Solve(e) => e.class(),
             IssueError::Acme(e) => e.class(),
+            IssueError::Persist(e) => e.class(),
             IssueError::Store(_) => ErrorClass::State,
             IssueError::BadCertificate(_) | IssueError::NoChain => ErrorClass::Ca,
             IssueError::InterruptedAfterStore(_) | IssueError::InterruptedBeforeStore(_) => {
@@ -141,7 +151,10 @@ impl IssueError {
 /// Everything an issuance uses.
 pub struct Issuer<'a> {
     pub account: &'a Account,
-    pub session: &'a Session,
+    /// The plugin session (none for dns-persist-01 only).
+    pub session: Option<&'a Session>,
+    /// Which challenge answers the order.
+    pub challenge: ChallengeKind,
     pub zones: &'a ZoneFinder,
     pub dns: &'a DnsConfig,
     pub journal: &'a Journal,
@@ -175,7 +188,7 @@ impl Issuer<'_> {
     ) -> Result<Issued, IssueError> {
         let started = Instant::now();
         let account = self.account.counting();
-        let requests_before = self.session.requests();
+        let requests_before = self.session.map_or(0, |s| s.requests());
 
         if let Some(mut issued) = self.recover(&account, request, interrupt).await? {
             issued.timings.total_ms = started.elapsed().as_millis() as u64;
@@ -198,11 +211,42 @@ impl Issuer<'_> {
         })
         .await?;
 
+        let persist = match (self.challenge, self.session) {
+            (ChallengeKind::DnsPersist01, _) | (ChallengeKind::Auto, None) => true,
+            (ChallengeKind::Dns01, _) => false,
+            (ChallengeKind::Auto, Some(_)) => {
+                interruptible(interrupt, async {
+                    Ok(self.persist_ready(&account, &authorizations).await)
+                })
+                .await?
+            }
+        };
+        if persist {
+            let solved = self
+                .solve_persist(&account, &order, &authorizations, interrupt)
+                .await?;
+            let mut issued = self
+                .finish(
+                    &account,
+                    request,
+                    solved,
+                    started,
+                    requests_before,
+                    interrupt,
+                )
+                .await?;
+            issued.challenge = Some(acme::persist::CHALLENGE_TYPE.into());
+            return Ok(issued);
+        }
+        let session = self
+            .session
+            .expect("dns-01 needs the plugin session (DnsSetup loads it for dns-01 and auto)");
+
         let entry = Entry {
             version: 2,
             plugin: self.plugin_arg.to_string(),
-            plugin_sha256: self.session.plugin().sha256().to_string(),
-            plugin_path: std::fs::canonicalize(self.session.plugin().origin())
+            plugin_sha256: session.plugin().sha256().to_string(),
+            plugin_path: std::fs::canonicalize(session.plugin().origin())
                 .ok()
                 .map(|p| p.display().to_string()),
             plugin_dirs: self.plugin_dirs.clone(),
@@ -215,7 +259,7 @@ impl Issuer<'_> {
                 // Values a provider cannot delete never disappear: nothing
                 // for `wacme cleanup` to wait for either.
                 cleanup_check: self.options.cleanup_check
-                    && self.session.plugin().metadata().hints.can_delete,
+                    && session.plugin().metadata().hints.can_delete,
             }),
             config: self.plugin_config.clone(),
             secret_keys: self.secret_keys.clone(),
@@ -228,19 +272,106 @@ impl Issuer<'_> {
         };
         let solver = Solver {
             account: &account,
-            session: self.session,
+            session,
             zones: self.zones,
             dns: self.dns,
             journal: self.journal,
             options: self.options,
             records: self.records,
         };
-        let solved: SolveReport = solver
+        let mut solved: SolveReport = solver
             .solve(&order, &authorizations, entry, interrupt)
             .await?;
+        solved.order.get_or_insert(order);
+        self.finish(
+            &account,
+            request,
+            solved,
+            started,
+            requests_before,
+            interrupt,
+        )
+        .await
+    }
+
+    /// Whether every authorization still pending can be answered by
+    /// dns-persist-01 now: the CA offers it and the zone serves a record
+    /// for this account (`--challenge auto`). A failed check is only
+    /// logged: dns-01 answers then.
+    async fn persist_ready(
+        &self,
+        account: &Account,
+        authorizations: &[crate::acme::Authorization],
+    ) -> bool {
+        let offered = authorizations.iter().all(|a| {
+            a.status == crate::acme::AuthorizationStatus::Valid || a.dns_persist01().is_some()
+        });
+        if !offered {
+            return false;
+        }
+        match persist::check(self.dns, self.zones, authorizations, account.url().as_str()).await {
+            Ok(_) => {
+                tracing::info!(
+                    "answering with dns-persist-01: the zone serves a record for this account"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::info!("not using dns-persist-01 ({e}): answering with dns-01");
+                false
+            }
+        }
+    }
+
+    /// The order's authorizations proven by dns-persist-01 records already
+    /// served: nothing published, nothing to clean up.
+    async fn solve_persist(
+        &self,
+        account: &Account,
+        order: &Order,
+        authorizations: &[crate::acme::Authorization],
+        interrupt: &Interrupt,
+    ) -> Result<SolveReport, IssueError> {
+        let started = Instant::now();
+        let order = interruptible(interrupt, async {
+            Ok(persist::solve(
+                account,
+                self.dns,
+                self.zones,
+                order,
+                authorizations,
+                &self.options.poll,
+            )
+            .await?)
+        })
+        .await?;
+        Ok(SolveReport {
+            validation_ms: started.elapsed().as_millis() as u64,
+            reused_authorizations: authorizations
+                .iter()
+                .filter(|a| a.status == crate::acme::AuthorizationStatus::Valid)
+                .count(),
+            order: Some(order),
+            ..SolveReport::default()
+        })
+    }
+
+    /// From validated authorizations to a stored certificate: key, pending
+    /// record, finalize, download, store.
+    async fn finish(
+        &self,
+        account: &Account,
+        request: &IssueRequest,
+        solved: SolveReport,
+        started: Instant,
+        requests_before: u64,
+        interrupt: &Interrupt,
+    ) -> Result<Issued, IssueError> {
+        let account = account.clone();
         // The order as validation left it (`ready`): finalized without
         // asking for it again.
-        let order = solved.order.clone().unwrap_or(order);
+        let order = solved.order.clone().expect("set by the solving step");
+        let new_order = NewOrder::dns(request.domains.iter().map(|d| d.name.as_str()))?;
 
         // The solver watched the interrupt while records were published (it
         // must clean up); until finalize is sent an interrupt simply stops.
@@ -305,7 +436,7 @@ impl Issuer<'_> {
             total_ms: started.elapsed().as_millis() as u64,
         };
         issued.ca_requests = account.request_count();
-        issued.provider_requests = self.session.requests() - requests_before;
+        issued.provider_requests = self.session.map_or(0, |s| s.requests()) - requests_before;
         issued.reused_authorizations = solved.reused_authorizations;
         issued.record_sets = solved.sets.len();
         issued.residue = solved.residue();
@@ -520,7 +651,10 @@ impl Issuer<'_> {
             directory: account.client().directory_url().to_string(),
             account_url: account.url().to_string(),
             plugin: self.plugin_arg.to_string(),
-            plugin_sha256: self.session.plugin().sha256().to_string(),
+            plugin_sha256: self
+                .session
+                .map(|s| s.plugin().sha256().to_string())
+                .unwrap_or_default(),
             plugin_config: self.plugin_config.clone(),
             secret_keys: self.secret_keys.clone(),
             serial: serial.clone(),
@@ -569,6 +703,7 @@ impl Issuer<'_> {
             cleanup_check: CleanupCheck::default(),
             residue: false,
             recovered_order: None,
+            challenge: None,
         })
     }
 

@@ -111,6 +111,7 @@ impl Job {
             .iter()
             .filter_map(|pair| pair.split_once('=').map(|(k, _)| k.trim().to_string()))
             .collect();
+        DnsOptions::entry_challenge(entry)?;
         let job = Job {
             domains,
             key_type,
@@ -159,6 +160,8 @@ pub mod extra {
     pub const PLUGIN_TIMEOUT: &str = "plugin_timeout";
     pub const PLUGIN_MEMORY: &str = "plugin_memory";
     pub const DEPLOY_HOOK: &str = "deploy_hook";
+    /// The challenge type asked for (`--challenge`).
+    pub const CHALLENGE: &str = "challenge";
 }
 
 impl Job {
@@ -190,6 +193,7 @@ impl Job {
         put(extra::PLUGIN_TIMEOUT, json!(d.plugins.plugin_timeout));
         put(extra::PLUGIN_MEMORY, json!(d.plugins.plugin_memory));
         put(extra::DEPLOY_HOOK, json!(self.deploy_hook));
+        put(extra::CHALLENGE, json!(d.challenge.map(|c| c.as_str())));
         m
     }
 }
@@ -314,10 +318,14 @@ pub async fn obtain_with(
 
     let (plugin_config, secret_keys) = setup.config_for_storage();
     let store = workspace.certs();
-    let plugin_arg = job.dns.plugin_arg().map_err(Error::new)?;
+    let plugin_arg = match &setup.plugin {
+        Some(_) => job.dns.plugin_arg().map_err(Error::new)?,
+        None => job.dns.plugin.as_deref().unwrap_or_default(),
+    };
     let issuer = Issuer {
         account: &account,
-        session: &setup.session,
+        session: setup.plugin.as_ref().map(|p| &p.session),
+        challenge: setup.challenge,
         zones: &setup.zones,
         dns: &setup.dns,
         journal: &journal,
@@ -375,10 +383,10 @@ pub async fn obtain_with(
 /// other users can read.
 fn warn_exposed_secrets(job: &Job, setup: &DnsSetup) {
     use crate::plugins::config::{Origin, normalize_key};
-    let Some((path, literal)) = &job.exposed_literals else {
+    let (Some((path, literal)), Some(plugin)) = (&job.exposed_literals, &setup.plugin) else {
         return;
     };
-    let exposed: Vec<String> = setup
+    let exposed: Vec<String> = plugin
         .config
         .describe()
         .into_iter()

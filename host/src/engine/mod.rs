@@ -14,6 +14,7 @@
 //!   [`hook`];
 //! - [`renew`]: which stored certificates are due, and renewing them;
 //! - [`revoke`]: revoking a stored certificate;
+//! - [`persist`]: the standing dns-persist-01 records (show, set, remove);
 //! - [`recovery`]: removing what crashed runs left in the journal;
 //! - [`conformance`]: the plugin test battery.
 
@@ -24,12 +25,13 @@ pub mod hook;
 pub mod issuance;
 pub mod issue;
 pub mod options;
+pub mod persist;
 pub mod recovery;
 pub mod renew;
 pub mod revoke;
 
 pub use error::{Error, classify};
-pub use options::{CaOptions, DnsOptions, DnsSetup, PluginOptions};
+pub use options::{CaOptions, ChallengeKind, DnsOptions, DnsSetup, PluginOptions, PluginSetup};
 
 use crate::acme::{Client, ClientConfig};
 use crate::plugins::config::{ConfigError, ResolvedConfig, Sources};

@@ -1,7 +1,7 @@
 //! What an operation is configured with, as plain data: how to reach a CA
 //! ([`CaOptions`]), which plugin to run under which limits
-//! ([`PluginOptions`]), and how challenge records are placed and checked
-//! ([`DnsOptions`]). The command line fills these from flags; the config
+//! ([`PluginOptions`]), which challenge answers an order ([`ChallengeKind`])
+//! and how challenge records are placed and checked ([`DnsOptions`]). The command line fills these from flags; the config
 //! file's entries and defaults fill in what flags leave open
 //! (`with_defaults`).
 
@@ -110,9 +110,56 @@ impl Default for PluginOptions {
     }
 }
 
+/// Which challenge type answers an order's authorizations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChallengeKind {
+    /// dns-persist-01 when the CA offers it and the zone already serves a
+    /// record that authorizes the account; dns-01 through the plugin
+    /// otherwise.
+    #[default]
+    Auto,
+    /// dns-01 through the plugin, always.
+    Dns01,
+    /// dns-persist-01 only: the standing record is checked, no plugin is
+    /// loaded, nothing is published or removed.
+    DnsPersist01,
+}
+
+impl ChallengeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengeKind::Auto => "auto",
+            ChallengeKind::Dns01 => "dns-01",
+            ChallengeKind::DnsPersist01 => "dns-persist-01",
+        }
+    }
+}
+
+impl std::fmt::Display for ChallengeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ChallengeKind {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(ChallengeKind::Auto),
+            "dns-01" => Ok(ChallengeKind::Dns01),
+            "dns-persist-01" => Ok(ChallengeKind::DnsPersist01),
+            other => Err(InputError(format!(
+                "unknown challenge {other:?}: use dns-01, dns-persist-01 or auto"
+            ))),
+        }
+    }
+}
+
 /// How challenge records are placed and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsOptions {
+    /// The challenge type (default: auto).
+    pub challenge: Option<ChallengeKind>,
     /// The plugin: a name or a path to a .wasm file.
     pub plugin: Option<String>,
     /// `key=value` plugin config pairs.
@@ -143,6 +190,7 @@ pub struct DnsOptions {
 impl Default for DnsOptions {
     fn default() -> Self {
         DnsOptions {
+            challenge: None,
             plugin: None,
             config: Vec::new(),
             propagation: None,
@@ -177,10 +225,9 @@ pub fn rate_limits(defaults: &Defaults) -> Result<crate::acme::RateLimits, Input
 
 /// The DNS side of an issuance, checked and loaded.
 pub struct DnsSetup {
-    pub runtime: Runtime,
-    pub plugin: Plugin,
-    pub config: ResolvedConfig,
-    pub session: Session,
+    /// The plugin, loaded unless the challenge is dns-persist-01.
+    pub plugin: Option<PluginSetup>,
+    pub challenge: ChallengeKind,
     pub dns: DnsConfig,
     pub zones: ZoneFinder,
     pub options: SolverOptions,
@@ -198,7 +245,31 @@ pub struct PluginLoad {
     pub compiled: Option<Duration>,
 }
 
+/// A loaded plugin with its resolved config and session.
+pub struct PluginSetup {
+    pub runtime: Runtime,
+    pub plugin: Plugin,
+    pub config: ResolvedConfig,
+    pub session: Session,
+}
+
 impl DnsOptions {
+    /// A config file entry's `challenge`, checked.
+    pub fn entry_challenge(entry: Option<&CertEntry>) -> Result<Option<ChallengeKind>, InputError> {
+        entry
+            .and_then(|e| e.challenge.as_deref())
+            .map(|c| {
+                c.parse()
+                    .map_err(|e: InputError| InputError(format!("config file: challenge: {}", e.0)))
+            })
+            .transpose()
+    }
+
+    /// The challenge type asked for (auto when none was).
+    pub fn challenge(&self) -> ChallengeKind {
+        self.challenge.unwrap_or_default()
+    }
+
     /// The plugin argument, required.
     pub fn plugin_arg(&self) -> Result<&str, InputError> {
         self.plugin.as_deref().ok_or_else(|| {
@@ -209,9 +280,13 @@ impl DnsOptions {
     }
 
     /// Fills what was not given from a config file entry, then the file's
-    /// defaults.
+    /// defaults. The entry's `challenge` must be valid
+    /// ([`DnsOptions::entry_challenge`]); one that is not is left out here.
     pub fn with_defaults(mut self, entry: Option<&CertEntry>, defaults: &Defaults) -> DnsOptions {
         if let Some(e) = entry {
+            if self.challenge.is_none() {
+                self.challenge = DnsOptions::entry_challenge(Some(e)).ok().flatten();
+            }
             self.plugin = self.plugin.or_else(|| Some(e.dns.clone()));
             self.propagation = self.propagation.or_else(|| e.propagation.clone());
             self.propagation_timeout = self
@@ -277,7 +352,8 @@ impl DnsOptions {
 }
 
 impl DnsSetup {
-    /// Loads the plugin, resolves its config (`file_config` is the config
+    /// Loads the plugin (none for dns-persist-01: it needs no DNS
+    /// credentials), resolves its config (`file_config` is the config
     /// file's layer) and the resolvers: everything local, before any
     /// network call.
     pub async fn new(
@@ -285,24 +361,37 @@ impl DnsSetup {
         options: &DnsOptions,
         file_config: &BTreeMap<String, String>,
     ) -> anyhow::Result<DnsSetup> {
-        let plugin_arg = options.plugin_arg()?;
+        let challenge = options.challenge();
         let (propagation, propagation_timeout) = options.propagation()?;
-        let pairs = options.config_pairs()?;
         let dns = options.dns_config()?;
-        let runtime = engine.runtime(&options.plugins)?;
-        let waited = std::time::Instant::now();
-        let (plugin, loaded_here) = engine
-            .load_plugin_once(&options.plugins, plugin_arg)
-            .await?;
-        let plugin_load = PluginLoad {
-            waited: waited.elapsed(),
-            compiled: loaded_here.then(|| plugin.load_times().compile).flatten(),
+        let mut plugin_load = PluginLoad::default();
+        let plugin = match challenge {
+            ChallengeKind::DnsPersist01 => None,
+            ChallengeKind::Auto | ChallengeKind::Dns01 => {
+                let plugin_arg = options.plugin_arg()?;
+                let pairs = options.config_pairs()?;
+                let runtime = engine.runtime(&options.plugins)?;
+                let waited = std::time::Instant::now();
+                let (plugin, loaded_here) = engine
+                    .load_plugin_once(&options.plugins, plugin_arg)
+                    .await?;
+                plugin_load = PluginLoad {
+                    waited: waited.elapsed(),
+                    compiled: loaded_here.then(|| plugin.load_times().compile).flatten(),
+                };
+                let config = engine.resolve_config(&plugin, &pairs, file_config)?;
+                let mut session = plugin.session(&config, &options.plugins.plugin_allow)?;
+                if options.no_dns_batch {
+                    session = session.without_batches();
+                }
+                Some(PluginSetup {
+                    runtime,
+                    plugin,
+                    config,
+                    session,
+                })
+            }
         };
-        let config = engine.resolve_config(&plugin, &pairs, file_config)?;
-        let mut session = plugin.session(&config, &options.plugins.plugin_allow)?;
-        if options.no_dns_batch {
-            session = session.without_batches();
-        }
         let zones = ZoneFinder::new(
             dns.clone(),
             options.dns_zone.clone(),
@@ -317,10 +406,8 @@ impl DnsSetup {
             ..SolverOptions::default()
         };
         Ok(DnsSetup {
-            runtime,
             plugin,
-            config,
-            session,
+            challenge,
             dns,
             zones,
             options: solver,
@@ -337,11 +424,14 @@ impl DnsSetup {
         use crate::plugins::config::Origin;
         let mut values = BTreeMap::new();
         let mut secrets = Vec::new();
-        for (key, origin, secret) in self.config.describe() {
+        let Some(plugin) = &self.plugin else {
+            return (values, secrets);
+        };
+        for (key, origin, secret) in plugin.config.describe() {
             if secret {
                 secrets.push(key);
             } else if matches!(origin, Origin::Cli | Origin::File)
-                && let Some(v) = self.config.get(&key)
+                && let Some(v) = plugin.config.get(&key)
             {
                 values.insert(key, v.to_string());
             }
@@ -353,6 +443,24 @@ impl DnsSetup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn challenge_kinds_read_and_print() {
+        for kind in [
+            ChallengeKind::Auto,
+            ChallengeKind::Dns01,
+            ChallengeKind::DnsPersist01,
+        ] {
+            assert_eq!(kind.as_str().parse::<ChallengeKind>().unwrap(), kind);
+        }
+        assert_eq!(
+            " DNS-Persist-01 ".parse::<ChallengeKind>().unwrap(),
+            ChallengeKind::DnsPersist01
+        );
+        assert_eq!(ChallengeKind::default(), ChallengeKind::Auto);
+        let err = "http-01".parse::<ChallengeKind>().unwrap_err();
+        assert!(err.0.contains("dns-persist-01"), "{}", err.0);
+    }
 
     #[test]
     fn directory_shortcuts_expand_and_urls_pass_through() {

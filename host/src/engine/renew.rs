@@ -47,6 +47,8 @@ pub struct RenewOptions {
     pub jobs: usize,
     /// Run this deploy hook instead of the stored one.
     pub deploy_hook: Option<String>,
+    /// Answer with this challenge type instead of the stored one.
+    pub challenge: Option<super::options::ChallengeKind>,
     /// Trusted besides the stored roots of each certificate's CA.
     pub ca_cert: Vec<PathBuf>,
     /// Log failures and stale records as they happen (text output).
@@ -446,7 +448,12 @@ impl Ctx<'_> {
         let mut stored_config: BTreeMap<String, String> =
             meta.map(|m| m.plugin_config.clone()).unwrap_or_default();
         let mut dns = DnsOptions {
-            plugin: meta.map(|m| m.plugin.clone()),
+            // Empty for a certificate issued by dns-persist-01 alone.
+            plugin: meta.map(|m| m.plugin.clone()).filter(|p| !p.is_empty()),
+            challenge: self
+                .options
+                .challenge
+                .or_else(|| s(extra::CHALLENGE).and_then(|c| c.parse().ok())),
             config: Vec::new(),
             propagation: s(extra::PROPAGATION),
             propagation_timeout: s(extra::PROPAGATION_TIMEOUT),
@@ -487,6 +494,11 @@ impl Ctx<'_> {
             dns.dns_ttl = e.dns_ttl.or(dns.dns_ttl);
             if let Some(check) = e.cleanup_check {
                 dns.no_cleanup_check = !check;
+            }
+            if self.options.challenge.is_none()
+                && let Some(challenge) = DnsOptions::entry_challenge(Some(e))?
+            {
+                dns.challenge = Some(challenge);
             }
             domains = e.domains.clone();
             key_type = e.key_type.clone().or(key_type);

@@ -104,6 +104,9 @@ pub struct CertEntry {
     pub dns_batch: Option<bool>,
     pub preferred_chain: Option<String>,
     pub profile: Option<String>,
+    /// The challenge type: `dns-01`, `dns-persist-01` or `auto` (checked
+    /// when the entry is used).
+    pub challenge: Option<String>,
 }
 
 /// Why the config file could not be used (exit code 3).

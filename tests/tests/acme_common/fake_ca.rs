@@ -6,7 +6,14 @@
 //! names, plain-http URLs; alternate chains (`alternates`). It checks every JWS the way a CA must:
 //! signature (ES256/ES384/RS256, `jwk` or `kid`), single-use nonce and
 //! `url`, and refuses to finalize an order that is not `ready`.
-//! Challenges are valid from the start. Accounts can be looked up by key
+//! Challenges are valid from the start, unless dns-persist-01 is on
+//! ([`FakeCa::with_persist`]): then every order gets one pending
+//! authorization per name, offering dns-01 and dns-persist-01
+//! (draft-ietf-acme-dns-persist-01: `issuer-domain-names`, no token), and
+//! answering the dns-persist-01 challenge makes the server read
+//! `_validation-persist.<name>` on a nameserver and check the record as
+//! the draft says (issuer, `accounturi` = the requesting account, `policy=
+//! wildcard` for a wildcard, `persistUntil` not past). Accounts can be looked up by key
 //! (`onlyReturnExisting`), fetched (POST-as-GET) and rolled over to a new
 //! key (`keyChange`, with the inner JWS checked).
 
@@ -22,7 +29,33 @@ use rcgen::{
 };
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+
+/// dns-persist-01 as this CA runs it.
+#[derive(Debug, Clone)]
+pub struct PersistCa {
+    /// The nameserver asked for `_validation-persist.<name>`.
+    pub dns: SocketAddr,
+    /// The issuer domain name (also the directory's `caaIdentities`).
+    pub issuer: String,
+}
+
+/// One authorization of an order when dns-persist-01 is on.
+#[derive(Debug, Clone)]
+struct PersistAuthz {
+    /// The base name (no `*.`).
+    name: String,
+    wildcard: bool,
+    status: &'static str,
+    error: Option<Value>,
+}
+
+/// A dns-persist-01 challenge answered: what to check once the record is read.
+struct PersistCheck {
+    index: usize,
+    account: String,
+}
 
 /// A canned answer served instead of the normal one.
 #[derive(Debug, Clone)]
@@ -102,6 +135,9 @@ pub struct CaState {
     /// Alternate chains linked from the certificate (`/cert/1/alt/<n>`,
     /// n from 1): the leaf under a self-signed "Fake Alternate Root <n>".
     pub alternates: u32,
+    /// dns-persist-01 on, validated at this nameserver.
+    pub persist: Option<PersistCa>,
+    persist_authz: Vec<PersistAuthz>,
 }
 
 pub struct FakeCa {
@@ -149,12 +185,25 @@ impl FakeCa {
             chain_pem: None,
             known_cert_id: None,
             alternates: 0,
+            persist: None,
+            persist_authz: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         FakeCa { addr, state, task }
+    }
+
+    /// A server whose orders must be authorized by dns-persist-01 (or
+    /// dns-01, which it never validates) records read at `dns`.
+    pub async fn with_persist(dns: SocketAddr, issuer: &str) -> FakeCa {
+        let ca = FakeCa::start().await;
+        ca.state.lock().unwrap().persist = Some(PersistCa {
+            dns,
+            issuer: issuer.to_owned(),
+        });
+        ca
     }
 
     pub fn directory_url(&self) -> String {
@@ -229,17 +278,60 @@ fn fault_response(state: &mut CaState, f: Fault) -> Response {
     }
 }
 
+/// What the locked part of a request leaves to do.
+enum Handled {
+    Done(Response),
+    /// A dns-persist-01 challenge to validate: the record is read without
+    /// the lock held.
+    Persist(PersistCheck, SocketAddr, String),
+}
+
 async fn handle(
     State(state): State<Arc<Mutex<CaState>>>,
     method: Method,
     uri: Uri,
     body: Bytes,
 ) -> Response {
+    let handled = handle_locked(&mut state.lock().unwrap(), method, &uri, &body);
+    let (check, dns, record) = match handled {
+        Handled::Done(response) => return response,
+        Handled::Persist(check, dns, record) => (check, dns, record),
+    };
+    let served = wacme_tests::pdns::txt_values_at(dns, &record).await;
     let mut st = state.lock().unwrap();
+    finish_persist(&mut st, check, served)
+}
+
+fn handle_locked(st: &mut CaState, method: Method, uri: &Uri, body: &[u8]) -> Handled {
     let path = uri.path().to_owned();
+    if method == Method::POST && path.starts_with("/chall/p") && st.persist.is_some() {
+        st.requests.push(format!("{method} {path}"));
+        return match verify_jws(st, &path, body) {
+            Ok((_, Signer::Kid(account))) => {
+                let index: usize = path["/chall/p".len()..].parse().unwrap_or(usize::MAX);
+                let Some(authz) = st.persist_authz.get(index) else {
+                    let f = problem(404, "malformed", "no such challenge");
+                    return Handled::Done(fault_response(st, f));
+                };
+                let record = format!("_validation-persist.{}", authz.name);
+                let dns = st.persist.as_ref().unwrap().dns;
+                Handled::Persist(PersistCheck { index, account }, dns, record)
+            }
+            Ok(_) => Handled::Done(fault_response(
+                st,
+                problem(400, "malformed", "use kid here"),
+            )),
+            Err(f) => Handled::Done(fault_response(st, f)),
+        };
+    }
+    Handled::Done(handle_plain(st, method, &path, body))
+}
+
+fn handle_plain(st: &mut CaState, method: Method, path: &str, body: &[u8]) -> Response {
+    let path = path.to_owned();
     st.requests.push(format!("{method} {path}"));
     if let Some(f) = st.faults.get_mut(&path).and_then(|q| q.pop_front()) {
-        return fault_response(&mut st, f);
+        return fault_response(st, f);
     }
     let base = st.base.clone();
     match (method.clone(), path.as_str()) {
@@ -257,6 +349,9 @@ async fn handle(
                 },
                 "zz9PluralZAlpha": "https://example.com/random-directory-entry",
             });
+            if let Some(p) = &st.persist {
+                dir["meta"]["caaIdentities"] = json!([p.issuer]);
+            }
             for (k, v) in &st.directory_overrides {
                 dir[k] = v.clone();
             }
@@ -268,7 +363,7 @@ async fn handle(
                 .into_response()
         }
         (Method::HEAD | Method::GET, "/nonce") => {
-            let nonce = new_nonce(&mut st);
+            let nonce = new_nonce(st);
             (
                 StatusCode::OK,
                 [
@@ -282,7 +377,7 @@ async fn handle(
             let id = &p["/renewal-info/".len()..];
             if st.known_cert_id.as_deref() != Some(id) {
                 let f = problem(404, "malformed", "unknown certificate id");
-                return fault_response(&mut st, f);
+                return fault_response(st, f);
             }
             let body = json!({
                 "suggestedWindow": {"start": "2030-01-01T00:00:00Z", "end": "2030-01-03T00:00:00Z"},
@@ -298,11 +393,11 @@ async fn handle(
             )
                 .into_response()
         }
-        (Method::POST, _) => match verify_jws(&mut st, &path, &body) {
-            Ok((payload, signer)) => post(&mut st, &path, payload, signer),
-            Err(f) => fault_response(&mut st, f),
+        (Method::POST, _) => match verify_jws(st, &path, body) {
+            Ok((payload, signer)) => post(st, &path, payload, signer),
+            Err(f) => fault_response(st, f),
         },
-        _ => fault_response(&mut st, problem(404, "malformed", "no such resource")),
+        _ => fault_response(st, problem(404, "malformed", "no such resource")),
     }
 }
 
@@ -450,13 +545,39 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
             st.finalized = false;
             st.polls_after_finalize = 0;
             st.polls_before_ready = 0;
-            let status = if st.pending_polls > 0 {
+            st.persist_authz = if st.persist.is_some() {
+                payload["identifiers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i["value"].as_str())
+                    .map(|v| PersistAuthz {
+                        name: v.trim_start_matches("*.").to_owned(),
+                        wildcard: v.starts_with("*."),
+                        status: "pending",
+                        error: None,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let status = if st.pending_polls > 0 || !st.persist_authz.is_empty() {
                 "pending"
             } else {
                 "ready"
             };
             let body = order_body(st, status, &payload["identifiers"]);
             json_ok(st, 201, vec![("location", format!("{base}/order/1"))], body)
+        }
+        (p, Signer::Kid(_)) if p.starts_with("/authz/p") => {
+            let index: usize = p["/authz/p".len()..].parse().unwrap_or(usize::MAX);
+            match st.persist_authz.get(index) {
+                Some(a) => {
+                    let body = persist_authz_body(st, index, a);
+                    json_ok(st, 200, vec![], body)
+                }
+                None => fault_response(st, problem(404, "malformed", "no such authorization")),
+            }
         }
         ("/authz/1", Signer::Kid(_)) => {
             let body = json!({
@@ -467,7 +588,10 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
             json_ok(st, 200, vec![], body)
         }
         ("/order/1/finalize", Signer::Kid(_)) => {
-            if st.polls_before_ready < st.pending_polls || st.finalized {
+            if st.polls_before_ready < st.pending_polls
+                || st.finalized
+                || st.persist_authz.iter().any(|a| a.status != "valid")
+            {
                 let f = problem(403, "orderNotReady", "the order is not ready");
                 return fault_response(st, f);
             }
@@ -514,6 +638,8 @@ fn post(st: &mut CaState, path: &str, payload: Option<Value>, signer: Signer) ->
                 } else {
                     ("valid", vec![])
                 }
+            } else if let Some(status) = persist_order_status(st) {
+                (status, vec![])
             } else if st.polls_before_ready < st.pending_polls {
                 st.polls_before_ready += 1;
                 let headers = st
@@ -563,10 +689,17 @@ fn processing(st: &CaState) -> (&'static str, Vec<(&'static str, String)>) {
 
 fn order_body(st: &CaState, status: &str, identifiers: &Value) -> Value {
     let base = &st.base;
+    let authorizations: Vec<String> = if st.persist_authz.is_empty() {
+        vec![format!("{base}/authz/1")]
+    } else {
+        (0..st.persist_authz.len())
+            .map(|i| format!("{base}/authz/p{i}"))
+            .collect()
+    };
     let mut body = json!({
         "status": status,
         "identifiers": identifiers,
-        "authorizations": [format!("{base}/authz/1")],
+        "authorizations": authorizations,
         "finalize": st.finalize_url.clone().unwrap_or_else(|| format!("{base}/order/1/finalize")),
     });
     if status == "valid" {
@@ -658,4 +791,131 @@ fn key_change(st: &mut CaState, kid: &str, payload: Option<Value>) -> Response {
         }
         Err(f) => fault_response(st, f),
     }
+}
+
+/// The order's status while dns-persist-01 authorizations decide it:
+/// `pending` until each is valid, `invalid` once one is (`None` when they
+/// are all valid, or there are none).
+fn persist_order_status(st: &CaState) -> Option<&'static str> {
+    if st.persist_authz.iter().any(|a| a.status == "invalid") {
+        Some("invalid")
+    } else if st.persist_authz.iter().any(|a| a.status != "valid") {
+        Some("pending")
+    } else {
+        None
+    }
+}
+
+fn persist_challenge_body(st: &CaState, index: usize, a: &PersistAuthz) -> Value {
+    let issuer = st
+        .persist
+        .as_ref()
+        .map(|p| p.issuer.clone())
+        .unwrap_or_default();
+    let mut challenge = json!({
+        "type": "dns-persist-01",
+        "url": format!("{}/chall/p{index}", st.base),
+        "status": a.status,
+        "issuer-domain-names": [issuer],
+    });
+    if let Some(e) = &a.error {
+        challenge["error"] = e.clone();
+    }
+    challenge
+}
+
+fn persist_authz_body(st: &CaState, index: usize, a: &PersistAuthz) -> Value {
+    json!({
+        "status": a.status,
+        "identifier": {"type": "dns", "value": a.name},
+        "wildcard": a.wildcard,
+        "challenges": [
+            {"type": "dns-01", "url": format!("{}/chall/d{index}", st.base), "status": "pending", "token": format!("tok{index}")},
+            persist_challenge_body(st, index, a),
+        ],
+    })
+}
+
+/// Checks the values read at `_validation-persist.<name>` for an
+/// authorization, per draft-ietf-acme-dns-persist-01 §3-4, and records the
+/// outcome on it: the challenge as the answer.
+fn finish_persist(
+    st: &mut CaState,
+    check: PersistCheck,
+    served: anyhow::Result<Vec<String>>,
+) -> Response {
+    let issuer = st.persist.as_ref().unwrap().issuer.clone();
+    let authz = st.persist_authz[check.index].clone();
+    let outcome = match served {
+        Err(e) => Err(("dns", format!("reading the record: {e}"))),
+        Ok(values) => validate_persist(&values, &issuer, &check.account, authz.wildcard),
+    };
+    let updated = &mut st.persist_authz[check.index];
+    match outcome {
+        Ok(()) => updated.status = "valid",
+        Err((kind, detail)) => {
+            updated.status = "invalid";
+            updated.error = Some(json!({
+                "type": format!("urn:ietf:params:acme:error:{kind}"),
+                "detail": detail,
+            }));
+        }
+    }
+    let a = st.persist_authz[check.index].clone();
+    let body = persist_challenge_body(st, check.index, &a);
+    respond(st, 200, vec![], "application/json", body.to_string())
+}
+
+/// Whether one of `values` authorizes `account`: an issue-value whose
+/// issuer domain is `issuer`, whose `accounturi` is the account, with
+/// `policy=wildcard` for a wildcard, and a `persistUntil` not past. The
+/// error kind and detail when none does.
+fn validate_persist(
+    values: &[String],
+    issuer: &str,
+    account: &str,
+    wildcard: bool,
+) -> Result<(), (&'static str, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut reasons = Vec::new();
+    for value in values {
+        let mut parts = value.split(';').map(|p| p.trim_matches([' ', '\t']));
+        if parts.next() != Some(issuer) {
+            continue;
+        }
+        let mut params = HashMap::new();
+        for p in parts {
+            let Some((tag, v)) = p.split_once('=') else {
+                return Err(("malformed", format!("bad parameter {p:?} in {value:?}")));
+            };
+            params.insert(tag.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+        if params.get("accounturi").map(String::as_str) != Some(account) {
+            reasons.push(format!("accounturi mismatch in {value:?}"));
+            continue;
+        }
+        let policy = params.get("policy").map(|p| p.to_ascii_lowercase());
+        if wildcard && policy.as_deref() != Some("wildcard") {
+            reasons.push(format!("no policy=wildcard in {value:?}"));
+            continue;
+        }
+        if let Some(until) = params.get("persistuntil") {
+            match until.parse::<i64>() {
+                Ok(t) if now > t => {
+                    reasons.push(format!("persistUntil passed in {value:?}"));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return Err(("malformed", format!("bad persistUntil in {value:?}"))),
+            }
+        }
+        return Ok(());
+    }
+    if reasons.is_empty() {
+        reasons.push("no TXT record for this CA".into());
+    }
+    Err(("unauthorized", reasons.join("; ")))
 }

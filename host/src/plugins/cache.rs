@@ -1,7 +1,9 @@
 //! On-disk cache of compiled plugins.
 //!
-//! Compiling a component with Cranelift takes ~100 ms; loading its compiled
-//! form takes ~1 ms. Entries are keyed by the SHA-256 of the component bytes
+//! Compiling a component with Cranelift takes a fraction of a second for a
+//! Rust plugin and seconds of CPU for a JavaScript or Python one, which
+//! carries its interpreter (BENCHMARKS.md, "First load"); loading its
+//! compiled form takes milliseconds. Entries are keyed by the SHA-256 of the component bytes
 //! and the engine's compatibility hash (wasmtime version, target, settings),
 //! so a new wacme or a changed plugin never picks up a stale entry.
 //!

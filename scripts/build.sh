@@ -32,6 +32,8 @@ target="${CARGO_TARGET_DIR:-target}"
 dest="$target/$profile/plugins"
 mkdir -p "$dest"
 for dir in plugins/*/; do
+  # plugins/examples holds plugins in other languages, built on their own.
+  [ -f "$dir/Cargo.toml" ] || continue
   name="$(basename "$dir")"
   src="$target/wasm32-wasip2/plugin/wacme_plugin_${name//-/_}.wasm"
   install -m 0644 "$src" "$dest/$name.wasm"

@@ -6,7 +6,9 @@
 //! failure and redaction of what is logged.
 //!
 //! The plugin reports errors as `wasi:http` gave them (`ErrorCode::…`), and
-//! returns `Ok` when a request the sandbox must stop got an answer.
+//! returns `Ok` when a request the sandbox must stop got an answer. A
+//! component importing anything else (here `wasi:http/incoming-handler`) is
+//! still refused, and the refusal says what a plugin may import.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -360,5 +362,32 @@ async fn secrets_of_requests_never_reach_the_log() {
     assert!(
         text.contains(&format!("POST {closed}{path} failed")),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn other_imports_are_refused_naming_what_a_plugin_may_import() {
+    // Exports a (hollow) provider, so loading gets as far as the imports.
+    let wasm = wat::parse_str(
+        r#"(component
+  (import "wasi:http/incoming-handler@0.2.0" (instance (export "handle" (func))))
+  (instance $provider)
+  (export "wacme:dns/provider@0.1.0" (instance $provider)))"#,
+    )
+    .unwrap();
+    let runtime = wacme::plugins::Runtime::new(RuntimeOptions::default()).unwrap();
+    let err = runtime
+        .load_bytes(&wasm, "incoming.wasm".into())
+        .await
+        .err()
+        .expect("an import outside WASI's client side and wacme:dns is refused")
+        .to_string();
+    assert!(err.contains("wasi:http/incoming-handler@0.2.0"), "{err}");
+    assert!(
+        err.contains(
+            "plugins may import only WASI 0.2 (cli, clocks, filesystem, io, random, sockets, \
+             and of wasi:http the `types` and `outgoing-handler` interfaces) and wacme:dns@0.1.0"
+        ),
+        "{err}"
     );
 }

@@ -3,7 +3,8 @@
 //! what the `wacme:dns/http` import may reach, and nothing more: the same
 //! allowlist (on every redirect hop), address policy, body caps, per-call
 //! request budget (shared with the `http` import), timeouts, uniform network
-//! failure and redaction of what is logged.
+//! failure and redaction of what is logged; and the answers it leaves unread
+//! stay within its memory budget.
 //!
 //! The plugin reports errors as `wasi:http` gave them (`ErrorCode::…`), and
 //! returns `Ok` when a request the sandbox must stop got an answer. A
@@ -234,6 +235,34 @@ async fn bodies_over_the_caps_are_refused() {
     let message = stopped(&bed, "big-body", Some(&sink.server.url())).await;
     assert_eq!(message, "big-body: ErrorCode::HttpRequestBodySize(None)");
     assert_eq!(sink.hits(), 0);
+}
+
+#[tokio::test]
+async fn unread_responses_cannot_pile_up_in_the_host() {
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        max_response_bytes: 2 << 20,
+        max_request_bytes: 64 << 10,
+        call_timeout: Duration::from_secs(3),
+        ..Limits::default()
+    };
+    let bed = bed(limits).await;
+    let hits = Arc::new(AtomicU64::new(0));
+    let count = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        async { "x".repeat(1 << 20) }
+    });
+    let server = TestServer::start(app).await;
+    // The plugin keeps 100 answers of 1 MiB unread.
+    let err = session(&bed, "hold", Some(&server.url()), &[])
+        .present(&challenge_set(&["v"]))
+        .await
+        .expect_err("the host must not hold 100 MiB for the plugin");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    // The call's 16 MiB: 14 bodies of 1 MiB held, and the 15th request's
+    // reservation (2 MiB + 64 KiB) no longer fits.
+    assert_eq!(hits.load(Ordering::SeqCst), 14);
 }
 
 /// A server on `port` of 127.0.0.1 counting connections, answering each

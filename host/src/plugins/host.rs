@@ -56,6 +56,10 @@ pub(crate) struct CallCtx {
     deadline: Instant,
     total_requests: Arc<AtomicU64>,
     requests: u32,
+    /// What the host may hold for this call's `wasi:http` requests and
+    /// their unread responses, in KiB: the plugin's own memory budget
+    /// ([`super::wasi_http`]).
+    pub(crate) wasi_http_memory: Arc<tokio::sync::Semaphore>,
     pub(crate) output: PluginLog,
 }
 
@@ -79,6 +83,9 @@ impl CallCtx {
             deadline,
             total_requests,
             requests: 0,
+            wasi_http_memory: Arc::new(tokio::sync::Semaphore::new(
+                limits.memory_bytes.div_ceil(1024),
+            )),
         }
     }
 

@@ -23,6 +23,15 @@
 //!   out is `connection-timeout`; every network failure (unknown name,
 //!   refused, reset, TLS, not HTTP) is one and the same
 //!   `destination-unavailable`, so a closed port and an open one look alike;
+//! - what the host holds for a call's requests is bounded by the plugin's
+//!   own memory budget ([`super::Limits::memory_bytes`]): a request in
+//!   flight reserves the request and response caps, an answered one keeps
+//!   its body's size until the plugin has read the body to its end or
+//!   dropped it. A request that does not fit waits for earlier ones, so
+//!   requests run side by side (a dozen at the default limits) and a
+//!   plugin that piles up unread responses runs into its call's deadline
+//!   rather than into the host's memory (the `http` import copies every
+//!   answer into the plugin's memory, where the same budget applies);
 //! - the request options' timeouts are ignored: the host's apply;
 //! - `host`, `connection`, `transfer-encoding` and `upgrade` (with
 //!   wasmtime-wasi-http's other forbidden fields) cannot be set at all;
@@ -35,6 +44,7 @@ use super::store::State;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::future::Future;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -81,10 +91,17 @@ impl WasiHttpHooks for CallCtx {
         // the budget the `http` and `dns` imports use too.
         let counted = self.count_request();
         let sender = self.sender();
+        let memory = self.wasi_http_memory.clone();
         Box::new(async move {
             if let Err(reason) = counted {
                 return Err(refused(&sender, Refusal::Denied(reason)).into());
             }
+            let limits = &sender.limits;
+            let reserve = kib(limits.max_request_bytes + limits.max_response_bytes)
+                .min(kib(limits.memory_bytes));
+            let Ok(mut held) = memory.acquire_many_owned(reserve).await else {
+                unreachable!("the semaphore is never closed")
+            };
             let outgoing = match outgoing(&sender, request).await {
                 Ok(outgoing) => outgoing,
                 Err(Collect::TooLarge(max)) => {
@@ -96,9 +113,14 @@ impl WasiHttpHooks for CallCtx {
             };
             match sender.send(outgoing).await {
                 Ok(incoming) => {
+                    // The body's size stays reserved while the body lives;
+                    // the rest goes back now.
+                    let kept = held
+                        .split(kib(incoming.body.len()) as usize)
+                        .unwrap_or(held);
                     let done: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
                         Box::new(async { Ok(()) });
-                    Ok((response(incoming), done))
+                    Ok((response(incoming, kept), done))
                 }
                 Err(refusal) => Err(refused(&sender, refusal).into()),
             }
@@ -140,18 +162,29 @@ async fn outgoing(sender: &Sender, request: http::Request<WasiBody>) -> Result<O
     })
 }
 
-/// The plugin's view of a final answer: its body in memory. The body is
-/// whole, so `transfer-encoding` no longer describes it.
-fn response(incoming: Incoming) -> http::Response<WasiBody> {
+/// The plugin's view of a final answer: its body in memory, holding `kept`
+/// of the call's memory until the body is dropped (read to its end, or
+/// dropped unread). The body is whole, so `transfer-encoding` no longer
+/// describes it.
+fn response(incoming: Incoming, kept: OwnedSemaphorePermit) -> http::Response<WasiBody> {
     let mut headers = incoming.headers;
     headers.remove(http::header::TRANSFER_ENCODING);
     let body = http_body_util::Full::new(Bytes::from(incoming.body))
         .map_err(|never| match never {})
+        .map_frame(move |frame| {
+            let _ = &kept;
+            frame
+        })
         .boxed_unsync();
     let mut response = http::Response::new(body);
     *response.status_mut() = incoming.status;
     *response.headers_mut() = headers;
     response
+}
+
+/// `bytes` in whole KiB, the unit of a call's `wasi:http` memory.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
 /// The `wasi:http` error code for a refusal; the operator's log gets the

@@ -64,6 +64,7 @@ impl Provider for WasiHttp {
             "many" => many(config.require("target")?, 0),
             "mixed" => many(config.require("target")?, MIXED_HTTP_IMPORT),
             "big-body" => big_body(config.require("target")?),
+            "hold" => hold(config.require("target")?),
             "ok" => Ok(()),
             other => Err(Error::InvalidConfig(format!(
                 "unknown mode {other:?}; one of: {}",
@@ -176,6 +177,21 @@ fn big_body(target: &str) -> Result<()> {
             Ok(())
         }
         Err(code) => Err(Error::Permanent(format!("big-body: {code}"))),
+    }
+}
+
+/// `hold`: GETs `target` 100 times, keeping every response unread (their
+/// bodies stay with the host). All 100 held is a success of the attack.
+fn hold(target: &str) -> Result<()> {
+    match wasi::hold(target, 100) {
+        (held, None) => {
+            report(&format!("hold: {held} unread responses held"));
+            Ok(())
+        }
+        (held, Some(code)) => Err(Error::Permanent(format!(
+            "hold: request {} failed after {held} held: {code}",
+            held + 1
+        ))),
     }
 }
 

@@ -1,8 +1,8 @@
 //! One HTTP exchange through `wasi:http/outgoing-handler`, the way a
 //! standard client does it: the request handed to the handler first, then
 //! its body streamed, then the response awaited and its body read to the
-//! end. Errors are the `wasi:http` error code as the plugin sees it
-//! (`ErrorCode::…`).
+//! end (or, for [`hold`], left unread). Errors are the `wasi:http` error
+//! code as the plugin sees it (`ErrorCode::…`).
 
 /// A response: its status and whole body.
 pub struct Fetched {
@@ -10,17 +10,16 @@ pub struct Fetched {
     pub body: Vec<u8>,
 }
 
+/// Sends a request and waits for the response, leaving its body unread.
 #[cfg(target_arch = "wasm32")]
-pub fn fetch(
+pub fn send(
     method: &str,
     url: &str,
     headers: &[(&str, String)],
     body: &[u8],
-) -> Result<Fetched, String> {
+) -> Result<wasip2::http::types::IncomingResponse, String> {
     use wasip2::http::outgoing_handler;
-    use wasip2::http::types::{
-        Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
-    };
+    use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
     use wasip2::io::streams::StreamError;
 
     let (scheme, rest) = url
@@ -75,12 +74,26 @@ pub fn fetch(
     let _ = OutgoingBody::finish(outgoing, None);
 
     future.subscribe().block();
-    let response = match future.get() {
-        Some(Ok(Ok(response))) => response,
-        Some(Ok(Err(code))) => return Err(format!("{code:?}")),
-        Some(Err(())) => return Err("response taken twice".into()),
-        None => return Err("response not ready after waiting".into()),
-    };
+    match future.get() {
+        Some(Ok(Ok(response))) => Ok(response),
+        Some(Ok(Err(code))) => Err(format!("{code:?}")),
+        Some(Err(())) => Err("response taken twice".into()),
+        None => Err("response not ready after waiting".into()),
+    }
+}
+
+/// [`send`], then the response's body read to its end.
+#[cfg(target_arch = "wasm32")]
+pub fn fetch(
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<Fetched, String> {
+    use wasip2::http::types::IncomingBody;
+    use wasip2::io::streams::StreamError;
+
+    let response = send(method, url, headers, body)?;
     let status = response.status();
     let incoming = response.consume().map_err(|()| "response body")?;
     let mut data = Vec::new();
@@ -98,6 +111,26 @@ pub fn fetch(
     }
     drop(IncomingBody::finish(incoming));
     Ok(Fetched { status, body: data })
+}
+
+/// `hold`: GETs `url` up to `times` times, keeping every response with its
+/// body unread; how many were answered, or the first error after them.
+#[cfg(target_arch = "wasm32")]
+pub fn hold(url: &str, times: u32) -> (u32, Option<String>) {
+    let mut held = Vec::new();
+    for _ in 0..times {
+        match send("GET", url, &[], &[]) {
+            Ok(response) => held.push(response),
+            Err(code) => return (held.len() as u32, Some(code)),
+        }
+    }
+    (held.len() as u32, None)
+}
+
+/// The native build (clippy, unit tests) has no `wasi:http`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn hold(_url: &str, _times: u32) -> (u32, Option<String>) {
+    (0, Some("wasi:http exists only in the component".into()))
 }
 
 /// The native build (clippy, unit tests) has no `wasi:http`.

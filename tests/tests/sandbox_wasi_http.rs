@@ -297,6 +297,14 @@ async fn raw_server(port: u16, reply: Option<&'static [u8]>) -> (Arc<AtomicU64>,
 /// Aborts its task when dropped (the listener closes with it).
 struct TestTask(tokio::task::JoinHandle<()>);
 
+impl TestTask {
+    /// Stops the task and waits until its listener is closed.
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
 impl Drop for TestTask {
     fn drop(&mut self) {
         self.0.abort();
@@ -314,9 +322,14 @@ async fn a_closed_port_and_an_open_one_look_alike() {
     let (connections, server) = raw_server(port, Some(b"SSH-2.0-OpenSSH_9.6\r\n")).await;
     let open = stopped(&bed, "get", Some(&target)).await;
     assert!(connections.load(Ordering::SeqCst) >= 1, "not contacted");
-    drop(server);
+    server.stop().await;
+    // Something listens that hangs up without a word.
+    let (connections, _server) = raw_server(port, Some(b"")).await;
+    let hangs_up = stopped(&bed, "get", Some(&target)).await;
+    assert!(connections.load(Ordering::SeqCst) >= 1, "not contacted");
     assert_eq!(closed, "get: ErrorCode::DestinationUnavailable");
     assert_eq!(open, closed);
+    assert_eq!(hangs_up, closed);
 }
 
 #[tokio::test]

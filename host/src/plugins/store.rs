@@ -1,7 +1,7 @@
 //! The state of one plugin instance's store: the empty WASI context, the
-//! `wasi:http` context and their resource table, the memory [`Limiter`] (one budget for all memories and
-//! tables, remembering when it was hit), and the call context the imports
-//! use. The latest WIT version's imports are served here, on [`State`];
+//! `wasi:http` context and their resource table, the memory [`Limiter`]
+//! (one budget for all memories and tables, remembering when it was hit),
+//! and the call context the imports use. The latest WIT version's imports are served here, on [`State`];
 //! older versions' in their `since_v0_x` modules.
 
 use super::bindings::latest::wacme::dns::{dns, http, log, types};

@@ -11,7 +11,10 @@
 //! origins its metadata declares (after templating from config) and the
 //! operator allows, and the `dns` import (0.2.0), which only reaches the
 //! nameservers it declares ([`dns`]); of those only public addresses unless
-//! the operator chose the origin or server.
+//! the operator chose the origin or server. Standard `wasi:http`
+//! (`outgoing-handler`) is the `http` import under another name: its
+//! requests go through the same sender, under the same rules and budget
+//! (`wasi_http`).
 //!
 //! - [`Runtime`]: one per process; owns the engine, the epoch ticker, the
 //!   linker, the compile cache and the HTTP clients (see [`net`] for the
@@ -37,6 +40,7 @@ pub mod redact;
 mod runtime;
 mod since_v0_1;
 mod store;
+mod wasi_http;
 
 pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;

@@ -44,6 +44,7 @@ use super::policy::AllowList;
 use super::redact::{Redactor, truncate};
 use super::since_v0_1;
 use super::store::{Limiter, MemoryLimitReached, State};
+use super::wasi_http;
 use super::{
     Error, Operation, ProviderError, ProviderErrorKind, TxtSet, WIT_VERSION, WIT_VERSIONS,
 };
@@ -56,6 +57,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// How to build a [`Runtime`].
 #[derive(Debug, Clone, Default)]
@@ -209,6 +211,7 @@ impl Runtime {
             .map_err(|e| rt(&e))?;
         v0_2::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| rt(&e))?;
+        wasi_http::add_to_linker(&mut linker).map_err(|e| rt(&e))?;
         // HTTP/1.1 only, as for the CA: the clients are shared by every
         // call of the process, and one troubled HTTP/2 connection would hold
         // all of them.
@@ -306,11 +309,11 @@ impl Runtime {
             tracing::debug!("compiled {origin} in {:.2} s", took.as_secs_f64());
         }
         let wit_version = check_exports(engine, &component).map_err(load_err)?;
-        let pre = self.inner.linker.instantiate_pre(&component).map_err(|e| {
-            load_err(format!(
-                "{e:#} (plugins may import only WASI and wacme:dns@{wit_version})"
-            ))
-        })?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| load_err(format!("{e:#} ({})", accepted_imports(wit_version))))?;
         let typed = |e: wasmtime::Error| load_err(format!("{e:#}"));
         let pre = match wit_version {
             "0.1.0" => Pre::V0_1(v0_1::DnsProviderPre::new(pre).map_err(typed)?),
@@ -381,6 +384,15 @@ fn human_size(bytes: usize) -> String {
     } else {
         format!("{} KiB", bytes.div_ceil(1024))
     }
+}
+
+/// What a plugin may import, for the message refusing one that imports
+/// something else.
+fn accepted_imports(wit_version: &str) -> String {
+    format!(
+        "plugins may import only WASI 0.2 (cli, clocks, filesystem, io, random, sockets, and \
+         of wasi:http the `types` and `outgoing-handler` interfaces) and wacme:dns@{wit_version}"
+    )
 }
 
 /// A component binary starts with `\0asm` and the component layer's version.
@@ -588,6 +600,7 @@ impl PluginInner {
             &inner.engine,
             State {
                 wasi,
+                http: WasiHttpCtx::new(),
                 table,
                 limiter: Limiter::new(inner.limits.memory_bytes),
                 call: ctx,

@@ -1,7 +1,7 @@
-//! The state of one plugin instance's store: the empty WASI context and its
-//! resource table, the memory [`Limiter`] (one budget for all memories and
-//! tables, remembering when it was hit), and the call context the imports
-//! use. The latest WIT version's imports are served here, on [`State`];
+//! The state of one plugin instance's store: the empty WASI context, the
+//! `wasi:http` context and their resource table, the memory [`Limiter`]
+//! (one budget for all memories and tables, remembering when it was hit),
+//! and the call context the imports use. The latest WIT version's imports are served here, on [`State`];
 //! older versions' in their `since_v0_x` modules.
 
 use super::bindings::latest::wacme::dns::{dns, http, log, types};
@@ -10,11 +10,16 @@ use super::limits::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, TABLE_ELEMENT_BYTES
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 /// Per-store state: the empty WASI context, the memory limiter, and the
-/// context of the current call for the `http`, `dns` and `log` imports.
+/// context of the current call for the `http`, `dns` and `log` imports and
+/// for `wasi:http`.
 pub(crate) struct State {
     pub(crate) wasi: WasiCtx,
+    /// `wasi:http`'s settings; its requests go through `call`
+    /// ([`super::wasi_http`]).
+    pub(crate) http: WasiHttpCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) call: CallCtx,

@@ -157,8 +157,8 @@ fn describe(out: &PersistOutput, action: &str) -> String {
     let mut text = String::new();
     match action {
         "show" => text.push_str(&format!(
-            "dns-persist-01 records for the account {} at {}; publish each as a TXT record:\n",
-            out.account, out.issuer
+            "dns-persist-01 records ({}) for the account {} at {}; publish each as a TXT record:\n",
+            out.draft, out.account, out.issuer
         )),
         "set" => text.push_str("Published and served by every authoritative nameserver:\n"),
         _ => text.push_str("Removed this account's values:\n"),

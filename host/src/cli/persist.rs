@@ -48,7 +48,8 @@ pub struct PersistArgs {
     /// (YYYY-MM-DD, RFC 3339, or UNIX seconds).
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// The CA's issuer domain name. Default: the directory's (caaIdentities).
+    /// The CA's issuer domain name. Default: the directory's
+    /// (issuerDomainNames, else caaIdentities).
     #[arg(long, value_name = "DOMAIN")]
     pub issuer_domain_name: Option<String>,
     #[command(flatten)]

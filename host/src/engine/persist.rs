@@ -76,7 +76,7 @@ pub fn issuer(client: &Client, given: Option<&str>) -> Result<String, InputError
         .cloned()
         .ok_or_else(|| {
             InputError(
-                "the CA's directory names no issuer domain (meta caaIdentities): pass --issuer-domain-name"
+                "the CA's directory names no issuer domain (meta issuerDomainNames or caaIdentities): pass --issuer-domain-name"
                     .into(),
             )
         })

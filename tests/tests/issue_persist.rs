@@ -12,6 +12,13 @@
 //! never calling the plugin; refusals before any challenge is answered: a record of
 //! another account, an expired `persistUntil`, a wildcard without
 //! `policy=wildcard`, no record at all.
+//!
+//! And against the fake CA speaking draft -02 (hashed account URIs under
+//! the directory's `accountHashPrefix`): `persist show`/`set` write the
+//! hashed value (replacing a -01 value of the account), apex + wildcard
+//! issued on it without credentials, the domain-free (`*`) form accepted,
+//! and a -01-shaped record refused, by wacme before answering and by the
+//! CA's own check.
 
 mod acme_common;
 
@@ -35,6 +42,15 @@ struct PersistBed {
 
 impl PersistBed {
     async fn start() -> Option<PersistBed> {
+        PersistBed::start_draft(false).await
+    }
+
+    /// The bed with the CA speaking draft -02.
+    async fn start_02() -> Option<PersistBed> {
+        PersistBed::start_draft(true).await
+    }
+
+    async fn start_draft(draft02: bool) -> Option<PersistBed> {
         if !wacme_tests::pdns::available() {
             return None;
         }
@@ -42,7 +58,11 @@ impl PersistBed {
         pdns.create_zone(ZONE, &[("ns1.example.test", pdns.dns_addr().ip())])
             .await
             .expect("create zone");
-        let ca = FakeCa::with_persist(pdns.dns_addr(), ISSUER).await;
+        let ca = if draft02 {
+            FakeCa::with_persist_02(pdns.dns_addr(), ISSUER).await
+        } else {
+            FakeCa::with_persist(pdns.dns_addr(), ISSUER).await
+        };
         Some(PersistBed {
             pdns,
             ca,
@@ -346,4 +366,108 @@ async fn no_record_is_refused() {
         return;
     };
     refused(&bed, &[ZONE], "serves no dns-persist-01 record").await;
+}
+
+const DRAFT_02: &str = "draft-ietf-acme-dns-persist-02";
+
+/// Draft -02: `show` and `set` write the hashed account URI the CA
+/// computes (its own code, `FakeCa::hashed_account_uri`), `set` replaces
+/// the account's -01-shaped value and keeps a foreign one, and apex +
+/// wildcard are issued on it without any DNS credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft02_set_and_issue_apex_and_wildcard_without_dns_credentials() {
+    let Some(bed) = PersistBed::start_02().await else {
+        return;
+    };
+    let out = run(bed.wacme(&["--output", "json", "persist", "show", "-d", ZONE]));
+    assert!(out.status.success(), "{}", show(&out));
+    let shown = json(&out);
+    assert_eq!(shown["draft"], DRAFT_02);
+    let account = shown["account"].as_str().unwrap().to_string();
+    let hashed = bed.ca.hashed_account_uri(&account, ZONE);
+    assert!(
+        hashed.starts_with(&format!("{}sha-256/", bed.ca.account_hash_prefix())),
+        "{hashed}"
+    );
+    assert_eq!(
+        shown["records"][0]["value"],
+        format!("{ISSUER}; accounturi={hashed}")
+    );
+
+    let old = format!("{ISSUER}; accounturi={account}; policy=wildcard");
+    bed.publish(&[old.clone(), FOREIGN.to_string()]).await;
+    let out = bed.persist_with_plugin("set", &["-d", ZONE, "-d", "*.example.test"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let set = json(&out);
+    assert_eq!(set["draft"], DRAFT_02);
+    let value = format!("{ISSUER}; accounturi={hashed}; policy=wildcard");
+    assert_eq!(set["records"][0]["value"], value.as_str());
+    assert_eq!(set["records"][0]["removed"][0], old.as_str());
+    let mut want = vec![value.clone(), FOREIGN.to_string()];
+    want.sort();
+    assert_eq!(bed.served().await, want, "-01 value replaced, foreign kept");
+
+    let out = bed.issue_persist(&[ZONE, "*.example.test"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let issued = json(&out);
+    assert_eq!(issued["challenge"], "dns-persist-01");
+    assert_eq!(issued["provider_requests"], 0);
+    assert_eq!(issued["record_sets"], 0);
+    assert_eq!(bed.challenges_answered(), 2, "apex and wildcard");
+    assert!(!bed.local.cert_files().is_empty());
+}
+
+/// Draft -02 §4.1: the hash may be computed over `*` instead of the
+/// domain; wacme and the CA both accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft02_accepts_the_domain_free_form() {
+    let Some(bed) = PersistBed::start_02().await else {
+        return;
+    };
+    let ours = bed.account();
+    let any = bed.ca.hashed_account_uri(&ours, "*");
+    assert_ne!(any, bed.ca.hashed_account_uri(&ours, ZONE));
+    bed.publish(&[format!("{ISSUER}; accounturi={any}")]).await;
+    let out = bed.issue_persist(&[ZONE]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(bed.challenges_answered(), 1);
+}
+
+/// Draft -02 no longer accepts the account URL (the -01 form): wacme says
+/// so before answering any challenge, and the CA's own check refuses it as
+/// malformed (§9.3.1) while accepting the hashed value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft02_refuses_a_draft01_record() {
+    let Some(bed) = PersistBed::start_02().await else {
+        return;
+    };
+    let ours = bed.account();
+    let early = format!("{ISSUER}; accounturi={ours}; policy=wildcard");
+    bed.publish(std::slice::from_ref(&early)).await;
+    refused(&bed, &[ZONE, "*.example.test"], "draft -01 form").await;
+    let out = bed.issue_persist(&[ZONE]);
+    assert!(
+        show(&out).contains(&bed.ca.account_hash_prefix()),
+        "names the prefix: {}",
+        show(&out)
+    );
+
+    let err = bed
+        .ca
+        .validate(std::slice::from_ref(&early), &ours, ZONE, true)
+        .unwrap_err();
+    assert_eq!(err.0, "malformed", "{err:?}");
+    let hashed = bed.ca.hashed_account_uri(&ours, ZONE);
+    let good = format!("{ISSUER}; accounturi={hashed}; policy=wildcard");
+    assert!(
+        bed.ca
+            .validate(&[early, good.clone()], &ours, ZONE, true)
+            .is_ok()
+    );
+    // Bound to example.test: not another name's record.
+    let err = bed
+        .ca
+        .validate(&[good], &ours, "other.example.test", false)
+        .unwrap_err();
+    assert_eq!(err.0, "unauthorized", "{err:?}");
 }

@@ -62,11 +62,28 @@ pub struct Meta {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub issuer_domain_names: Vec<String>,
+    /// dns-persist-01 draft -02: where the CA's hashed account URIs live
+    /// (e.g. `https://ca.example/account-hash/`); a CA serving -02 must
+    /// advertise it, so its presence says the CA speaks -02.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_hash_prefix: Option<String>,
     #[serde(default)]
     pub external_account_required: bool,
     /// Certificate profiles offered: name → description.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profiles: BTreeMap<String, String>,
+}
+
+impl Meta {
+    /// The dns-persist-01 draft the directory announces: -02 when it
+    /// advertises `accountHashPrefix` (which every -02 CA must, and no
+    /// earlier draft defines), else -00/-01.
+    pub fn persist_draft(&self) -> super::persist::Draft {
+        match self.account_hash_prefix {
+            Some(_) => super::persist::Draft::V02,
+            None => super::persist::Draft::Early,
+        }
+    }
 }
 
 impl Directory {
@@ -116,7 +133,7 @@ impl Directory {
 /// not strings are kept as their JSON text.
 fn normalize_meta(meta: &mut serde_json::Map<String, serde_json::Value>) {
     use serde_json::Value;
-    for key in ["termsOfService", "website"] {
+    for key in ["termsOfService", "website", "accountHashPrefix"] {
         if meta.get(key).is_some_and(|v| !v.is_string()) {
             meta.remove(key);
         }
@@ -127,12 +144,14 @@ fn normalize_meta(meta: &mut serde_json::Map<String, serde_json::Value>) {
     {
         meta.remove("externalAccountRequired");
     }
-    match meta.get_mut("caaIdentities") {
-        Some(Value::Array(items)) => items.retain(|v| v.is_string()),
-        Some(_) => {
-            meta.remove("caaIdentities");
+    for key in ["caaIdentities", "issuerDomainNames"] {
+        match meta.get_mut(key) {
+            Some(Value::Array(items)) => items.retain(|v| v.is_string()),
+            Some(_) => {
+                meta.remove(key);
+            }
+            None => {}
         }
-        None => {}
     }
     match meta.get_mut("profiles") {
         Some(Value::Object(profiles)) => {
@@ -227,5 +246,37 @@ mod tests {
         assert_eq!(d.meta.profiles.get("x").map(String::as_str), Some("1"));
         assert!(d.meta.caa_identities.is_empty());
         assert!(d.meta.website.is_none());
+        let body =
+            br#"{"newNonce":"https://a/n","newAccount":"https://a/a","newOrder":"https://a/o",
+            "meta": {"accountHashPrefix": 7, "issuerDomainNames": ["ca.example", 3]}}"#;
+        let d = Directory::parse(body).unwrap();
+        assert!(d.meta.account_hash_prefix.is_none());
+        assert_eq!(d.meta.issuer_domain_names, ["ca.example"]);
+    }
+
+    #[test]
+    fn dns_persist_draft_02_meta() {
+        use crate::acme::persist::Draft;
+        // draft-ietf-acme-dns-persist-02 §10.3, Figure 6.
+        let body =
+            br#"{"newNonce":"https://a/n","newAccount":"https://a/a","newOrder":"https://a/o",
+            "meta": {"accountHashPrefix": "https://ca.example/account-hash/",
+                     "issuerDomainNames": ["authority.example", "ca.example.net"]}}"#;
+        let d = Directory::parse(body).unwrap();
+        assert_eq!(
+            d.meta.account_hash_prefix.as_deref(),
+            Some("https://ca.example/account-hash/")
+        );
+        assert_eq!(
+            d.meta.issuer_domain_names,
+            ["authority.example", "ca.example.net"]
+        );
+        assert_eq!(d.meta.persist_draft(), Draft::V02);
+        let d = Directory::parse(
+            br#"{"newNonce":"https://a/n","newAccount":"https://a/a","newOrder":"https://a/o",
+            "meta": {"caaIdentities": ["ca.example"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(d.meta.persist_draft(), Draft::Early);
     }
 }

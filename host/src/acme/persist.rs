@@ -5,10 +5,15 @@
 //! deciding whether the values a name serves authorize an account for a
 //! name (or its wildcard) now. Pure: no network, no clock of its own.
 //!
-//! Which draft a CA speaks is [`Draft`]: the early drafts (-00, -01, served
-//! by Pebble, Boulder and Let's Encrypt staging) name the CA's issuer
-//! domains in the challenge's `issuer-domain-names` and put the account URI
-//! in the record as it is; -02 renames the field `issuerDomainNames`.
+//! Which draft a CA speaks is [`Draft`], and how the record names the
+//! account follows from it ([`Binding`]): the early drafts (-00, -01)
+//! name the CA's issuer domains in the challenge's `issuer-domain-names`
+//! and put the account URL in `accounturi` as it is; -02 renames the field
+//! `issuerDomainNames`, has the directory advertise `accountHashPrefix`
+//! (and `issuerDomainNames`), and accepts only a hashed account URI:
+//! `<accountHashPrefix>sha-256/<base64url(SHA-256(len || domain ||
+//! thumbprint || account URL))>` ([`hashed_account_uri`]). The record's
+//! name, its issuer, `policy` and `persistUntil` are the same in both.
 
 use std::fmt;
 
@@ -28,11 +33,136 @@ pub fn record_name(domain: &str) -> String {
 /// The draft version whose shape a CA serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Draft {
-    /// -00 and -01: challenge field `issuer-domain-names`, the account URI
+    /// -00 and -01: challenge field `issuer-domain-names`, the account URL
     /// in the record as it is.
     Early,
-    /// -02: challenge field `issuerDomainNames`.
+    /// -02: challenge field `issuerDomainNames`, directory `meta`
+    /// `accountHashPrefix`, a hashed account URI in the record.
     V02,
+}
+
+/// The hash algorithm of -02 hashed account URIs, as its RFC 6920 Hash
+/// Name String: SHA-256, the one every -02 CA must accept.
+pub const HASH_ALG: &str = "sha-256";
+
+/// The `domain_name` of -02's opt-out form: a hashed account URI that does
+/// not depend on the domain (every -02 CA accepts it).
+pub const ANY_DOMAIN: &str = "*";
+
+/// Clients refuse a -02 challenge naming more issuer domains (§3.1).
+pub const MAX_ISSUERS: usize = 10;
+
+/// The name a record at `_validation-persist.<name>` is about: the ordered
+/// name without `*.` and trailing dot, in lower case (the form -02 hashes;
+/// ACME identifiers are already A-labels).
+pub fn base_name(domain: &str) -> String {
+    domain
+        .strip_prefix("*.")
+        .unwrap_or(domain)
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Draft -02 §4.1: the hashed account URI of the account at `account_url`
+/// whose key has the RFC 7638 thumbprint `thumbprint` (its unpadded
+/// base64url text, as in key authorizations), for the record of `domain`
+/// (or [`ANY_DOMAIN`]): `prefix` + `sha-256/` + the unpadded base64url
+/// SHA-256 of one octet giving the domain's length, the domain, the
+/// thumbprint and the account URL. `None` for a domain longer than 255
+/// octets, which no DNS name is.
+pub fn hashed_account_uri(
+    prefix: &str,
+    domain: &str,
+    thumbprint: &str,
+    account_url: &str,
+) -> Option<String> {
+    let len = u8::try_from(domain.len()).ok()?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(&[len]);
+    ctx.update(domain.as_bytes());
+    ctx.update(thumbprint.as_bytes());
+    ctx.update(account_url.as_bytes());
+    let digest = super::jwk::b64(ctx.finish().as_ref());
+    Some(format!("{prefix}{HASH_ALG}/{digest}"))
+}
+
+/// How a record names the account, in the CA's draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    /// -00/-01: `accounturi` is the account URL.
+    Url { url: &'a str },
+    /// -02: `accounturi` is the hashed account URI under the directory's
+    /// `accountHashPrefix`, over the account key's thumbprint.
+    Hashed {
+        prefix: &'a str,
+        thumbprint: &'a str,
+        url: &'a str,
+    },
+}
+
+impl<'a> Binding<'a> {
+    /// The binding `draft` asks of the account at `url` with key
+    /// `thumbprint`; -02 needs the directory's `accountHashPrefix` (`None`
+    /// when it has none).
+    pub fn for_draft(
+        draft: Draft,
+        url: &'a str,
+        thumbprint: &'a str,
+        prefix: Option<&'a str>,
+    ) -> Option<Binding<'a>> {
+        match draft {
+            Draft::Early => Some(Binding::Url { url }),
+            Draft::V02 => Some(Binding::Hashed {
+                prefix: prefix?,
+                thumbprint,
+                url,
+            }),
+        }
+    }
+
+    pub fn draft(&self) -> Draft {
+        match self {
+            Binding::Url { .. } => Draft::Early,
+            Binding::Hashed { .. } => Draft::V02,
+        }
+    }
+
+    /// The account URL.
+    pub fn url(&self) -> &'a str {
+        match *self {
+            Binding::Url { url } | Binding::Hashed { url, .. } => url,
+        }
+    }
+
+    /// The `accounturi` this account's record for `domain` carries: the
+    /// URL, or (-02) the hashed URI bound to the domain (`None` for a
+    /// domain longer than 255 octets).
+    pub fn account_uri(&self, domain: &str) -> Option<String> {
+        match *self {
+            Binding::Url { url } => Some(url.to_string()),
+            Binding::Hashed {
+                prefix,
+                thumbprint,
+                url,
+            } => hashed_account_uri(prefix, &base_name(domain), thumbprint, url),
+        }
+    }
+
+    /// Whether `value` (an `accounturi`) names this account in the record
+    /// for `domain`: the URL, exactly; or (-02) the hashed URI for the
+    /// domain or for [`ANY_DOMAIN`], compared as strings (-02 §4.2).
+    pub fn names(&self, domain: &str, value: &str) -> bool {
+        match *self {
+            Binding::Url { url } => value == url,
+            Binding::Hashed {
+                prefix,
+                thumbprint,
+                url,
+            } => [base_name(domain).as_str(), ANY_DOMAIN]
+                .iter()
+                .any(|d| hashed_account_uri(prefix, d, thumbprint, url).as_deref() == Some(value)),
+        }
+    }
 }
 
 impl Draft {
@@ -59,7 +189,8 @@ impl fmt::Display for Draft {
 pub struct RecordValue {
     /// The CA's issuer domain name (one of the challenge's).
     pub issuer: String,
-    /// The ACME account's URL (its `kid`).
+    /// `accounturi`: the ACME account's URL (its `kid`) in -00/-01, its
+    /// hashed account URI in -02 ([`Binding::account_uri`]).
     pub account_uri: String,
     /// `policy=wildcard`: also covers `*.name` and names below it.
     pub wildcard: bool,
@@ -194,6 +325,22 @@ pub enum Refusal {
         expected: String,
     },
     #[error(
+        "the dns-persist-01 record at {name} has accounturi {found}, not this account's hashed URI {expected} (another account's, or this account's under an earlier key); publish it again with `wacme persist set`"
+    )]
+    OtherHash {
+        name: String,
+        found: String,
+        expected: String,
+    },
+    #[error(
+        "the dns-persist-01 record at {name} names the account as {found}, not as a hashed account URI under {prefix}: this CA speaks draft -02, which no longer accepts the draft -01 form (the account URL); publish it again with `wacme persist set`"
+    )]
+    NotHashed {
+        name: String,
+        found: String,
+        prefix: String,
+    },
+    #[error(
         "the dns-persist-01 record at {name} expired: persistUntil={until} is in the past; publish a new one with `wacme persist set`"
     )]
     Expired { name: String, until: i64 },
@@ -216,8 +363,8 @@ pub struct Expected<'a> {
     pub ordered: &'a str,
     /// The CA's issuer domain names (from the challenge).
     pub issuers: &'a [String],
-    /// The account URL.
-    pub account_uri: &'a str,
+    /// The account, as the CA's draft binds it.
+    pub account: Binding<'a>,
     /// Now, as UNIX time.
     pub now: i64,
 }
@@ -253,11 +400,29 @@ pub fn judge(served: &[String], expected: &Expected<'_>) -> Result<RecordValue, 
                 continue;
             }
         };
-        if value.account_uri != expected.account_uri {
-            other_account.get_or_insert(Refusal::OtherAccount {
-                name: name.clone(),
-                found: value.account_uri.clone(),
-                expected: expected.account_uri.to_string(),
+        if !expected.account.names(expected.ordered, &value.account_uri) {
+            let found = value.account_uri.clone();
+            other_account.get_or_insert(match expected.account {
+                Binding::Url { url } => Refusal::OtherAccount {
+                    name: name.clone(),
+                    found,
+                    expected: url.to_string(),
+                },
+                Binding::Hashed { prefix, .. } if !found.starts_with(prefix) => {
+                    Refusal::NotHashed {
+                        name: name.clone(),
+                        found,
+                        prefix: prefix.to_string(),
+                    }
+                }
+                Binding::Hashed { .. } => Refusal::OtherHash {
+                    name: name.clone(),
+                    found,
+                    expected: expected
+                        .account
+                        .account_uri(expected.ordered)
+                        .unwrap_or_default(),
+                },
             });
             continue;
         }
@@ -303,9 +468,138 @@ mod tests {
         Expected {
             ordered,
             issuers,
-            account_uri: ACCT,
+            account: Binding::Url { url: ACCT },
             now,
         }
+    }
+
+    // Draft -02 §10.2 (the test vector): the thumbprint is RFC 7638 §3.1's
+    // example key's, the account URL and prefix the draft's.
+    const THUMB: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    const URL_02: &str = "https://ca.example/acct/123";
+    const PREFIX: &str = "https://ca.example/account-hash/";
+    const HASHED: &str =
+        "https://ca.example/account-hash/sha-256/5SQm7n6tPh2-PlLbCKGnViTXX5z19SCN4cPGQHSk-kw";
+    const HASHED_ANY: &str =
+        "https://ca.example/account-hash/sha-256/NpDnSwUthQK8zCgFdefYxAdAVPnygMLbs9US6oO-5ug";
+
+    fn binding_02() -> Binding<'static> {
+        Binding::Hashed {
+            prefix: PREFIX,
+            thumbprint: THUMB,
+            url: URL_02,
+        }
+    }
+
+    fn expect_02<'a>(ordered: &'a str, issuers: &'a [String]) -> Expected<'a> {
+        Expected {
+            ordered,
+            issuers,
+            account: binding_02(),
+            now: 100,
+        }
+    }
+
+    #[test]
+    fn hashed_account_uris_match_the_draft_02_vectors() {
+        // SHA-256(0x0b || "example.com" || THUMB || URL_02), unpadded base64url.
+        assert_eq!(
+            hashed_account_uri(PREFIX, "example.com", THUMB, URL_02).unwrap(),
+            HASHED
+        );
+        // The opt-out: SHA-256(0x01 || "*" || THUMB || URL_02).
+        assert_eq!(
+            hashed_account_uri(PREFIX, ANY_DOMAIN, THUMB, URL_02).unwrap(),
+            HASHED_ANY
+        );
+        assert!(hashed_account_uri(PREFIX, &"a".repeat(256), THUMB, URL_02).is_none());
+        // The record of example.com and of *.example.com is the same one,
+        // so is its hash; the name is lower-cased, the trailing dot dropped.
+        let b = binding_02();
+        for name in ["example.com", "*.example.com", "Example.COM."] {
+            assert_eq!(b.account_uri(name).unwrap(), HASHED, "{name}");
+        }
+        // The draft's Figure 5 record reads back to that accounturi.
+        let v = RecordValue::parse(&format!("authority.example; accounturi={HASHED}")).unwrap();
+        assert_eq!(v.account_uri, HASHED);
+        assert_eq!(b.draft(), Draft::V02);
+        assert_eq!(b.url(), URL_02);
+    }
+
+    #[test]
+    fn bindings_follow_the_draft() {
+        assert_eq!(
+            Binding::for_draft(Draft::Early, ACCT, THUMB, None),
+            Some(Binding::Url { url: ACCT })
+        );
+        assert_eq!(Binding::for_draft(Draft::V02, URL_02, THUMB, None), None);
+        assert_eq!(
+            Binding::for_draft(Draft::V02, URL_02, THUMB, Some(PREFIX)),
+            Some(binding_02())
+        );
+        let early = Binding::Url { url: URL_02 };
+        assert_eq!(early.account_uri("example.com").unwrap(), URL_02);
+        assert!(early.names("example.com", URL_02));
+        assert!(!early.names("example.com", HASHED));
+        let b = binding_02();
+        assert!(b.names("example.com", HASHED));
+        assert!(b.names("example.com", HASHED_ANY), "the opt-out form");
+        assert!(b.names("other.example", HASHED_ANY), "for any domain");
+        assert!(!b.names("other.example", HASHED), "bound to example.com");
+        assert!(!b.names("example.com", URL_02), "the -01 form");
+        assert!(
+            !b.names("example.com", &HASHED.to_ascii_lowercase()),
+            "compared without case-folding"
+        );
+    }
+
+    #[test]
+    fn judging_under_draft_02() {
+        let issuers = vec!["authority.example".to_string()];
+        let e = expect_02("example.com", &issuers);
+        // The draft's examples (Figures 5 and 8), and the opt-out form.
+        let v = judge(&[format!("authority.example; accounturi={HASHED}")], &e).unwrap();
+        assert_eq!(v.account_uri, HASHED);
+        assert!(judge(&[format!("authority.example; accounturi={HASHED_ANY}")], &e).is_ok());
+        let wild = expect_02("*.example.com", &issuers);
+        assert!(
+            judge(
+                &[format!(
+                    "authority.example; accounturi={HASHED}; policy=wildcard"
+                )],
+                &wild
+            )
+            .is_ok()
+        );
+        // A draft -01 record (the account URL itself): refused, saying so.
+        let err = judge(&[format!("authority.example; accounturi={URL_02}")], &e).unwrap_err();
+        assert!(
+            matches!(err, Refusal::NotHashed { ref prefix, .. } if prefix == PREFIX),
+            "{err}"
+        );
+        assert!(err.to_string().contains("draft -01"), "{err}");
+        // Another account's hash, or a hash bound to another domain.
+        let other =
+            hashed_account_uri(PREFIX, "example.com", THUMB, "https://ca.example/acct/9").unwrap();
+        let bound_elsewhere = hashed_account_uri(PREFIX, "example.net", THUMB, URL_02).unwrap();
+        for found in [other, bound_elsewhere] {
+            let err = judge(&[format!("authority.example; accounturi={found}")], &e).unwrap_err();
+            assert!(
+                matches!(err, Refusal::OtherHash { ref expected, .. } if expected == HASHED),
+                "{err}"
+            );
+        }
+        // persistUntil and policy are read as in -01.
+        let err = judge(
+            &[format!(
+                "authority.example; accounturi={HASHED}; persistUntil=99"
+            )],
+            &e,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Refusal::Expired { until: 99, .. }), "{err}");
+        let err = judge(&[format!("authority.example; accounturi={HASHED}")], &wild).unwrap_err();
+        assert!(matches!(err, Refusal::NotWildcard { .. }), "{err}");
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct PersistArgs {
     /// (YYYY-MM-DD, RFC 3339, or UNIX seconds).
     #[arg(long, value_name = "DATE")]
     pub until: Option<String>,
-    /// The CA's issuer domain name. Default: the directory's (caaIdentities).
+    /// The CA's issuer domain name. Default: the directory's
+    /// (issuerDomainNames, else caaIdentities).
     #[arg(long, value_name = "DOMAIN")]
     pub issuer_domain_name: Option<String>,
     #[command(flatten)]
@@ -157,8 +158,8 @@ fn describe(out: &PersistOutput, action: &str) -> String {
     let mut text = String::new();
     match action {
         "show" => text.push_str(&format!(
-            "dns-persist-01 records for the account {} at {}; publish each as a TXT record:\n",
-            out.account, out.issuer
+            "dns-persist-01 records ({}) for the account {} at {}; publish each as a TXT record:\n",
+            out.draft, out.account, out.issuer
         )),
         "set" => text.push_str("Published and served by every authoritative nameserver:\n"),
         _ => text.push_str("Removed this account's values:\n"),

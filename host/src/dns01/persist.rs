@@ -7,7 +7,7 @@
 use super::dns::DnsConfig;
 use super::propagation::{self, Mode, Nameserver, PropagationError};
 use super::zone::{ZoneError, ZoneFinder};
-use crate::acme::persist::{self, Draft, Expected, RecordValue, Refusal};
+use crate::acme::persist::{self, Binding, Draft, Expected, RecordValue, Refusal};
 use crate::acme::{Account, Authorization, AuthorizationStatus, Order, PollPolicy};
 use crate::error::ErrorClass;
 
@@ -21,13 +21,18 @@ pub enum PersistError {
     #[error("the CA's dns-persist-01 challenge for {0} names no issuer domain")]
     NoIssuers(String),
     #[error(
-        "the CA serves dns-persist-01 as of {draft} (challenge field {field}); wacme speaks {supported}"
+        "the CA's dns-persist-01 challenge for {name} names {count} issuer domains; {draft} allows at most {max}"
     )]
-    Draft {
+    TooManyIssuers {
+        name: String,
+        count: usize,
         draft: Draft,
-        field: &'static str,
-        supported: Draft,
+        max: usize,
     },
+    #[error(
+        "the CA's dns-persist-01 challenge for {0} is of draft-ietf-acme-dns-persist-02 (issuerDomainNames), but its directory advertises no accountHashPrefix, which the record's hashed accounturi is built on"
+    )]
+    NoHashPrefix(String),
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("no nameserver of {zone} answered for {fqdn}")]
@@ -47,15 +52,13 @@ impl PersistError {
         match self {
             PersistError::NotOffered(_)
             | PersistError::NoIssuers(_)
-            | PersistError::Draft { .. } => ErrorClass::Ca,
+            | PersistError::TooManyIssuers { .. }
+            | PersistError::NoHashPrefix(_) => ErrorClass::Ca,
             PersistError::Acme(e) => e.class(),
             _ => ErrorClass::Dns,
         }
     }
 }
-
-/// The draft whose challenge shape and record binding wacme implements.
-pub const SUPPORTED_DRAFT: Draft = Draft::Early;
 
 /// Where a record name lives and what its nameservers serve there.
 #[derive(Debug, Clone)]
@@ -92,9 +95,9 @@ pub async fn served(
     })
 }
 
-/// The issuer domain names of `authz`'s dns-persist-01 challenge, in the
-/// draft wacme speaks.
-pub fn issuers(authz: &Authorization) -> Result<&[String], PersistError> {
+/// The issuer domain names of `authz`'s dns-persist-01 challenge and the
+/// draft the challenge is shaped after (its field's name says which).
+pub fn issuers(authz: &Authorization) -> Result<(Draft, &[String]), PersistError> {
     let name = authz.ordered_name();
     let challenge = authz
         .dns_persist01()
@@ -102,24 +105,42 @@ pub fn issuers(authz: &Authorization) -> Result<&[String], PersistError> {
     let (draft, issuers) = challenge
         .persist_issuers()
         .ok_or_else(|| PersistError::NoIssuers(name.clone()))?;
-    if draft != SUPPORTED_DRAFT {
-        return Err(PersistError::Draft {
+    if draft == Draft::V02 && issuers.len() > persist::MAX_ISSUERS {
+        return Err(PersistError::TooManyIssuers {
+            name,
+            count: issuers.len(),
             draft,
-            field: draft.issuers_field(),
-            supported: SUPPORTED_DRAFT,
+            max: persist::MAX_ISSUERS,
         });
     }
-    Ok(issuers)
+    Ok((draft, issuers))
+}
+
+/// How the record must name `account` for a challenge of `draft`: -02
+/// hashes over the directory's `accountHashPrefix` and the account key.
+pub fn binding<'a>(
+    account: &'a Account,
+    draft: Draft,
+    name: &str,
+) -> Result<Binding<'a>, PersistError> {
+    let prefix = account
+        .client()
+        .directory()
+        .meta
+        .account_hash_prefix
+        .as_deref();
+    Binding::for_draft(draft, account.url().as_str(), account.thumbprint(), prefix)
+        .ok_or_else(|| PersistError::NoHashPrefix(name.to_string()))
 }
 
 /// Whether the nameservers serve, for every authorization still pending, a
-/// record that authorizes `account_uri` now: the values that do, or the
-/// first reason one does not.
+/// record that authorizes `account` now, as the draft of the CA's challenge
+/// binds it: the values that do, or the first reason one does not.
 pub async fn check(
     dns: &DnsConfig,
     zones: &ZoneFinder,
     authorizations: &[Authorization],
-    account_uri: &str,
+    account: &Account,
 ) -> Result<Vec<RecordValue>, PersistError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let pending: Vec<&Authorization> = authorizations
@@ -127,15 +148,16 @@ pub async fn check(
         .filter(|a| a.status != AuthorizationStatus::Valid)
         .collect();
     let checks = pending.iter().map(|authz| async move {
-        let issuers = issuers(authz)?;
+        let (draft, issuers) = issuers(authz)?;
         let ordered = authz.ordered_name();
+        let account = binding(account, draft, &ordered)?;
         let served = served(dns, zones, &persist::record_name(&ordered)).await?;
         let value = persist::judge(
             &served.values,
             &Expected {
                 ordered: &ordered,
                 issuers,
-                account_uri,
+                account,
                 now,
             },
         )?;
@@ -156,7 +178,7 @@ pub async fn solve(
     authorizations: &[Authorization],
     poll: &PollPolicy,
 ) -> Result<Order, PersistError> {
-    check(dns, zones, authorizations, account.url().as_str()).await?;
+    check(dns, zones, authorizations, account).await?;
     let answers = authorizations
         .iter()
         .filter(|a| a.status == AuthorizationStatus::Pending)
@@ -186,27 +208,34 @@ mod tests {
     }
 
     #[test]
-    fn issuers_come_from_the_challenge_in_the_draft_spoken() {
+    fn issuers_and_the_draft_come_from_the_challenge() {
         let a = authz(
             r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuer-domain-names":["ca.test"]}"#,
         );
-        assert_eq!(issuers(&a).unwrap(), ["ca.test"]);
+        let (draft, names) = issuers(&a).unwrap();
+        assert_eq!((draft, names), (Draft::Early, &["ca.test".to_string()][..]));
 
         let a = authz(
-            r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuerDomainNames":["ca.test"]}"#,
+            r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuerDomainNames":["ca.test","ca2.test"]}"#,
         );
+        let (draft, names) = issuers(&a).unwrap();
+        assert_eq!(draft, Draft::V02);
+        assert_eq!(names, ["ca.test", "ca2.test"]);
+
+        // -02 §3.1: more than 10 issuer domain names is malformed.
+        let many: Vec<String> = (0..11).map(|i| format!("\"ca{i}.test\"")).collect();
+        let a = authz(&format!(
+            r#"{{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending","issuerDomainNames":[{}]}}"#,
+            many.join(",")
+        ));
         let err = issuers(&a).unwrap_err();
         assert!(
-            matches!(
-                err,
-                PersistError::Draft {
-                    draft: Draft::V02,
-                    ..
-                }
-            ),
+            matches!(err, PersistError::TooManyIssuers { count: 11, .. }),
             "{err}"
         );
-        assert!(err.to_string().contains("issuerDomainNames"), "{err}");
+        assert_eq!(err.class(), ErrorClass::Ca);
+        let err = PersistError::NoHashPrefix("example.com".into());
+        assert!(err.to_string().contains("accountHashPrefix"), "{err}");
         assert_eq!(err.class(), ErrorClass::Ca);
 
         let a = authz(r#"{"type":"dns-persist-01","url":"https://ca/c/1","status":"pending"}"#);

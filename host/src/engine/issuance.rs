@@ -309,7 +309,7 @@ impl Issuer<'_> {
         if !offered {
             return false;
         }
-        match persist::check(self.dns, self.zones, authorizations, account.url().as_str()).await {
+        match persist::check(self.dns, self.zones, authorizations, account).await {
             Ok(_) => {
                 tracing::info!(
                     "answering with dns-persist-01: the zone serves a record for this account"

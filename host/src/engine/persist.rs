@@ -8,7 +8,7 @@
 use super::account;
 use super::options::{ChallengeKind, DnsOptions, DnsSetup};
 use super::{Engine, Error};
-use crate::acme::persist::{self, RecordValue};
+use crate::acme::persist::{self, Binding, RecordValue};
 use crate::acme::{Account, Client};
 use crate::dns01::persist::{PersistError, served};
 use crate::dns01::propagation::{self, Expectation};
@@ -57,6 +57,9 @@ pub struct PersistRecord {
 pub struct PersistOutput {
     pub account: String,
     pub issuer: String,
+    /// The draft whose record shape the values follow, as the CA's
+    /// directory announces it.
+    pub draft: String,
     pub records: Vec<PersistRecord>,
 }
 
@@ -73,37 +76,79 @@ pub fn issuer(client: &Client, given: Option<&str>) -> Result<String, InputError
         .cloned()
         .ok_or_else(|| {
             InputError(
-                "the CA's directory names no issuer domain (meta caaIdentities): pass --issuer-domain-name"
+                "the CA's directory names no issuer domain (meta issuerDomainNames or caaIdentities): pass --issuer-domain-name"
                     .into(),
             )
         })
 }
 
-/// The records of `job`, one per base name: the value for `account`.
-pub fn records(job: &PersistJob, account: &Account, issuer: &str) -> Vec<(String, RecordValue)> {
-    let mut by_name: BTreeMap<String, bool> = BTreeMap::new();
+/// How the CA's directory says a record names `account`: draft -02's
+/// hashed account URI when it advertises `accountHashPrefix`, else (-00,
+/// -01) the account URL. Issuance goes by the challenge instead
+/// ([`crate::dns01::persist::binding`]); a -02 CA advertises both.
+pub fn binding(account: &Account) -> Binding<'_> {
+    let meta = &account.client().directory().meta;
+    match meta.account_hash_prefix.as_deref() {
+        Some(prefix) => Binding::Hashed {
+            prefix,
+            thumbprint: account.thumbprint(),
+            url: account.url().as_str(),
+        },
+        None => Binding::Url {
+            url: account.url().as_str(),
+        },
+    }
+}
+
+/// The records of `job`, one per base name: the value naming the account
+/// as `binding` does.
+pub fn records(
+    job: &PersistJob,
+    binding: &Binding<'_>,
+    issuer: &str,
+) -> Result<Vec<(String, RecordValue)>, InputError> {
+    let mut by_name: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for d in &job.domains {
         let wildcard = job.wildcard || d.name.starts_with("*.");
-        *by_name.entry(persist::record_name(&d.name)).or_default() |= wildcard;
+        by_name
+            .entry(persist::record_name(&d.name))
+            .or_insert_with(|| (persist::base_name(&d.name), false))
+            .1 |= wildcard;
     }
     by_name
         .into_iter()
-        .map(|(name, wildcard)| {
+        .map(|(name, (domain, wildcard))| {
+            let account_uri = binding.account_uri(&domain).ok_or_else(|| {
+                InputError(format!(
+                    "{domain}: too long a name for a dns-persist-01 record"
+                ))
+            })?;
             let value = RecordValue {
                 issuer: issuer.to_string(),
-                account_uri: account.url().to_string(),
+                account_uri,
                 wildcard,
                 persist_until: job.until,
             };
-            (name, value)
+            Ok((name, value))
         })
         .collect()
 }
 
-/// Whether a served value is this CA's and this account's.
-fn is_ours(text: &str, issuer: &str, account: &Account) -> bool {
+/// Whether a value served at `_validation-persist.<domain>` is this CA's
+/// and this account's, in either draft's shape (so that `set` replaces a
+/// -01 value once the CA speaks -02).
+fn is_ours(text: &str, issuer: &str, binding: &Binding<'_>, domain: &str) -> bool {
     persist::issuer_of(text).is_some_and(|i| i.eq_ignore_ascii_case(issuer))
-        && RecordValue::parse(text).is_ok_and(|v| v.account_uri == account.url().as_str())
+        && RecordValue::parse(text)
+            .is_ok_and(|v| v.account_uri == binding.url() || binding.names(domain, &v.account_uri))
+}
+
+/// The name a record name is about.
+fn domain_of(record: &str) -> &str {
+    record
+        .strip_prefix(persist::RECORD_LABEL)
+        .and_then(|n| n.strip_prefix('.'))
+        .unwrap_or(record)
 }
 
 async fn account_for(
@@ -135,7 +180,9 @@ pub async fn show(
     job: &PersistJob,
 ) -> Result<PersistOutput, Error> {
     let (account, issuer) = account_for(engine, workspace, job).await?;
-    let records = records(job, &account, &issuer)
+    let binding = binding(&account);
+    let records = records(job, &binding, &issuer)
+        .map_err(Error::new)?
         .into_iter()
         .map(|(name, value)| PersistRecord {
             name,
@@ -146,6 +193,7 @@ pub async fn show(
     Ok(PersistOutput {
         account: account.url().to_string(),
         issuer,
+        draft: binding.draft().to_string(),
         records,
     })
 }
@@ -170,8 +218,9 @@ pub async fn change(
         .ttl
         .unwrap_or(meta.default_ttl)
         .max(meta.min_ttl);
+    let binding = binding(&account);
     let mut out = Vec::new();
-    for (name, value) in records(job, &account, &issuer) {
+    for (name, value) in records(job, &binding, &issuer).map_err(Error::new)? {
         let value = value.to_string();
         let before = served(&setup.dns, &setup.zones, &name)
             .await
@@ -179,7 +228,7 @@ pub async fn change(
         let ours: Vec<String> = before
             .values
             .iter()
-            .filter(|v| is_ours(v, &issuer, &account) && (remove || **v != value))
+            .filter(|v| is_ours(v, &issuer, &binding, domain_of(&name)) && (remove || **v != value))
             .cloned()
             .collect();
         let set = |values: Vec<String>| TxtSet {
@@ -233,6 +282,7 @@ pub async fn change(
     Ok(PersistOutput {
         account: account.url().to_string(),
         issuer,
+        draft: binding.draft().to_string(),
         records: out,
     })
 }

@@ -13,7 +13,13 @@
 //! answering the dns-persist-01 challenge makes the server read
 //! `_validation-persist.<name>` on a nameserver and check the record as
 //! the draft says (issuer, `accounturi` = the requesting account, `policy=
-//! wildcard` for a wildcard, `persistUntil` not past). Accounts can be looked up by key
+//! wildcard` for a wildcard, `persistUntil` not past). With
+//! [`FakeCa::with_persist_02`] it speaks draft-ietf-acme-dns-persist-02
+//! instead: `issuerDomainNames` in the challenge, `accountHashPrefix` and
+//! `issuerDomainNames` in the directory meta, and only a hashed account
+//! URI accepted (§4.1-4.2: over the FQDN or `*`, the thumbprint of the
+//! account's current or an earlier key, and the account URL); the account
+//! URL itself (the -01 form) is refused as malformed. Accounts can be looked up by key
 //! (`onlyReturnExisting`), fetched (POST-as-GET) and rolled over to a new
 //! key (`keyChange`, with the inner JWS checked).
 
@@ -39,7 +45,12 @@ pub struct PersistCa {
     pub dns: SocketAddr,
     /// The issuer domain name (also the directory's `caaIdentities`).
     pub issuer: String,
+    /// Draft -02 rather than -01.
+    pub draft02: bool,
 }
+
+/// Where this CA's -02 hashed account URIs live, under its base URL.
+const HASH_PREFIX_PATH: &str = "/account-hash/";
 
 /// One authorization of an order when dns-persist-01 is on.
 #[derive(Debug, Clone)]
@@ -102,6 +113,8 @@ pub struct CaState {
     nonces: HashSet<String>,
     next_id: u64,
     accounts: HashMap<String, Value>,
+    /// The keys each account had before a `keyChange`, oldest first.
+    old_keys: HashMap<String, Vec<Value>>,
     /// Faults to serve, per path, first in first out.
     faults: HashMap<String, VecDeque<Fault>>,
     /// Every request as "METHOD /path".
@@ -167,6 +180,7 @@ impl FakeCa {
             nonces: HashSet::new(),
             next_id: 1,
             accounts: HashMap::new(),
+            old_keys: HashMap::new(),
             faults: HashMap::new(),
             requests: Vec::new(),
             new_orders: Vec::new(),
@@ -202,8 +216,48 @@ impl FakeCa {
         ca.state.lock().unwrap().persist = Some(PersistCa {
             dns,
             issuer: issuer.to_owned(),
+            draft02: false,
         });
         ca
+    }
+
+    /// [`FakeCa::with_persist`], speaking draft -02.
+    pub async fn with_persist_02(dns: SocketAddr, issuer: &str) -> FakeCa {
+        let ca = FakeCa::with_persist(dns, issuer).await;
+        ca.state.lock().unwrap().persist.as_mut().unwrap().draft02 = true;
+        ca
+    }
+
+    /// What this CA's validation of `values` served at
+    /// `_validation-persist.<domain>` for `account` concludes: the error
+    /// kind and detail it would put on the challenge.
+    pub fn validate(
+        &self,
+        values: &[String],
+        account: &str,
+        domain: &str,
+        wildcard: bool,
+    ) -> Result<(), (&'static str, String)> {
+        let st = self.state.lock().unwrap();
+        let issuer = st.persist.as_ref().unwrap().issuer.clone();
+        validate_persist(
+            values,
+            &issuer,
+            &account_check(&st, account, domain),
+            wildcard,
+        )
+    }
+
+    /// The directory's `accountHashPrefix` in -02 mode.
+    pub fn account_hash_prefix(&self) -> String {
+        format!("http://{}{HASH_PREFIX_PATH}", self.addr)
+    }
+
+    /// The -02 hashed account URI this CA expects, for the account at `url`
+    /// with its current key, in the record of `domain` (or `*`).
+    pub fn hashed_account_uri(&self, url: &str, domain: &str) -> String {
+        let jwk = self.state.lock().unwrap().accounts[url].clone();
+        hashed_uri(&self.account_hash_prefix(), domain, &thumbprint(&jwk), url)
     }
 
     pub fn directory_url(&self) -> String {
@@ -351,6 +405,10 @@ fn handle_plain(st: &mut CaState, method: Method, path: &str, body: &[u8]) -> Re
             });
             if let Some(p) = &st.persist {
                 dir["meta"]["caaIdentities"] = json!([p.issuer]);
+                if p.draft02 {
+                    dir["meta"]["issuerDomainNames"] = json!([p.issuer]);
+                    dir["meta"]["accountHashPrefix"] = json!(format!("{base}{HASH_PREFIX_PATH}"));
+                }
             }
             for (k, v) in &st.directory_overrides {
                 dir[k] = v.clone();
@@ -785,7 +843,9 @@ fn key_change(st: &mut CaState, kid: &str, payload: Option<Value>) -> Response {
     })();
     match checked {
         Ok(new_jwk) => {
-            st.accounts.insert(kid.to_owned(), new_jwk);
+            if let Some(old) = st.accounts.insert(kid.to_owned(), new_jwk) {
+                st.old_keys.entry(kid.to_owned()).or_default().push(old);
+            }
             let body = json!({"status": "valid", "orders": format!("{kid}/orders")});
             respond(st, 200, vec![], "application/json", body.to_string())
         }
@@ -807,17 +867,18 @@ fn persist_order_status(st: &CaState) -> Option<&'static str> {
 }
 
 fn persist_challenge_body(st: &CaState, index: usize, a: &PersistAuthz) -> Value {
-    let issuer = st
-        .persist
-        .as_ref()
-        .map(|p| p.issuer.clone())
-        .unwrap_or_default();
+    let p = st.persist.as_ref().unwrap();
+    let field = if p.draft02 {
+        "issuerDomainNames"
+    } else {
+        "issuer-domain-names"
+    };
     let mut challenge = json!({
         "type": "dns-persist-01",
         "url": format!("{}/chall/p{index}", st.base),
         "status": a.status,
-        "issuer-domain-names": [issuer],
     });
+    challenge[field] = json!([p.issuer]);
     if let Some(e) = &a.error {
         challenge["error"] = e.clone();
     }
@@ -837,18 +898,19 @@ fn persist_authz_body(st: &CaState, index: usize, a: &PersistAuthz) -> Value {
 }
 
 /// Checks the values read at `_validation-persist.<name>` for an
-/// authorization, per draft-ietf-acme-dns-persist-01 §3-4, and records the
-/// outcome on it: the challenge as the answer.
+/// authorization, per draft-ietf-acme-dns-persist-01 §3-4 (or -02), and
+/// records the outcome on it: the challenge as the answer.
 fn finish_persist(
     st: &mut CaState,
     check: PersistCheck,
     served: anyhow::Result<Vec<String>>,
 ) -> Response {
-    let issuer = st.persist.as_ref().unwrap().issuer.clone();
+    let p = st.persist.clone().unwrap();
     let authz = st.persist_authz[check.index].clone();
+    let account = account_check(st, &check.account, &authz.name);
     let outcome = match served {
         Err(e) => Err(("dns", format!("reading the record: {e}"))),
-        Ok(values) => validate_persist(&values, &issuer, &check.account, authz.wildcard),
+        Ok(values) => validate_persist(&values, &p.issuer, &account, authz.wildcard),
     };
     let updated = &mut st.persist_authz[check.index];
     match outcome {
@@ -866,14 +928,126 @@ fn finish_persist(
     respond(st, 200, vec![], "application/json", body.to_string())
 }
 
+/// How a record at `_validation-persist.<domain>` must name `account` in
+/// this CA's draft.
+fn account_check(st: &CaState, account: &str, domain: &str) -> AccountCheck {
+    if !st.persist.as_ref().is_some_and(|p| p.draft02) {
+        return AccountCheck::Url(account.to_owned());
+    }
+    // The current key first, then earlier ones, newest first (§4.2).
+    let mut keys = vec![st.accounts[account].clone()];
+    keys.extend(
+        st.old_keys
+            .get(account)
+            .into_iter()
+            .flatten()
+            .rev()
+            .cloned(),
+    );
+    AccountCheck::Hashed {
+        prefix: format!("{}{HASH_PREFIX_PATH}", st.base),
+        url: account.to_owned(),
+        thumbprints: keys.iter().map(thumbprint).collect(),
+        domain: domain.to_owned(),
+    }
+}
+
+/// How a record must name the requesting account.
+enum AccountCheck {
+    /// -01: the account URL.
+    Url(String),
+    /// -02: a hashed account URI under `prefix`, over `domain` or `*`, one
+    /// of `thumbprints` and `url`.
+    Hashed {
+        prefix: String,
+        url: String,
+        thumbprints: Vec<String>,
+        domain: String,
+    },
+}
+
+/// RFC 7638: the SHA-256 thumbprint of a JWK (EC or RSA), unpadded
+/// base64url: the required members in lexicographic order, no whitespace.
+pub fn thumbprint(jwk: &Value) -> String {
+    let canonical = match jwk["kty"].as_str() {
+        Some("EC") => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["crv"].as_str().unwrap(),
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap()
+        ),
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            jwk["e"].as_str().unwrap(),
+            jwk["n"].as_str().unwrap()
+        ),
+        other => panic!("no thumbprint for kty {other:?}"),
+    };
+    B64.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
+/// Draft -02 §4.1: `prefix` `sha-256/` base64url(SHA-256(len(domain) ||
+/// domain || thumbprint || url)).
+pub fn hashed_uri(prefix: &str, domain: &str, thumbprint: &str, url: &str) -> String {
+    let mut input = vec![u8::try_from(domain.len()).unwrap()];
+    input.extend_from_slice(domain.as_bytes());
+    input.extend_from_slice(thumbprint.as_bytes());
+    input.extend_from_slice(url.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &input);
+    format!("{prefix}sha-256/{}", B64.encode(digest))
+}
+
+/// Whether `value` (an `accounturi`) names the account: `Err` holds the
+/// error kind (`malformed` for a value that is no hashed URI of this CA in
+/// -02, per §9.3.1) and the reason.
+fn account_matches(account: &AccountCheck, value: &str) -> Result<(), (&'static str, String)> {
+    match account {
+        AccountCheck::Url(url) if value == url => Ok(()),
+        AccountCheck::Url(_) => Err(("unauthorized", "accounturi mismatch".into())),
+        AccountCheck::Hashed {
+            prefix,
+            url,
+            thumbprints,
+            domain,
+        } => {
+            let Some(rest) = value.strip_prefix(prefix.as_str()) else {
+                return Err((
+                    "malformed",
+                    format!("accounturi is not a hashed URI under {prefix}"),
+                ));
+            };
+            let well_formed = rest
+                .strip_prefix("sha-256/")
+                .is_some_and(|h| h.len() == 43 && B64.decode(h).is_ok_and(|d| d.len() == 32));
+            if !well_formed {
+                return Err(("malformed", "accounturi is not sha-256/<base64url>".into()));
+            }
+            let hit = thumbprints.iter().any(|t| {
+                [domain.as_str(), "*"]
+                    .iter()
+                    .any(|d| hashed_uri(prefix, d, t, url) == value)
+            });
+            if hit {
+                Ok(())
+            } else {
+                Err(("unauthorized", "hashed accounturi mismatch".into()))
+            }
+        }
+    }
+}
+
 /// Whether one of `values` authorizes `account`: an issue-value whose
-/// issuer domain is `issuer`, whose `accounturi` is the account, with
+/// issuer domain is `issuer`, whose `accounturi` names the account, with
 /// `policy=wildcard` for a wildcard, and a `persistUntil` not past. The
-/// error kind and detail when none does.
+/// error kind and detail when none does (`malformed` when every record of
+/// this CA was).
 fn validate_persist(
     values: &[String],
     issuer: &str,
-    account: &str,
+    account: &AccountCheck,
     wildcard: bool,
 ) -> Result<(), (&'static str, String)> {
     let now = std::time::SystemTime::now()
@@ -881,6 +1055,7 @@ fn validate_persist(
         .unwrap()
         .as_secs() as i64;
     let mut reasons = Vec::new();
+    let mut unauthorized = false;
     for value in values {
         let mut parts = value.split(';').map(|p| p.trim_matches([' ', '\t']));
         if parts.next() != Some(issuer) {
@@ -893,18 +1068,25 @@ fn validate_persist(
             };
             params.insert(tag.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
-        if params.get("accounturi").map(String::as_str) != Some(account) {
-            reasons.push(format!("accounturi mismatch in {value:?}"));
+        let Some(account_uri) = params.get("accounturi") else {
+            reasons.push(format!("no accounturi in {value:?}"));
+            continue;
+        };
+        if let Err((kind, why)) = account_matches(account, account_uri) {
+            unauthorized |= kind == "unauthorized";
+            reasons.push(format!("{why} in {value:?}"));
             continue;
         }
         let policy = params.get("policy").map(|p| p.to_ascii_lowercase());
         if wildcard && policy.as_deref() != Some("wildcard") {
+            unauthorized = true;
             reasons.push(format!("no policy=wildcard in {value:?}"));
             continue;
         }
         if let Some(until) = params.get("persistuntil") {
             match until.parse::<i64>() {
                 Ok(t) if now > t => {
+                    unauthorized = true;
                     reasons.push(format!("persistUntil passed in {value:?}"));
                     continue;
                 }
@@ -915,7 +1097,13 @@ fn validate_persist(
         return Ok(());
     }
     if reasons.is_empty() {
+        unauthorized = true;
         reasons.push("no TXT record for this CA".into());
     }
-    Err(("unauthorized", reasons.join("; ")))
+    let kind = if unauthorized {
+        "unauthorized"
+    } else {
+        "malformed"
+    };
+    Err((kind, reasons.join("; ")))
 }

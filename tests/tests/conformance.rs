@@ -288,3 +288,53 @@ async fn a_generated_plugin_builds_and_passes() {
     let out = conformance(&pdns, &wasm, &config, &env);
     assert_passed(&pdns, &out).await;
 }
+
+/// `wacme plugin new --lang js|python`: the generated project builds with
+/// its own build command (`npm run build` with the pinned componentize-js on
+/// the PATH; `./build.sh` with componentize-py) and passes the suite against
+/// PowerDNS unmodified. Needs both tools (CI installs them; skips loudly
+/// elsewhere).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_js_and_python_plugins_build_and_pass() {
+    let tools = ["npm", "componentize-js", "componentize-py"];
+    if !tools.iter().all(|t| wacme_tests::require_program(t)) {
+        return;
+    }
+    let Some(pdns) = pdns_with_zone().await else {
+        return;
+    };
+    let scratch = wacme_tests::target_dir().join("plugin-new-test");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let parent = tempfile::tempdir_in(&scratch).unwrap();
+    for (lang, build) in [
+        ("js", ["npm", "run", "build"]),
+        ("python", ["sh", "build.sh", ""]),
+    ] {
+        let name = format!("acme-{lang}");
+        let dir = parent.path().join(&name);
+        let out = Command::new(wacme_tests::wacme_bin())
+            .args(["plugin", "new", &name, "--lang", lang, "--output", "json"])
+            .arg("--path")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        let created = report(&out);
+        assert_eq!(created["lang"], lang);
+        assert!(dir.join("wit/dns.wit").is_file());
+        let build = Command::new(build[0])
+            .args(build[1..].iter().filter(|a| !a.is_empty()))
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(build.status.success(), "{lang}: {}", show(&build));
+        let wasm = dir.join(format!("{name}.wasm"));
+        assert!(wasm.is_file(), "{}", wasm.display());
+        let config = [
+            format!("api_url={}", pdns.api_url()),
+            format!("api_key={}", pdns.api_key()),
+        ];
+        let out = conformance(&pdns, &wasm, &config, &[]);
+        assert_passed(&pdns, &out).await;
+    }
+}

@@ -180,9 +180,22 @@ pub struct NewArgs {
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
     /// The wacme-plugin-sdk crate to depend on (default: the SDK of the source tree this
-    /// wacme was built from).
+    /// wacme was built from). Rust only.
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
+    /// The language of the project: `rust` (the SDK), `js` (componentize-js, `fetch()`)
+    /// or `python` (componentize-py).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+}
+
+/// What `wacme plugin new` writes a provider in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    Rust,
+    Js,
+    Python,
 }
 
 pub async fn run(cmd: PluginCommand, global: &GlobalArgs, engine: &Engine) -> anyhow::Result<Exit> {
@@ -262,12 +275,64 @@ const TEMPLATE: &[(&str, &str)] = &[
     ),
 ];
 
+/// The WIT a JavaScript or Python project is built against, copied into it.
+const WIT: &str = include_str!("../../../wit/v0.2/dns.wit");
+
+/// `wacme plugin new --lang js`.
+const TEMPLATE_JS: &[(&str, &str)] = &[
+    (
+        "app.js",
+        include_str!("../../../plugin-sdk/template-js/app.js.tmpl"),
+    ),
+    (
+        "package.json",
+        include_str!("../../../plugin-sdk/template-js/package.json.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../plugin-sdk/template-js/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../plugin-sdk/template-js/gitignore.tmpl"),
+    ),
+    ("wit/dns.wit", WIT),
+];
+
+/// `wacme plugin new --lang python`.
+const TEMPLATE_PYTHON: &[(&str, &str)] = &[
+    (
+        "app.py",
+        include_str!("../../../plugin-sdk/template-python/app.py.tmpl"),
+    ),
+    (
+        "pyproject.toml",
+        include_str!("../../../plugin-sdk/template-python/pyproject.toml.tmpl"),
+    ),
+    (
+        "build.sh",
+        include_str!("../../../plugin-sdk/template-python/build.sh.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../../plugin-sdk/template-python/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../../plugin-sdk/template-python/gitignore.tmpl"),
+    ),
+    ("wit/dns.wit", WIT),
+];
+
 #[derive(Serialize)]
 struct Created {
     name: String,
+    lang: Lang,
     path: String,
     files: Vec<String>,
-    sdk_path: String,
+    /// The SDK a Rust project depends on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdk_path: Option<String>,
 }
 
 fn new(args: &NewArgs, output: Output) -> anyhow::Result<Exit> {
@@ -292,42 +357,82 @@ fn new(args: &NewArgs, output: Output) -> anyhow::Result<Exit> {
     if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some())? {
         return Err(InputError(format!("{} exists and is not empty", dir.display())).into());
     }
-    let sdk = match &args.sdk_path {
-        Some(p) => p.clone(),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk")),
+    let sdk = match args.lang {
+        Lang::Rust => {
+            let sdk = match &args.sdk_path {
+                Some(p) => p.clone(),
+                None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-sdk")),
+            };
+            Some(
+                std::fs::canonicalize(&sdk)
+                    .ok()
+                    .filter(|p| p.join("Cargo.toml").is_file())
+                    .ok_or_else(|| {
+                        InputError(format!(
+                            "no wacme-plugin-sdk crate at {}; pass --sdk-path <wacme \
+                             checkout>/plugin-sdk",
+                            sdk.display()
+                        ))
+                    })?,
+            )
+        }
+        Lang::Js | Lang::Python => {
+            if args.sdk_path.is_some() {
+                return Err(InputError(
+                    "--sdk-path is for --lang rust: a JavaScript or Python plugin builds \
+                     against the WIT copied into it"
+                        .into(),
+                )
+                .into());
+            }
+            None
+        }
     };
-    let sdk = std::fs::canonicalize(&sdk)
-        .ok()
-        .filter(|p| p.join("Cargo.toml").is_file())
-        .ok_or_else(|| {
-            InputError(format!(
-                "no wacme-plugin-sdk crate at {}; pass --sdk-path <wacme checkout>/plugin-sdk",
-                sdk.display()
-            ))
-        })?;
-    let files = render_template(name, &sdk.display().to_string());
+    let sdk_text = sdk.as_ref().map(|p| p.display().to_string());
+    let files = render_template(args.lang, name, sdk_text.as_deref().unwrap_or(""));
     for (path, text) in &files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::write(&target, text)?;
+        #[cfg(unix)]
+        if path.ends_with(".sh") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
+        }
     }
     let created = Created {
         name: name.to_string(),
+        lang: args.lang,
         path: dir.display().to_string(),
         files: files.iter().map(|(p, _)| p.to_string()).collect(),
-        sdk_path: sdk.display().to_string(),
+        sdk_path: sdk_text,
     };
     print(output, &created, || {
+        let (build, wasm) = match args.lang {
+            Lang::Rust => (
+                "cargo build --release --target wasm32-wasip2".to_string(),
+                format!(
+                    "target/wasm32-wasip2/release/{}.wasm",
+                    crate_name(name).replace('-', "_")
+                ),
+            ),
+            Lang::Js => (
+                "npm install && npm run build".to_string(),
+                format!("{name}.wasm"),
+            ),
+            Lang::Python => (
+                "pip install 'componentize-py==0.25.1' && ./build.sh".to_string(),
+                format!("{name}.wasm"),
+            ),
+        };
         format!(
-            "created {} ({})\nbuild it:  cd {} && cargo build --release --target wasm32-wasip2\n\
-             test it:   wacme plugin test target/wasm32-wasip2/release/{}.wasm --zone <zone> \
-             --dns-config …\n",
+            "created {} ({})\nbuild it:  cd {} && {build}\n\
+             test it:   wacme plugin test {wasm} --zone <zone> --dns-config …\n",
             created.path,
             created.files.join(", "),
             created.path,
-            crate_name(name).replace('-', "_")
         )
     });
     Ok(Exit::Success)
@@ -337,9 +442,9 @@ fn crate_name(name: &str) -> String {
     format!("wacme-plugin-{name}")
 }
 
-/// The template's files with `{{name}}`, `{{crate_name}}`, `{{type_name}}`,
-/// `{{env_prefix}}` and `{{sdk_path}}` filled in.
-pub fn render_template(name: &str, sdk_path: &str) -> Vec<(&'static str, String)> {
+/// The `lang` template's files with `{{name}}`, `{{crate_name}}`,
+/// `{{type_name}}`, `{{env_prefix}}` and `{{sdk_path}}` filled in.
+pub fn render_template(lang: Lang, name: &str, sdk_path: &str) -> Vec<(&'static str, String)> {
     let type_name: String = name
         .split('-')
         .filter(|p| !p.is_empty())
@@ -355,7 +460,12 @@ pub fn render_template(name: &str, sdk_path: &str) -> Vec<(&'static str, String)
     } else {
         type_name
     };
-    TEMPLATE
+    let template = match lang {
+        Lang::Rust => TEMPLATE,
+        Lang::Js => TEMPLATE_JS,
+        Lang::Python => TEMPLATE_PYTHON,
+    };
+    template
         .iter()
         .map(|(path, text)| {
             let text = text
@@ -594,7 +704,7 @@ mod tests {
 
     #[test]
     fn template_renders_every_placeholder() {
-        let files = render_template("acme-dns-co", "/src/wacme/plugin-sdk");
+        let files = render_template(Lang::Rust, "acme-dns-co", "/src/wacme/plugin-sdk");
         let paths: Vec<&str> = files.iter().map(|(p, _)| *p).collect();
         assert_eq!(
             paths,
@@ -611,7 +721,23 @@ mod tests {
         assert!(text("src/lib.rs").contains("\"ACME_DNS_CO_API_KEY\""));
         assert!(text("src/lib.rs").contains("name: \"acme-dns-co\".into()"));
         assert!(text("README.md").contains("wacme_plugin_acme_dns_co.wasm"));
-        let digits = render_template("9lives", "/sdk");
+        let digits = render_template(Lang::Rust, "9lives", "/sdk");
         assert!(digits[1].1.contains("pub struct P9lives;"));
+    }
+
+    #[test]
+    fn js_and_python_templates_render_and_carry_the_wit() {
+        for (lang, code) in [(Lang::Js, "app.js"), (Lang::Python, "app.py")] {
+            let files = render_template(lang, "acme-dns-co", "");
+            for (path, text) in &files {
+                assert!(!text.contains("{{"), "{lang:?} {path} keeps a placeholder");
+            }
+            let text = |p: &str| &files.iter().find(|(f, _)| *f == p).unwrap().1;
+            assert_eq!(text("wit/dns.wit"), WIT);
+            assert!(WIT.contains("package wacme:dns@0.2.0;"));
+            assert!(text(code).contains("\"acme-dns-co\""), "{lang:?}");
+            assert!(text(code).contains("\"ACME_DNS_CO_API_KEY\""), "{lang:?}");
+            assert!(text("README.md").contains("wacme plugin new acme-dns-co --lang"));
+        }
     }
 }

@@ -9,7 +9,7 @@
 # The components:
 #   rust    the first-party pdns plugin (plugins/pdns, release build)
 #   js      plugins/examples/pdns-js built with componentize-js (pinned in
-#           its package.json; `npm ci` fetches it from the npm registry)
+#           its package.json; `npm install` fetches it from the npm registry)
 #   python  tests/plugins/python-raise built with componentize-py (the
 #           version .ci/run installs); a Python component's size and compile
 #           cost are its bundled interpreter's, whatever the provider code
@@ -38,7 +38,9 @@ langs=" ${LANGS:-rust js python} "
 echo "building the components…" >&2
 [ "${langs#* js }" = "$langs" ] || (
     cd plugins/examples/pdns-js
-    npm ci --silent --no-audit --no-fund >/dev/null
+    # `npm install`, not `npm ci`: the lock file alone misses a dependency of
+    # componentize-js (@bytecodealliance/preview2-shim) with npm 10.
+    npm install --silent --no-audit --no-fund >/dev/null
     npx --no-install componentize-js app.js --wit ../../../wit/v0.2 --world-name dns-provider \
         -o "$work/pdns-js.wasm" >/dev/null
 )

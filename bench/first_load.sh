@@ -38,8 +38,6 @@ langs=" ${LANGS:-rust js python} "
 echo "building the components…" >&2
 [ "${langs#* js }" = "$langs" ] || (
     cd plugins/examples/pdns-js
-    # `npm install`, not `npm ci`: the lock file alone misses a dependency of
-    # componentize-js (@bytecodealliance/preview2-shim) with npm 10.
     npm install --silent --no-audit --no-fund >/dev/null
     npx --no-install componentize-js app.js --wit ../../../wit/v0.2 --world-name dns-provider \
         -o "$work/pdns-js.wasm" >/dev/null

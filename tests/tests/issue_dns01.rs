@@ -8,7 +8,8 @@
 //! one lags; a propagation timeout; a provider failing on the second name
 //! (through the fault-injecting proxy); a run killed while it waits, cleaned
 //! by `wacme cleanup` or by the next `wacme issue`; bad input refused before
-//! any network call.
+//! any network call; the JavaScript example plugin (`fetch()`) issuing apex
+//! + wildcard.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
@@ -835,4 +836,51 @@ fn bad_input_is_refused_before_any_network_call() {
 
 fn run(mut cmd: Command) -> std::process::Output {
     cmd.output().expect("run wacme")
+}
+
+/// The JavaScript example (`plugins/examples/pdns-js`: the pdns provider with
+/// plain `fetch()` over `wasi:http`), built as its package.json builds it
+/// with the componentize-js `.ci/run` installs, issues apex + wildcard on
+/// the bed and leaves nothing behind — so a toolchain upgrade that breaks
+/// it is seen. Skips loudly without componentize-js (never under CI).
+#[tokio::test]
+async fn the_javascript_example_issues_apex_and_wildcard() {
+    if !wacme_tests::require_program("componentize-js") {
+        return;
+    }
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let root = wacme_tests::workspace_root();
+    let out_dir = wacme_tests::target_dir().join("js-example");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join("pdns-js.wasm");
+    let build = Command::new(wacme_tests::find_program("componentize-js").unwrap())
+        .arg(root.join("plugins/examples/pdns-js/app.js"))
+        .arg("--wit")
+        .arg(root.join("wit/v0.2"))
+        .args(["--world-name", "dns-provider", "-o"])
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", show(&build));
+    let names = ["js.example.test", "*.js.example.test"];
+    let mut cmd = bed.wacme();
+    cmd.arg("issue")
+        .args(["-d", names[0], "-d", names[1], "--output", "json"])
+        .arg("--dns")
+        .arg(&wasm)
+        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
+        .args(["--dns-config", &format!("api_key={}", bed.pdns.api_key())]);
+    bed.bed_args(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let report = json(&out);
+    assert_eq!(report["record_sets"], 1, "{report}");
+    assert!(
+        report["provider_requests"].as_u64().unwrap() >= 4,
+        "{report}"
+    );
+    bed.check_certificate("js.example.test", &names).await;
+    bed.assert_no_residue().await;
 }

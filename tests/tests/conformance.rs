@@ -403,29 +403,81 @@ async fn the_javascript_example_passes_and_issues() {
     issue_apex_and_wildcard(&bed, &wasm, "js").await;
 }
 
-/// The Python example (`plugins/examples/pdns-py`: the pdns provider with
-/// `requests`, sent over `wasi:http` by the `requests-wasi-http` adapter),
-/// built by its own build.sh from the pinned PyPI packages with the
-/// componentize-py `.ci/run` installs, passes the conformance suite and
-/// issues apex + wildcard. Skips loudly without componentize-py (never under
-/// CI).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_example_passes_and_issues() {
+/// Builds the Python example `plugins/examples/<name>` with its build.sh
+/// (pinned PyPI packages, the componentize-py `.ci/run` installs) into the
+/// target directory; `None` (loudly) without componentize-py, never under CI.
+fn build_python_example(name: &str) -> Option<std::path::PathBuf> {
     if !wacme_tests::require_program("componentize-py") {
-        return;
+        return None;
     }
-    let Some(bed) = Bed::start().await else {
-        return;
-    };
-    let out_dir = wacme_tests::target_dir().join("examples/pdns-py");
+    let out_dir = wacme_tests::target_dir().join("examples").join(name);
     let build = Command::new("sh")
-        .arg(wacme_tests::workspace_root().join("plugins/examples/pdns-py/build.sh"))
+        .arg(
+            wacme_tests::workspace_root()
+                .join("plugins/examples")
+                .join(name)
+                .join("build.sh"),
+        )
         .arg(&out_dir)
         .output()
         .unwrap();
     assert!(build.status.success(), "{}", show(&build));
-    let wasm = out_dir.join("pdns-py.wasm");
+    Some(out_dir.join(format!("{name}.wasm")))
+}
+
+/// The Python example (`plugins/examples/pdns-py`: the pdns provider with
+/// `requests`, sent over `wasi:http` by the `requests-wasi-http` adapter)
+/// passes the conformance suite, refuses a wrong API key as an
+/// authentication failure and issues apex + wildcard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_example_passes_and_issues() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let Some(wasm) = build_python_example("pdns-py") else {
+        return;
+    };
     let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
     assert_passed(&bed.pdns, &out).await;
+    assert_wrong_key_refused(&bed, &wasm);
     issue_apex_and_wildcard(&bed, &wasm, "py").await;
+}
+
+/// dns-lexicon's powerdns provider, unchanged, wrapped as a plugin
+/// (`plugins/examples/lexicon-py`: lexicon's `requests` sessions sent over
+/// `wasi:http`), passes the conformance suite, refuses a wrong API key as an
+/// authentication failure and issues apex + wildcard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dns_lexicon_wrapper_passes_and_issues() {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let Some(wasm) = build_python_example("lexicon-py") else {
+        return;
+    };
+    let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
+    assert_passed(&bed.pdns, &out).await;
+    assert_wrong_key_refused(&bed, &wasm);
+    issue_apex_and_wildcard(&bed, &wasm, "lexicon").await;
+}
+
+/// A wrong API key: the run fails as an authentication failure (PowerDNS's
+/// 401 mapped by the plugin), and nothing is left in the zone.
+fn assert_wrong_key_refused(bed: &Bed, wasm: &Path) {
+    let mut cmd = Command::new(wacme_tests::wacme_bin());
+    cmd.args(["plugin", "test"])
+        .arg(wasm)
+        .args(["--zone", ZONE, "--output", "json"])
+        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
+        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
+        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
+        .args(["--dns-config", "api_key=not-the-key"]);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "{}", show(&out));
+    let r = report(&out);
+    let first = &case(&r, "present-one")["detail"];
+    assert!(
+        first.to_string().contains("authentication failed"),
+        "a wrong key is an authentication failure: {r}"
+    );
 }

@@ -8,48 +8,25 @@ adapter, which sends over the standard `wasi:http/outgoing-handler` — wacme
 checks every request against the plugin's grants exactly as it checks its
 own `http` import.
 
-Built with componentize-py against `wit/world.wit` (wacme's `dns-provider`
+Built with componentize-py against `../wit/world.wit` (wacme's `dns-provider`
 world plus `wasi:http/outgoing-handler`): see README.md and build.sh.
 Errors are returned with `raise Err(types.ProviderError_…(…))`.
 """
 
 import json
-import sys
-from types import ModuleType
 from urllib.parse import quote as urlquote
 
 import requests
 from componentize_py_types import Err
-from wasi_http_adapter import WasiHttpAdapter
+from wacme_requests import session
 from wit_world.exports import Provider as ProviderBase
-from wit_world.imports import outgoing_handler, wasi_http_types
 from wit_world.imports import wacme_dns_types as types
 from wit_world.imports.log import Level, log
 
 DEFAULT_TTL = 60
 
-
-def _wasi_http_bindings():
-    """The bindings package the adapter expects, `<root>.types.Err`,
-    `<root>.imports.types` and `<root>.imports.outgoing_handler`, over this
-    world's bindings: here two interfaces are named `types` (wacme's and
-    wasi:http's), so componentize-py calls the latter `wasi_http_types`."""
-    name = "wacme_wasi_http_bindings"
-    modules = {
-        name: ModuleType(name),
-        f"{name}.types": ModuleType(f"{name}.types"),
-        f"{name}.imports": ModuleType(f"{name}.imports"),
-        f"{name}.imports.types": wasi_http_types,
-        f"{name}.imports.outgoing_handler": outgoing_handler,
-    }
-    modules[f"{name}.types"].Err = Err
-    sys.modules.update(modules)
-    return name
-
-
-SESSION = requests.Session()
-SESSION.mount("http://", WasiHttpAdapter(_wasi_http_bindings()))
-SESSION.mount("https://", SESSION.get_adapter("http://"))
+# Every request of this plugin goes over wasi:http (../python/wacme_requests.py).
+SESSION = session()
 
 
 def fail(error):

@@ -1,23 +1,9 @@
 #!/bin/sh
-# Builds pdns-py.wasm: installs the pinned pure-Python dependencies
-# (requirements.txt, from PyPI) for the component's Python, then runs
-# componentize-py on app.py against wacme's WIT (../../../wit/v0.2) and
-# wit/world.wit. Needs componentize-py 0.25.1 (pip install
-# 'componentize-py==0.25.1') and network access to PyPI on the first build.
+# Builds pdns-py.wasm with ../python/build.sh (pinned PyPI dependencies from
+# requirements.txt, componentize-py 0.25.1):
 #
-#   ./build.sh            # -> ./pdns-py.wasm (dependencies in ./site/)
-#   ./build.sh OUT_DIR    # -> OUT_DIR/pdns-py.wasm (dependencies in OUT_DIR/site/)
+#   ./build.sh            # -> ./pdns-py.wasm (build files in ./build/)
+#   ./build.sh OUT_DIR    # -> OUT_DIR/pdns-py.wasm (build files in OUT_DIR/build/)
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
-out="${1:-$here}"
-mkdir -p "$out"
-out="$(cd "$out" && pwd)"
-export PYTHONDONTWRITEBYTECODE=1
-# componentize-py 0.25 embeds CPython 3.14: pure-Python wheels only.
-python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
-  --only-binary=:all: --platform any --implementation py --python-version 3.14 \
-  --target "$out/site" --upgrade -r "$here/requirements.txt"
-cd "$here"
-componentize-py -d ../../../wit/v0.2 -d wit -w wacme:example-pdns-py/plugin \
-  componentize app -p . -p "$out/site" -o "$out/pdns-py.wasm"
-echo "built $out/pdns-py.wasm"
+exec sh "$here/../python/build.sh" "$here" "$@"

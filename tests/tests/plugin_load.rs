@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wacme::plugins::{Error, Runtime, RuntimeOptions};
+use wacme::plugins::{Compiler, Error, Runtime, RuntimeOptions};
 
 fn runtime(cache: &Path) -> Runtime {
     Runtime::new(RuntimeOptions {
@@ -423,8 +423,46 @@ fn the_first_compile_is_announced_once() {
     assert!(!second.contains("compiling"), "{second}");
 }
 
-/// `wacme plugin install` compiles the plugin into the cache, so the first
-/// use afterwards compiles nothing.
+/// A first load compiles with the baseline compiler (Winch, on x86-64: the
+/// fastest start) and caches that; `Runtime::precompile` (`plugin install`)
+/// writes the optimized form, which every later load prefers, and does
+/// nothing when it is there.
+#[tokio::test]
+async fn first_loads_compile_fast_until_the_optimized_form_is_written() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = wacme_tests::plugin_wasm("pdns");
+    let bytes = std::fs::read(&wasm).unwrap();
+    let baseline = if cfg!(target_arch = "x86_64") {
+        Compiler::Winch
+    } else {
+        Compiler::Cranelift
+    };
+    let first = runtime(cache.path()).load_file(&wasm).await.unwrap();
+    assert_eq!(first.compiler(), baseline);
+    assert!(first.load_times().compile.is_some());
+    let again = runtime(cache.path()).load_file(&wasm).await.unwrap();
+    assert_eq!(again.compiler(), baseline);
+    assert_eq!(again.load_times().compile, None, "the baseline form cached");
+
+    let rt = runtime(cache.path());
+    let took = rt.precompile(&bytes, "pdns.wasm").await.unwrap();
+    assert!(took.is_some(), "the optimized form compiled");
+    assert_eq!(rt.precompile(&bytes, "pdns.wasm").await.unwrap(), None);
+    let optimized = runtime(cache.path()).load_file(&wasm).await.unwrap();
+    assert_eq!(optimized.compiler(), Compiler::Cranelift);
+    assert_eq!(optimized.load_times().compile, None);
+    assert_eq!(optimized.metadata(), first.metadata());
+
+    // Without a cache there is nowhere to keep it: nothing to do.
+    let uncached = Runtime::new(RuntimeOptions::default()).unwrap();
+    assert_eq!(
+        uncached.precompile(&bytes, "pdns.wasm").await.unwrap(),
+        None
+    );
+}
+
+/// `wacme plugin install` compiles the optimized form into the cache, so
+/// the first use afterwards compiles nothing and runs the optimized code.
 #[test]
 fn install_compiles_ahead_of_first_use() {
     let (dir, cache) = (plugin_dir(), tempfile::tempdir().unwrap());
@@ -443,6 +481,15 @@ fn install_compiles_ahead_of_first_use() {
         install.contains("compiling plugin wacme_plugin_pdns ("),
         "{install}"
     );
-    let first_use = run(&["plugin", "inspect", "pdns"]);
+    let out = wacme(dir.path(), cache.path(), &["plugin", "inspect", "pdns"])
+        .env("WACME_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let first_use = String::from_utf8_lossy(&out.stderr);
     assert!(!first_use.contains("compiling"), "{first_use}");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("compiled by:   cranelift (optimized)"),
+        "{shown}"
+    );
 }

@@ -3,10 +3,16 @@
 //!
 //! The hostile plugin (`tests/plugins/hostile`) returns `Ok` when an attack
 //! *succeeds*, so every `expect_err` here fails loudly if the sandbox leaks.
+//!
+//! The suite runs the code a first load compiles (the baseline compiler,
+//! Winch, on x86-64); the optimized code `wacme plugin install` writes
+//! (Cranelift) meets the CPU, memory, stack and trap attacks too.
 
 use std::time::{Duration, Instant};
 use wacme::plugins::config::Sources;
-use wacme::plugins::{Error, Limits, Plugin, ResolvedConfig, RuntimeOptions, Session, TxtSet};
+use wacme::plugins::{
+    Compiler, Error, FirstCompile, Limits, Plugin, ResolvedConfig, RuntimeOptions, Session, TxtSet,
+};
 use wacme_tests::httpd::{Sink, redirector};
 use wacme_tests::sandbox::{Hostile, challenge_set, load_hostile};
 
@@ -61,6 +67,12 @@ async fn friendly_call_succeeds() {
     let bed = bed(Limits::default()).await;
     let m = bed.plugin.metadata();
     assert_eq!(m.name, "hostile");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        bed.plugin.compiler(),
+        Compiler::Winch,
+        "the suite runs the baseline compiler's code"
+    );
     session(&bed.plugin, "ok", None)
         .present(&set())
         .await
@@ -169,6 +181,32 @@ async fn stack_overflow_is_contained() {
     let bed = bed(Limits::default()).await;
     let (err, _) = attack(&bed, "stack-overflow", None).await;
     assert!(err.to_string().contains("overflowed its stack"), "{err}");
+}
+
+/// The optimized code (`FirstCompile::Optimizing`, what `plugin install`
+/// writes) stops at the same deadline, memory cap and stack guard.
+#[tokio::test]
+async fn optimized_code_is_held_to_the_same_limits() {
+    let bed = load_hostile(RuntimeOptions {
+        limits: Limits {
+            call_timeout: Duration::from_secs(1),
+            memory_bytes: 32 << 20,
+            ..Limits::default()
+        },
+        first_compile: FirstCompile::Optimizing,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(bed.plugin.compiler(), Compiler::Cranelift);
+    let (err, elapsed) = attack(&bed, "infinite-loop", None).await;
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
+    let (err, _) = attack(&bed, "memory-bomb", None).await;
+    assert!(err.to_string().contains("memory limit of 32 MiB"), "{err}");
+    let (err, _) = attack(&bed, "stack-overflow", None).await;
+    assert!(err.to_string().contains("overflowed its stack"), "{err}");
+    let (err, _) = attack(&bed, "panic", None).await;
+    assert!(matches!(err, Error::Trap { .. }), "{err}");
 }
 
 #[tokio::test]

@@ -563,12 +563,26 @@ struct Inspection<'a> {
     path: &'a str,
     sha256: &'a str,
     size_bytes: usize,
+    /// The compiler that made the code this run used: `cranelift`
+    /// (optimized) or `winch` (baseline, a first load's quick compile).
+    compiler: plugins::Compiler,
     /// Every declared environment alias and whether it is read.
     env: Vec<plugin_grants::EnvLine>,
     /// Own variables that are not read, with why.
     env_blocked: Vec<(String, String)>,
     /// Which addresses the plugin's requests may reach.
     address_policy: &'static str,
+}
+
+/// How `plugin inspect` names the compiler.
+fn compiler_text(compiler: plugins::Compiler) -> &'static str {
+    match compiler {
+        plugins::Compiler::Cranelift => "cranelift (optimized)",
+        plugins::Compiler::Winch => {
+            "winch (the baseline compiler's quick first compile; `wacme plugin install` \
+             writes the optimized form)"
+        }
+    }
 }
 
 /// What `address_policy` says.
@@ -592,6 +606,7 @@ async fn inspect(
         path: plugin.origin(),
         sha256: plugin.sha256(),
         size_bytes: plugin.size(),
+        compiler: plugin.compiler(),
         env: plugin_grants::env_lines(m, &policy),
         env_blocked: m
             .config
@@ -618,6 +633,10 @@ async fn inspect(
             plugin.size().div_ceil(1024)
         ));
         out.push_str(&format!("  sha256:        {}\n", plugin.sha256()));
+        out.push_str(&format!(
+            "  compiled by:   {}\n",
+            compiler_text(plugin.compiler())
+        ));
         out.push_str(&format!(
             "  TTL:           default {} s, minimum {} s\n",
             m.default_ttl, m.min_ttl

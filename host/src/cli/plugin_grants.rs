@@ -125,6 +125,9 @@ pub async fn install(
         .into());
     }
     let runtime = engine.runtime(&args.plugins)?;
+    // The optimized form goes into the cache first: the load below and every
+    // later run use it, and none compiles.
+    runtime.precompile(&bytes, &args.source).await?;
     let plugin = runtime.load_bytes(&bytes, args.source.clone()).await?;
     let meta = plugin.metadata().clone();
 

@@ -1,11 +1,13 @@
 //! On-disk cache of compiled plugins.
 //!
-//! Compiling a component with Cranelift takes a fraction of a second for a
-//! Rust plugin and seconds of CPU for a JavaScript or Python one, which
-//! carries its interpreter (BENCHMARKS.md, "First load"); loading its
-//! compiled form takes milliseconds. Entries are keyed by the SHA-256 of the component bytes
-//! and the engine's compatibility hash (wasmtime version, target, settings),
-//! so a new wacme or a changed plugin never picks up a stale entry.
+//! Compiling a component takes a fraction of a second for a Rust plugin and
+//! seconds of CPU for a JavaScript or Python one, which carries its
+//! interpreter (BENCHMARKS.md, "First load"); loading its compiled form takes
+//! milliseconds. Entries are keyed by the SHA-256 of the component bytes and
+//! the engine's compatibility hash (wasmtime version, target, compiler and
+//! settings), so a new wacme or a changed plugin never picks up a stale
+//! entry, and a plugin's baseline (Winch) and optimized (Cranelift) forms
+//! are two entries.
 //!
 //! Deserializing compiled code is only safe for files this host wrote, so an
 //! entry carries the SHA-256 of its payload, which is checked before use, and
@@ -51,6 +53,22 @@ impl CompileCache {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let key = hex::encode(hasher.0.finish());
         self.dir.join(format!("{key}.cwasm"))
+    }
+
+    /// The compiled component from a valid entry for `wasm_sha256` under
+    /// `engine`, if there is one; nothing is compiled. An entry that fails
+    /// its checks is ignored (with a warning) and left to be rewritten.
+    pub(crate) fn load_cached(&self, engine: &Engine, wasm_sha256: &str) -> Option<Component> {
+        if !self.dir_is_private() {
+            return None;
+        }
+        match self.load(engine, &self.entry_path(engine, wasm_sha256)) {
+            Ok(found) => found,
+            Err(reason) => {
+                tracing::warn!("ignoring cached plugin: {reason}");
+                None
+            }
+        }
     }
 
     /// The compiled component, from the cache when a valid entry exists,

@@ -45,7 +45,9 @@ mod wasi_http;
 pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;
 pub use metadata::{ConfigField, Hints, PluginMetadata};
-pub use runtime::{LoadTimes, NOTICE, Plugin, Runtime, RuntimeOptions, Session};
+pub use runtime::{
+    Compiler, FirstCompile, LoadTimes, NOTICE, Plugin, Runtime, RuntimeOptions, Session,
+};
 
 use crate::error::ErrorClass;
 use std::time::Duration;

@@ -23,6 +23,14 @@
 //! ([`super::output::PluginLog`]); a trap report ends with the last lines it
 //! wrote.
 //!
+//! Compilers: a component is compiled once per machine and cached. On a
+//! cache miss the baseline compiler (Winch, where wasmtime has it: x86-64)
+//! compiles it about five times faster than the optimizing one (Cranelift),
+//! so the first run with a JavaScript or Python plugin starts in about two
+//! seconds instead of eight; its code runs a little slower (milliseconds per
+//! call). [`Runtime::precompile`] (`wacme plugin install`) writes the
+//! optimized form, which every later load prefers ([`Compiler`]).
+//!
 //! Versions: a plugin exports `wacme:dns/provider` at one of
 //! [`WIT_VERSIONS`]; the linker holds the imports of every one, and each
 //! loaded plugin keeps the pre-instance of its own version ([`Pre`]).
@@ -71,6 +79,76 @@ pub struct RuntimeOptions {
     /// `--resolve`). Pinned addresses are subject to the address policy like
     /// looked-up ones: pinning is not the operator's trust.
     pub resolve: Vec<(String, Vec<IpAddr>)>,
+    /// Which compiler compiles a component the cache does not hold.
+    pub first_compile: FirstCompile,
+}
+
+/// Which compiler compiles a component the cache does not hold (an
+/// optimized entry in the cache is always used first).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FirstCompile {
+    /// The baseline compiler where wasmtime has one for this machine (Winch
+    /// on x86-64), else the optimizing one: the fastest start.
+    #[default]
+    Baseline,
+    /// Always the optimizing compiler (Cranelift).
+    Optimizing,
+}
+
+/// The compiler that made a loaded plugin's machine code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compiler {
+    /// Cranelift, optimizing: seconds of CPU for a JavaScript or Python
+    /// plugin, the fastest code.
+    Cranelift,
+    /// Winch, wasmtime's baseline compiler: about a fifth of Cranelift's
+    /// compile time, somewhat slower code.
+    Winch,
+}
+
+impl Compiler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compiler::Cranelift => "cranelift",
+            Compiler::Winch => "winch",
+        }
+    }
+}
+
+/// One compiler's engine and the linker of every import for it.
+struct Backend {
+    engine: Engine,
+    linker: Linker<State>,
+    compiler: Compiler,
+}
+
+impl Backend {
+    fn new(compiler: Compiler) -> Result<Backend, Error> {
+        let rt = |e: &dyn std::fmt::Display| Error::Runtime(e.to_string());
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.strategy(match compiler {
+            Compiler::Cranelift => wasmtime::Strategy::Cranelift,
+            Compiler::Winch => wasmtime::Strategy::Winch,
+        });
+        let engine = Engine::new(&config).map_err(|e| rt(&e))?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
+        v0_1::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| rt(&e))?;
+        v0_2::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
+            .map_err(|e| rt(&e))?;
+        wasi_http::add_to_linker(&mut linker).map_err(|e| rt(&e))?;
+        Ok(Backend {
+            engine,
+            linker,
+            compiler,
+        })
+    }
 }
 
 impl RuntimeOptions {
@@ -92,8 +170,10 @@ pub struct Runtime {
 }
 
 struct RuntimeInner {
-    engine: Engine,
-    linker: Linker<State>,
+    /// Cranelift: what the cache's optimized entries hold.
+    optimizing: Backend,
+    /// Winch, where wasmtime has it and [`FirstCompile::Baseline`] asks for it.
+    baseline: Option<Backend>,
     cache: Option<CompileCache>,
     limits: Limits,
     http: Clients,
@@ -168,18 +248,20 @@ struct Ticker {
 }
 
 impl Ticker {
-    fn start(engine: &Engine) -> std::io::Result<Ticker> {
+    fn start(engines: &[&Engine]) -> std::io::Result<Ticker> {
         let stop = Arc::new(AtomicBool::new(false));
-        let engine = engine.weak();
+        let engines: Vec<_> = engines.iter().map(|e| e.weak()).collect();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("wacme-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(TICK);
-                    match engine.upgrade() {
-                        Some(e) => e.increment_epoch(),
-                        None => break,
+                    for engine in &engines {
+                        match engine.upgrade() {
+                            Some(e) => e.increment_epoch(),
+                            None => return,
+                        }
                     }
                 }
             })?;
@@ -195,23 +277,21 @@ impl Ticker {
 struct DeadlineExceeded;
 
 impl Runtime {
-    /// Builds the engine (component model, epoch interruption) and starts the
-    /// epoch ticker.
+    /// Builds the engines (component model, epoch interruption; Cranelift,
+    /// and Winch for first loads where wasmtime has it) and starts the epoch
+    /// ticker.
     pub fn new(options: RuntimeOptions) -> Result<Self, Error> {
         let rt = |e: &dyn std::fmt::Display| Error::Runtime(e.to_string());
-        let mut config = wasmtime::Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&config).map_err(|e| rt(&e))?;
-        let mut linker: Linker<State> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| rt(&e))?;
-        v0_1::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-            .map_err(|e| rt(&e))?;
-        v0_2::DnsProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
-            .map_err(|e| rt(&e))?;
-        wasi_http::add_to_linker(&mut linker).map_err(|e| rt(&e))?;
+        let optimizing = Backend::new(Compiler::Cranelift)?;
+        // Winch is complete on x86-64 only; elsewhere (or if it refuses this
+        // configuration) first loads use Cranelift too.
+        let baseline = (options.first_compile == FirstCompile::Baseline
+            && cfg!(target_arch = "x86_64"))
+        .then(|| Backend::new(Compiler::Winch))
+        .and_then(|b| {
+            b.map_err(|e| tracing::debug!("no baseline compiler: {e}"))
+                .ok()
+        });
         // HTTP/1.1 only, as for the CA: the clients are shared by every
         // call of the process, and one troubled HTTP/2 connection would hold
         // all of them.
@@ -234,12 +314,14 @@ impl Runtime {
             http
         };
         let http = Clients::build(builder, &options.resolve).map_err(|e| rt(&e))?;
-        let ticker = Ticker::start(&engine).map_err(|e| rt(&e))?;
+        let mut engines = vec![&optimizing.engine];
+        engines.extend(baseline.as_ref().map(|b| &b.engine));
+        let ticker = Ticker::start(&engines).map_err(|e| rt(&e))?;
         let cache = options.cache_dir.map(CompileCache::new);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
-                engine,
-                linker,
+                optimizing,
+                baseline,
                 cache,
                 limits: options.limits,
                 http,
@@ -269,6 +351,38 @@ impl Runtime {
         self.load_bytes(&wasm, origin).await
     }
 
+    /// Compiles `wasm` with the optimizing compiler into the cache, unless
+    /// the cache holds that form already: what `wacme plugin install` does,
+    /// so that no later run compiles the plugin and every run gets the
+    /// optimized code. How long compiling took; `None` when the cache held
+    /// it or when there is no cache to keep it in.
+    pub async fn precompile(&self, wasm: &[u8], origin: &str) -> Result<Option<Duration>, Error> {
+        let load_err = |reason: String| Error::Load {
+            origin: origin.to_string(),
+            reason,
+        };
+        let Some(cache) = self.inner.cache.clone() else {
+            return Ok(None);
+        };
+        check_component_header(wasm).map_err(load_err)?;
+        let inner = self.inner.clone();
+        let wasm = wasm.to_vec();
+        let name = plugin_name(origin);
+        tokio::task::spawn_blocking(move || {
+            let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &wasm));
+            if cache
+                .load_cached(&inner.optimizing.engine, &sha256)
+                .is_some()
+            {
+                return Ok(None);
+            }
+            compile(Some(&cache), &inner.optimizing, &wasm, &sha256, &name).map(|(_, took)| took)
+        })
+        .await
+        .map_err(|e| load_err(format!("compiling stopped: {e}")))?
+        .map_err(load_err)
+    }
+
     /// Loads a plugin from component bytes; `origin` names it in messages.
     pub async fn load_bytes(&self, wasm: &[u8], origin: String) -> Result<Plugin, Error> {
         let load_err = |reason: String| Error::Load {
@@ -278,39 +392,40 @@ impl Runtime {
         check_component_header(wasm).map_err(load_err)?;
         let started = Instant::now();
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, wasm));
-        let engine = &self.inner.engine;
         // Compiling takes seconds for a large component (a JavaScript or
         // Python plugin carries its interpreter): off the async threads, so
         // other certificates' work goes on meanwhile.
-        let (component, compile_time) = {
-            let engine = engine.clone();
-            let cache = self.inner.cache.clone();
+        let (component, compile_time, compiler) = {
+            let inner = self.inner.clone();
             let wasm = wasm.to_vec();
             let sha256 = sha256.clone();
             let name = plugin_name(&origin);
             tokio::task::spawn_blocking(move || {
-                let announce = |cached: bool| announce_compile(&name, wasm.len(), cached);
-                match &cache {
-                    Some(cache) => cache.load_or_compile(&engine, &wasm, &sha256, announce),
-                    None => {
-                        announce(false);
-                        let started = Instant::now();
-                        Component::new(&engine, &wasm)
-                            .map(|c| (c, Some(started.elapsed())))
-                            .map_err(|e| format!("{e:#}"))
-                    }
+                let optimizing = &inner.optimizing;
+                // The optimized form, when `plugin install` wrote it, wins.
+                if let Some(cache) = &inner.cache
+                    && let Some(component) = cache.load_cached(&optimizing.engine, &sha256)
+                {
+                    return Ok((component, None, Compiler::Cranelift));
                 }
+                let backend = inner.baseline.as_ref().unwrap_or(optimizing);
+                compile(inner.cache.as_ref(), backend, &wasm, &sha256, &name)
+                    .map(|(c, took)| (c, took, backend.compiler))
             })
             .await
             .map_err(|e| load_err(format!("compiling stopped: {e}")))?
             .map_err(load_err)?
         };
         if let Some(took) = compile_time {
-            tracing::debug!("compiled {origin} in {:.2} s", took.as_secs_f64());
+            tracing::debug!(
+                "compiled {origin} with {} in {:.2} s",
+                compiler.as_str(),
+                took.as_secs_f64()
+            );
         }
-        let wit_version = check_exports(engine, &component).map_err(load_err)?;
-        let pre = self
-            .inner
+        let backend = self.inner.backend(compiler);
+        let wit_version = check_exports(&backend.engine, &component).map_err(load_err)?;
+        let pre = backend
             .linker
             .instantiate_pre(&component)
             .map_err(|e| load_err(format!("{e:#} ({})", accepted_imports(wit_version))))?;
@@ -322,6 +437,7 @@ impl Runtime {
 
         let mut plugin = PluginInner {
             runtime: self.clone(),
+            compiler,
             pre,
             wit_version,
             metadata: None,
@@ -364,6 +480,39 @@ fn plugin_name(origin: &str) -> String {
 
 /// The operator's notice that a plugin is being compiled (seconds for a
 /// large one), shown by default (`--quiet` hides it).
+/// Compiles `wasm` with `backend`, through the cache when there is one
+/// (the operator is told first: a large component takes seconds); also how
+/// long compiling took, `None` when the cache held it.
+fn compile(
+    cache: Option<&CompileCache>,
+    backend: &Backend,
+    wasm: &[u8],
+    sha256: &str,
+    name: &str,
+) -> Result<(Component, Option<Duration>), String> {
+    let announce = |cached: bool| announce_compile(name, wasm.len(), cached);
+    match cache {
+        Some(cache) => cache.load_or_compile(&backend.engine, wasm, sha256, announce),
+        None => {
+            announce(false);
+            let started = Instant::now();
+            Component::new(&backend.engine, wasm)
+                .map(|c| (c, Some(started.elapsed())))
+                .map_err(|e| format!("{e:#}"))
+        }
+    }
+}
+
+impl RuntimeInner {
+    /// The engine and linker of `compiler`.
+    fn backend(&self, compiler: Compiler) -> &Backend {
+        match (compiler, &self.baseline) {
+            (Compiler::Winch, Some(baseline)) => baseline,
+            _ => &self.optimizing,
+        }
+    }
+}
+
 fn announce_compile(name: &str, size: usize, cached: bool) {
     let size = human_size(size);
     if cached {
@@ -469,6 +618,8 @@ pub struct Plugin {
 
 struct PluginInner {
     runtime: Runtime,
+    /// Which engine `pre` belongs to.
+    compiler: Compiler,
     pre: Pre,
     wit_version: &'static str,
     metadata: Option<PluginMetadata>,
@@ -479,6 +630,11 @@ struct PluginInner {
 }
 
 impl Plugin {
+    /// The compiler that made the code this plugin runs.
+    pub fn compiler(&self) -> Compiler {
+        self.inner.compiler
+    }
+
     /// What loading it cost.
     pub fn load_times(&self) -> LoadTimes {
         self.inner.load
@@ -597,7 +753,7 @@ impl PluginInner {
             .stderr(output.stream(Stream::Stderr))
             .build();
         let mut store = Store::new(
-            &inner.engine,
+            &inner.backend(self.compiler).engine,
             State {
                 wasi,
                 http: WasiHttpCtx::new(),

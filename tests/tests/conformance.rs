@@ -425,44 +425,41 @@ fn build_python_example(name: &str) -> Option<std::path::PathBuf> {
     Some(out_dir.join(format!("{name}.wasm")))
 }
 
+/// Builds the Python example `name`, runs the conformance suite with it,
+/// a wrong API key (an authentication failure) and an apex + wildcard
+/// issuance under `label`.
+async fn python_example_passes_and_issues(name: &str, label: &str) {
+    let Some(bed) = Bed::start().await else {
+        return;
+    };
+    let Some(wasm) = build_python_example(name) else {
+        return;
+    };
+    let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
+    assert_passed(&bed.pdns, &out).await;
+    assert_wrong_key_refused(&bed, &wasm);
+    issue_apex_and_wildcard(&bed, &wasm, label).await;
+}
+
 /// The Python example (`plugins/examples/pdns-py`: the pdns provider with
 /// `requests`, sent over `wasi:http` by the `requests-wasi-http` adapter)
 /// passes the conformance suite, refuses a wrong API key as an
 /// authentication failure and issues apex + wildcard.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_example_passes_and_issues() {
-    let Some(bed) = Bed::start().await else {
-        return;
-    };
-    let Some(wasm) = build_python_example("pdns-py") else {
-        return;
-    };
-    let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
-    assert_passed(&bed.pdns, &out).await;
-    assert_wrong_key_refused(&bed, &wasm);
-    issue_apex_and_wildcard(&bed, &wasm, "py").await;
+    python_example_passes_and_issues("pdns-py", "py").await;
 }
 
 /// dns-lexicon's powerdns provider, unchanged, wrapped as a plugin
 /// (`plugins/examples/lexicon-py`: lexicon's `requests` sessions sent over
-/// `wasi:http`), passes the conformance suite, refuses a wrong API key as an
-/// authentication failure and issues apex + wildcard.
+/// `wasi:http`), does the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dns_lexicon_wrapper_passes_and_issues() {
-    let Some(bed) = Bed::start().await else {
-        return;
-    };
-    let Some(wasm) = build_python_example("lexicon-py") else {
-        return;
-    };
-    let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
-    assert_passed(&bed.pdns, &out).await;
-    assert_wrong_key_refused(&bed, &wasm);
-    issue_apex_and_wildcard(&bed, &wasm, "lexicon").await;
+    python_example_passes_and_issues("lexicon-py", "lexicon").await;
 }
 
-/// A wrong API key: the run fails as an authentication failure (PowerDNS's
-/// 401 mapped by the plugin), and nothing is left in the zone.
+/// A wrong API key: the suite fails with an authentication failure
+/// (PowerDNS's 401 mapped by the plugin).
 fn assert_wrong_key_refused(bed: &Bed, wasm: &Path) {
     let mut cmd = Command::new(wacme_tests::wacme_bin());
     cmd.args(["plugin", "test"])

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use wacme::plugins::{Compiler, Error, Runtime, RuntimeOptions};
+use wacme::plugins::{Compiler, Error, FirstCompile, Runtime, RuntimeOptions};
 
 fn runtime(cache: &Path) -> Runtime {
     Runtime::new(RuntimeOptions {
@@ -423,13 +423,22 @@ fn the_first_compile_is_announced_once() {
     assert!(!second.contains("compiling"), "{second}");
 }
 
-/// A first load compiles with the baseline compiler (Winch, on x86-64: the
-/// fastest start) and caches that; `Runtime::precompile` (`plugin install`)
-/// writes the optimized form, which every later load prefers, and does
-/// nothing when it is there.
+/// With the baseline compiler chosen for first loads (as it is for large
+/// plugins), a first load compiles with Winch (on x86-64) and caches that;
+/// `Runtime::precompile` (`plugin install`) writes the optimized form,
+/// which every later load prefers, and does nothing when it is there. A
+/// small plugin's first load under the default choice is optimized.
 #[tokio::test]
 async fn first_loads_compile_fast_until_the_optimized_form_is_written() {
     let cache = tempfile::tempdir().unwrap();
+    let runtime = |cache: &Path| {
+        Runtime::new(RuntimeOptions {
+            cache_dir: Some(cache.to_path_buf()),
+            first_compile: FirstCompile::Baseline,
+            ..Default::default()
+        })
+        .unwrap()
+    };
     let wasm = wacme_tests::plugin_wasm("pdns");
     let bytes = std::fs::read(&wasm).unwrap();
     let baseline = if cfg!(target_arch = "x86_64") {
@@ -459,6 +468,14 @@ async fn first_loads_compile_fast_until_the_optimized_form_is_written() {
         uncached.precompile(&bytes, "pdns.wasm").await.unwrap(),
         None
     );
+
+    // The default: a plugin below BASELINE_MIN_BYTES is optimized at once.
+    assert!(bytes.len() < wacme::plugins::BASELINE_MIN_BYTES);
+    let small = uncached
+        .load_bytes(&bytes, "pdns.wasm".into())
+        .await
+        .unwrap();
+    assert_eq!(small.compiler(), Compiler::Cranelift);
 }
 
 /// `wacme plugin install` compiles the optimized form into the cache, so

@@ -46,7 +46,8 @@ pub use config::{ConfigError, ResolvedConfig};
 pub use limits::Limits;
 pub use metadata::{ConfigField, Hints, PluginMetadata};
 pub use runtime::{
-    Compiler, FirstCompile, LoadTimes, NOTICE, Plugin, Runtime, RuntimeOptions, Session,
+    BASELINE_MIN_BYTES, Compiler, FirstCompile, LoadTimes, NOTICE, Plugin, Runtime, RuntimeOptions,
+    Session,
 };
 
 use crate::error::ErrorClass;

@@ -24,12 +24,15 @@
 //! wrote.
 //!
 //! Compilers: a component is compiled once per machine and cached. On a
-//! cache miss the baseline compiler (Winch, where wasmtime has it: x86-64)
-//! compiles it about five times faster than the optimizing one (Cranelift),
-//! so the first run with a JavaScript or Python plugin starts in about two
+//! cache miss a large component (a JavaScript or Python plugin, which
+//! carries its interpreter) is compiled by the baseline compiler (Winch,
+//! where wasmtime has it: x86-64), about five times faster than by the
+//! optimizing one (Cranelift), so the first run with it starts in about two
 //! seconds instead of eight; its code runs a little slower (milliseconds per
-//! call). [`Runtime::precompile`] (`wacme plugin install`) writes the
-//! optimized form, which every later load prefers ([`Compiler`]).
+//! call). A small one (a Rust plugin) compiles with Cranelift in a fraction
+//! of a second anyway. [`Runtime::precompile`] (`wacme plugin install`)
+//! writes the optimized form, which every later load prefers
+//! ([`Compiler`], [`FirstCompile`]).
 //!
 //! Versions: a plugin exports `wacme:dns/provider` at one of
 //! [`WIT_VERSIONS`]; the linker holds the imports of every one, and each
@@ -84,16 +87,27 @@ pub struct RuntimeOptions {
 }
 
 /// Which compiler compiles a component the cache does not hold (an
-/// optimized entry in the cache is always used first).
+/// optimized entry in the cache is always used first). The baseline
+/// compiler is Winch where wasmtime has it for this machine (x86-64);
+/// elsewhere the optimizing one (Cranelift) does everything.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum FirstCompile {
-    /// The baseline compiler where wasmtime has one for this machine (Winch
-    /// on x86-64), else the optimizing one: the fastest start.
+    /// The baseline compiler for components of at least
+    /// [`BASELINE_MIN_BYTES`] (JavaScript and Python plugins, seconds to
+    /// optimize), the optimizing one for smaller ones (a fraction of a
+    /// second).
     #[default]
+    Auto,
+    /// The baseline compiler for every component.
     Baseline,
-    /// Always the optimizing compiler (Cranelift).
+    /// The optimizing compiler for every component.
     Optimizing,
 }
+
+/// The size from which [`FirstCompile::Auto`] uses the baseline compiler:
+/// Rust plugins are well below it (0.2–1.1 MiB), components carrying a
+/// JavaScript or Python interpreter well above (12–33 MiB).
+pub const BASELINE_MIN_BYTES: usize = 4 << 20;
 
 /// The compiler that made a loaded plugin's machine code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -172,8 +186,9 @@ pub struct Runtime {
 struct RuntimeInner {
     /// Cranelift: what the cache's optimized entries hold.
     optimizing: Backend,
-    /// Winch, where wasmtime has it and [`FirstCompile::Baseline`] asks for it.
+    /// Winch, where wasmtime has it and [`FirstCompile`] may ask for it.
     baseline: Option<Backend>,
+    first_compile: FirstCompile,
     cache: Option<CompileCache>,
     limits: Limits,
     http: Clients,
@@ -285,7 +300,7 @@ impl Runtime {
         let optimizing = Backend::new(Compiler::Cranelift)?;
         // Winch is complete on x86-64 only; elsewhere (or if it refuses this
         // configuration) first loads use Cranelift too.
-        let baseline = (options.first_compile == FirstCompile::Baseline
+        let baseline = (options.first_compile != FirstCompile::Optimizing
             && cfg!(target_arch = "x86_64"))
         .then(|| Backend::new(Compiler::Winch))
         .and_then(|b| {
@@ -322,6 +337,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 optimizing,
                 baseline,
+                first_compile: options.first_compile,
                 cache,
                 limits: options.limits,
                 http,
@@ -408,7 +424,7 @@ impl Runtime {
                 {
                     return Ok((component, None, Compiler::Cranelift));
                 }
-                let backend = inner.baseline.as_ref().unwrap_or(optimizing);
+                let backend = inner.first_backend(wasm.len());
                 compile(inner.cache.as_ref(), backend, &wasm, &sha256, &name)
                     .map(|(c, took)| (c, took, backend.compiler))
             })
@@ -504,6 +520,16 @@ fn compile(
 }
 
 impl RuntimeInner {
+    /// The backend that compiles a component of `size` bytes the cache does
+    /// not hold.
+    fn first_backend(&self, size: usize) -> &Backend {
+        match (self.first_compile, &self.baseline) {
+            (FirstCompile::Baseline, Some(baseline)) => baseline,
+            (FirstCompile::Auto, Some(baseline)) if size >= BASELINE_MIN_BYTES => baseline,
+            _ => &self.optimizing,
+        }
+    }
+
     /// The engine and linker of `compiler`.
     fn backend(&self, compiler: Compiler) -> &Backend {
         match (compiler, &self.baseline) {

@@ -10,15 +10,18 @@
 #   rust    the first-party pdns plugin (plugins/pdns, release build)
 #   js      plugins/examples/pdns-js built with componentize-js (pinned in
 #           its package.json; `npm install` fetches it from the npm registry)
-#   python  tests/plugins/python-raise built with componentize-py (the
-#           version .ci/run installs); a Python component's size and compile
-#           cost are its bundled interpreter's, whatever the provider code
+#   python  plugins/examples/pdns-py built by its build.sh (componentize-py
+#           as .ci/run installs it, `requests` and co. pinned, from PyPI); a
+#           Python component's compile cost is its bundled interpreter's,
+#           whatever the provider code
 #
 # Per component and run, with a fresh cache: `wacme plugin inspect <file>`
-# (compile + cache write + metadata call), then the same with the cache
-# filled (cache read + metadata call). Reports wall seconds, CPU seconds
-# (user + system: compiling uses every core) and peak RSS (GNU time), the
-# component's size and its cache entry's size; min / median / max over N.
+# (a first load: the baseline compiler, Winch on x86-64, + cache write +
+# metadata call), the same with the cache filled (cache read + metadata
+# call), and `wacme plugin install <file>` with another fresh cache (the
+# optimized compile, Cranelift, + metadata call). Reports wall seconds, CPU
+# seconds (user + system: compiling uses every core) and peak RSS (GNU time),
+# the component's size and its cache entry's size; min / median / max over N.
 #
 # Needs: node + npm, componentize-py, GNU time, the wasm32-wasip2 target.
 # Not part of CI.
@@ -42,12 +45,7 @@ echo "building the components…" >&2
     npx --no-install componentize-js app.js --wit ../../../wit/v0.2 --world-name dns-provider \
         -o "$work/pdns-js.wasm" >/dev/null
 )
-if [ "${langs#* python }" != "$langs" ]; then
-    mkdir -p "$work/py"
-    cp tests/plugins/python-raise/app.py "$work/py/"
-    (cd "$work/py" && componentize-py -d "$root/wit/v0.2" -w dns-provider componentize app \
-        -o "$work/python-raise.wasm" >/dev/null)
-fi
+[ "${langs#* python }" = "$langs" ] || plugins/examples/pdns-py/build.sh "$work" >/dev/null
 cp "$plugin" "$work/pdns.wasm"
 
 # "median (min–max)".
@@ -59,36 +57,41 @@ spread() {
 }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
-# One `plugin inspect` under GNU time; appends "wall cpu rss_kb" to $2.
+# `wacme <command> <file>` under GNU time (`inspect`, or `install` into a
+# state directory of its own); appends "wall cpu rss_kb" to $2.
 timed() {
-    local file=$1 out=$2 cache=$3
+    local file=$1 out=$2 cache=$3 command=${4:-inspect}
+    local extra=()
+    [ "$command" = install ] && extra=(--yes)
     /usr/bin/time -f '%e %U %S %M' -o "$work/t" \
-        env XDG_CACHE_HOME="$cache" XDG_DATA_HOME="$work/data" WACME_STATE_DIR="$work/state" \
-        "$wacme" --quiet plugin inspect "$file" >/dev/null 2>"$work/err" ||
-        { echo "wacme plugin inspect $file failed:" >&2; cat "$work/err" >&2; exit 1; }
+        env XDG_CACHE_HOME="$cache" XDG_DATA_HOME="$cache/data" WACME_STATE_DIR="$cache/state" \
+        "$wacme" --quiet plugin "$command" "$file" "${extra[@]}" >/dev/null 2>"$work/err" ||
+        { echo "wacme plugin $command $file failed:" >&2; cat "$work/err" >&2; exit 1; }
     awk '{ printf "%s %.2f %d\n", $1, $2 + $3, $4 }' "$work/t" >>"$out"
 }
 
 echo
 echo "wacme $("$wacme" --version | awk '{print $2}') (release); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $runs run(s)"
-printf '%-8s %10s %11s | %-20s %-20s %-16s | %-20s %-14s\n' plugin size "cache entry" "first: wall s" "CPU s" "RSS MB" "cached: wall s" "RSS MB"
+printf '%-8s %10s %11s | %-20s %-20s %-16s | %-20s %-14s | %-20s %-20s\n' plugin size "cache entry" "first: wall s" "CPU s" "RSS MB" "cached: wall s" "RSS MB" "install: wall s" "CPU s"
 for lang in ${LANGS:-rust js python}; do
     case $lang in
         rust) file="$work/pdns.wasm" ;;
         js) file="$work/pdns-js.wasm" ;;
-        python) file="$work/python-raise.wasm" ;;
+        python) file="$work/pdns-py.wasm" ;;
     esac
-    : >"$work/first" ; : >"$work/warm"
+    : >"$work/first" ; : >"$work/warm" ; : >"$work/install"
     for run in $(seq 1 "$runs"); do
         cache="$work/cache-$lang-$run"
         timed "$file" "$work/first" "$cache"
         timed "$file" "$work/warm" "$cache"
+        timed "$file" "$work/install" "$work/install-$lang-$run" install
     done
     entry=$(find "$work/cache-$lang-1" -name '*.cwasm' -printf '%s\n' | head -1)
     col() { awk -v f="$2" '{ printf "%s ", $f }' "$1"; }
     rss() { awk '{ printf "%.1f ", $3 / 1024 }' "$1"; }
-    printf '%-8s %10s %11s | %-20s %-20s %-16s | %-20s %-14s\n' "$lang" \
+    printf '%-8s %10s %11s | %-20s %-20s %-16s | %-20s %-14s | %-20s %-20s\n' "$lang" \
         "$(mib "$(stat -c %s "$file")")" "$(mib "$entry")" \
         "$(col "$work/first" 1 | spread)" "$(col "$work/first" 2 | spread)" "$(rss "$work/first" | spread)" \
-        "$(col "$work/warm" 1 | spread)" "$(rss "$work/warm" | spread)"
+        "$(col "$work/warm" 1 | spread)" "$(rss "$work/warm" | spread)" \
+        "$(col "$work/install" 1 | spread)" "$(col "$work/install" 2 | spread)"
 done

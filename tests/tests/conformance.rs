@@ -464,7 +464,7 @@ fn assert_wrong_key_refused(bed: &Bed, wasm: &Path) {
     let mut cmd = Command::new(wacme_tests::wacme_bin());
     cmd.args(["plugin", "test"])
         .arg(wasm)
-        .args(["--zone", ZONE, "--output", "json"])
+        .args(["--zone", ZONE, "--no-plugin-cache", "--output", "json"])
         .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
         .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
         .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])

@@ -9,7 +9,7 @@ use super::{GlobalArgs, print};
 use crate::engine::{Engine, PluginOptions};
 use crate::error::InputError;
 use crate::plugins::grants::{self, AliasStatus, EnvPolicy, GrantFile};
-use crate::plugins::{Plugin, PluginMetadata, discovery};
+use crate::plugins::{FirstCompile, Plugin, PluginMetadata, discovery};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -125,10 +125,11 @@ pub async fn install(
         .into());
     }
     let runtime = engine.runtime(&args.plugins)?;
-    // The optimized form goes into the cache first: the load below and every
-    // later run use it, and none compiles.
-    runtime.precompile(&bytes, &args.source).await?;
-    let plugin = runtime.load_bytes(&bytes, args.source.clone()).await?;
+    // Compiled (if need be) with the optimizing compiler: the cache then
+    // holds the optimized form, which every later run uses without compiling.
+    let plugin = runtime
+        .load_bytes_with(&bytes, args.source.clone(), FirstCompile::Optimizing)
+        .await?;
     let meta = plugin.metadata().clone();
 
     // What it asks for, before anything is written.

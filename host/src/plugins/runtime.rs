@@ -368,39 +368,36 @@ impl Runtime {
     }
 
     /// Compiles `wasm` with the optimizing compiler into the cache, unless
-    /// the cache holds that form already: what `wacme plugin install` does,
-    /// so that no later run compiles the plugin and every run gets the
-    /// optimized code. How long compiling took; `None` when the cache held
-    /// it or when there is no cache to keep it in.
+    /// the cache holds that form already, so that no later run compiles the
+    /// plugin and every run gets the optimized code (it is loaded too, as
+    /// [`Runtime::load_bytes_with`] loads it). How long compiling took;
+    /// `None` when the cache held it or when there is no cache to keep it in.
     pub async fn precompile(&self, wasm: &[u8], origin: &str) -> Result<Option<Duration>, Error> {
-        let load_err = |reason: String| Error::Load {
-            origin: origin.to_string(),
-            reason,
-        };
-        let Some(cache) = self.inner.cache.clone() else {
+        if self.inner.cache.is_none() {
             return Ok(None);
-        };
-        check_component_header(wasm).map_err(load_err)?;
-        let inner = self.inner.clone();
-        let wasm = wasm.to_vec();
-        let name = plugin_name(origin);
-        tokio::task::spawn_blocking(move || {
-            let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &wasm));
-            if cache
-                .load_cached(&inner.optimizing.engine, &sha256)
-                .is_some()
-            {
-                return Ok(None);
-            }
-            compile(Some(&cache), &inner.optimizing, &wasm, &sha256, &name).map(|(_, took)| took)
-        })
-        .await
-        .map_err(|e| load_err(format!("compiling stopped: {e}")))?
-        .map_err(load_err)
+        }
+        let plugin = self
+            .load_bytes_with(wasm, origin.to_string(), FirstCompile::Optimizing)
+            .await?;
+        Ok(plugin.load_times().compile)
     }
 
     /// Loads a plugin from component bytes; `origin` names it in messages.
     pub async fn load_bytes(&self, wasm: &[u8], origin: String) -> Result<Plugin, Error> {
+        self.load_bytes_with(wasm, origin, self.inner.first_compile)
+            .await
+    }
+
+    /// Loads a plugin from component bytes, compiling it with `first` when
+    /// the cache holds no optimized form: `wacme plugin install` passes
+    /// [`FirstCompile::Optimizing`], so the entry it leaves is the optimized
+    /// one and nothing is compiled twice.
+    pub async fn load_bytes_with(
+        &self,
+        wasm: &[u8],
+        origin: String,
+        first: FirstCompile,
+    ) -> Result<Plugin, Error> {
         let load_err = |reason: String| Error::Load {
             origin: origin.clone(),
             reason,
@@ -424,7 +421,7 @@ impl Runtime {
                 {
                     return Ok((component, None, Compiler::Cranelift));
                 }
-                let backend = inner.first_backend(wasm.len());
+                let backend = inner.first_backend(first, wasm.len());
                 compile(inner.cache.as_ref(), backend, &wasm, &sha256, &name)
                     .map(|(c, took)| (c, took, backend.compiler))
             })
@@ -520,10 +517,10 @@ fn compile(
 }
 
 impl RuntimeInner {
-    /// The backend that compiles a component of `size` bytes the cache does
-    /// not hold.
-    fn first_backend(&self, size: usize) -> &Backend {
-        match (self.first_compile, &self.baseline) {
+    /// The backend that compiles, as `first` says, a component of `size`
+    /// bytes the cache does not hold.
+    fn first_backend(&self, first: FirstCompile, size: usize) -> &Backend {
+        match (first, &self.baseline) {
             (FirstCompile::Baseline, Some(baseline)) => baseline,
             (FirstCompile::Auto, Some(baseline)) if size >= BASELINE_MIN_BYTES => baseline,
             _ => &self.optimizing,

@@ -461,15 +461,11 @@ async fn the_dns_lexicon_wrapper_passes_and_issues() {
 /// A wrong API key: the suite fails with an authentication failure
 /// (PowerDNS's 401 mapped by the plugin).
 fn assert_wrong_key_refused(bed: &Bed, wasm: &Path) {
-    let mut cmd = Command::new(wacme_tests::wacme_bin());
-    cmd.args(["plugin", "test"])
-        .arg(wasm)
-        .args(["--zone", ZONE, "--no-plugin-cache", "--output", "json"])
-        .args(["--dns-resolver", &bed.pdns.dns_addr().to_string()])
-        .args(["--dns-port", &bed.pdns.dns_addr().port().to_string()])
-        .args(["--dns-config", &format!("api_url={}", bed.pdns.api_url())])
-        .args(["--dns-config", "api_key=not-the-key"]);
-    let out = cmd.output().unwrap();
+    let config = [
+        format!("api_url={}", bed.pdns.api_url()),
+        "api_key=not-the-key".to_string(),
+    ];
+    let out = conformance(&bed.pdns, wasm, &config, &[]);
     assert!(!out.status.success(), "{}", show(&out));
     let r = report(&out);
     let first = &case(&r, "present-one")["detail"];

@@ -8,8 +8,7 @@
 //! one lags; a propagation timeout; a provider failing on the second name
 //! (through the fault-injecting proxy); a run killed while it waits, cleaned
 //! by `wacme cleanup` or by the next `wacme issue`; bad input refused before
-//! any network call; the JavaScript example plugin (`fetch()`) issuing apex
-//! + wildcard.
+//! any network call.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::process::{Command, Stdio};

@@ -105,6 +105,19 @@ def lexicon_provider(config, set):
     return provider
 
 
+def for_each_value(config, set, verb, change):
+    """`change(provider, name, value)` for each of the set's values, through
+    the lexicon provider for its zone; the first failure is the call's."""
+    provider = lexicon_provider(config, set)
+    name = set.fqdn.rstrip(".")
+    for value in set.values:
+        log(Level.DEBUG, f"lexicon {PROVIDER}: {verb} TXT {name}")
+        try:
+            change(provider, name, value)
+        except Exception as e:
+            raise Err(provider_error(e))
+
+
 class Provider(ProviderBase):
     def metadata(self) -> types.PluginMetadata:
         return types.PluginMetadata(
@@ -125,24 +138,10 @@ class Provider(ProviderBase):
         )
 
     def present(self, config, set) -> None:
-        provider = lexicon_provider(config, set)
-        name = set.fqdn.rstrip(".")
-        for value in set.values:
-            log(Level.DEBUG, f"lexicon {PROVIDER}: create TXT {name}")
-            try:
-                provider.create_record("TXT", name, value)
-            except Exception as e:
-                raise Err(provider_error(e))
+        for_each_value(config, set, "create", lambda p, name, value: p.create_record("TXT", name, value))
 
     def cleanup(self, config, set) -> None:
-        provider = lexicon_provider(config, set)
-        name = set.fqdn.rstrip(".")
-        for value in set.values:
-            log(Level.DEBUG, f"lexicon {PROVIDER}: delete TXT {name}")
-            try:
-                provider.delete_record(None, "TXT", name, value)
-            except Exception as e:
-                raise Err(provider_error(e))
+        for_each_value(config, set, "delete", lambda p, name, value: p.delete_record(None, "TXT", name, value))
 
     # `batch` is off in the hints: wacme never calls these.
     def present_many(self, config, sets) -> None:

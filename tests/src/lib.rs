@@ -126,14 +126,31 @@ pub fn free_port() -> u16 {
 
 /// A port free for both TCP and UDP on `ip` right now.
 pub fn free_port_on(ip: &str) -> u16 {
-    for _ in 0..100 {
+    free_ports_on(ip, 1, &[])[0]
+}
+
+/// `n` distinct ports free for both TCP and UDP on `ip` right now, none of
+/// them in `taken`. Ports picked one after the other with [`free_port_on`]
+/// can repeat (the kernel may hand a released port out again at once), so
+/// a server given two of them can clash with itself; these are held until
+/// all are picked.
+pub fn free_ports_on(ip: &str, n: usize, taken: &[u16]) -> Vec<u16> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..100 + n {
+        if held.len() == n {
+            break;
+        }
         let tcp = TcpListener::bind((ip, 0)).expect("bind a loopback TCP port");
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind((ip, port)).is_ok() {
-            return port;
+        if taken.contains(&port) {
+            continue;
+        }
+        if let Ok(udp) = UdpSocket::bind((ip, port)) {
+            held.push((port, tcp, udp));
         }
     }
-    panic!("no free port on {ip}");
+    assert_eq!(held.len(), n, "no {n} free ports on {ip}");
+    held.into_iter().map(|(port, _, _)| port).collect()
 }
 
 /// Waits until something accepts TCP connections on `addr`.

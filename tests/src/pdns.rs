@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::rfc2136::{TsigKey, UpdateServer};
-use crate::{ChildGuard, find_program, free_port_on, require_program};
+use crate::{ChildGuard, find_program, free_ports_on, require_program};
 
 /// Where Debian's pdns-backend-sqlite3 puts the database schema.
 pub const SCHEMA: &str = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql";
@@ -174,8 +174,14 @@ impl Pdns {
         let program = find_program("pdns_server")
             .context("pdns_server is not installed (Debian: pdns-server pdns-backend-sqlite3)")?;
         let ip = options.ip.to_string();
-        let dns_port = options.dns_port.unwrap_or_else(|| free_port_on(&ip));
-        let api_port = free_port_on(&ip);
+        // Distinct ports: the API's must not be the DNS port (TCP on both).
+        let (dns_port, api_port) = match options.dns_port {
+            Some(dns) => (dns, free_ports_on(&ip, 1, &[dns])[0]),
+            None => {
+                let ports = free_ports_on(&ip, 2, &[]);
+                (ports[0], ports[1])
+            }
+        };
         let dir = tempfile::Builder::new().prefix("wacme-pdns").tempdir()?;
         let conf = config_text(
             &options,
@@ -230,6 +236,20 @@ impl Pdns {
                     .send()
                     .await;
                 api_up = matches!(response, Ok(r) if r.status().is_success());
+                // pdns_server keeps running without its API when the port
+                // was taken between picking and binding it: fail now, as a
+                // clash the caller retries with new ports.
+                if !api_up
+                    && self
+                        .log_tail(40)
+                        .contains("Listening on HTTP socket failed")
+                {
+                    bail!(
+                        "pdns_server's API port {} is in use (port clash)\n{}",
+                        self.api_addr,
+                        self.log_tail(40)
+                    );
+                }
             }
             if api_up {
                 let probe = Name::from_ascii("wacme-readiness.invalid.")?;
@@ -675,7 +695,7 @@ fn create_database(path: &Path) -> Result<()> {
 
 fn is_port_clash(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}");
-    text.contains("exited early") && text.contains("in use")
+    text.contains("port clash") || (text.contains("exited early") && text.contains("in use"))
 }
 
 fn config_text(

@@ -3,7 +3,7 @@
 //! HTTPS listeners, the `PEBBLE_*` test knobs, External Account Binding and
 //! a `-dnsserver` of the test's choosing. Killed when dropped.
 
-use crate::{ChildGuard, find_program, free_port, wait_for_tcp};
+use crate::{ChildGuard, find_program, free_port, free_ports_on, wait_for_tcp};
 use anyhow::{Context, bail};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -133,11 +133,9 @@ impl Pebble {
         std::fs::write(dir.path().join("cert.pem"), &cert_pem)?;
         std::fs::write(dir.path().join("key.pem"), &key_pem)?;
 
-        let port = free_port();
-        let mut management_port = free_port();
-        while management_port == port {
-            management_port = free_port();
-        }
+        let [port, management_port] = free_ports_on("127.0.0.1", 2, &[])[..] else {
+            unreachable!("two ports asked for")
+        };
         let eab_keys: serde_json::Map<String, serde_json::Value> = options
             .eab_keys
             .iter()

@@ -241,3 +241,39 @@ async fn a_server_that_cannot_start_says_why() {
     assert!(text.contains("exited early"), "{text}");
     assert!(text.contains("wacme-no-such-setting"), "{text}");
 }
+
+#[test]
+fn ports_picked_together_are_distinct() {
+    let taken = wacme_tests::free_port();
+    for _ in 0..50 {
+        let ports = wacme_tests::free_ports_on("127.0.0.1", 3, &[taken]);
+        assert_eq!(ports.len(), 3);
+        assert!(!ports.contains(&taken), "{ports:?} has {taken}");
+        assert!(
+            ports[0] != ports[1] && ports[1] != ports[2] && ports[0] != ports[2],
+            "{ports:?}"
+        );
+    }
+}
+
+/// A server whose API port is taken keeps serving DNS without its API: the
+/// bed says so at once (a port clash it retries) instead of waiting out its
+/// start timeout with a bare "not ready".
+#[tokio::test]
+async fn a_taken_api_port_is_a_port_clash() {
+    if !pdns::available() {
+        return;
+    }
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let options = PdnsOptions {
+        extra_config: vec![format!("webserver-port={port}")],
+        ..PdnsOptions::default()
+    };
+    let error = match Pdns::start_with(options).await {
+        Ok(_) => panic!("pdns_server started with its API port {port} taken"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(error.contains("port clash"), "{error}");
+    assert!(error.contains("Listening on HTTP socket failed"), "{error}");
+}

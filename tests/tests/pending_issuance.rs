@@ -1,5 +1,5 @@
 //! Never losing an issued certificate: the pending-issuance record
-//! (`<state>/pending/<name>/`) written before finalize, and what the runs
+//! (`<state>/pending-orders/<name>.json`) written before finalize, and what the runs
 //! around it do.
 //!
 //! Covered: a run killed (SIGKILL) after finalize, whose certificate the
@@ -72,7 +72,13 @@ fn wait_for_line(rx: &Receiver<String>, needle: &str) -> Vec<String> {
     }
 }
 
-fn pending_dir(state: &Path, name: &str) -> PathBuf {
+/// The pending record of `name` (the order and the certificate key).
+fn pending_file(state: &Path, name: &str) -> PathBuf {
+    state.join("pending-orders").join(format!("{name}.json"))
+}
+
+/// Where a record of the first layout sits (`order.json` + `privkey.pem`).
+fn legacy_pending_dir(state: &Path, name: &str) -> PathBuf {
     state.join("pending").join(name)
 }
 
@@ -115,24 +121,22 @@ fn kill_after_finalize(bed: &Bed, name: &str) -> (String, String) {
         Some(9)
     );
 
-    // The record: the order and the key, private, and no secret.
-    let dir = pending_dir(bed.state(), name);
-    let record_text = std::fs::read_to_string(dir.join("order.json")).unwrap();
+    // The record: the order and the key in one file, private, and no
+    // secret: the certificate key is its only key.
+    let path = pending_file(bed.state(), name);
+    let record_text = std::fs::read_to_string(&path).unwrap();
     let record: serde_json::Value = serde_json::from_str(&record_text).unwrap();
     let order_url = record["order_url"].as_str().unwrap().to_string();
     assert_eq!(record["cert_name"], name);
     assert_eq!(record["domains"], serde_json::json!([name]));
-    let key_pem = std::fs::read_to_string(dir.join("privkey.pem")).unwrap();
+    let key_pem = record["private_key_pem"].as_str().unwrap().to_string();
     assert!(key_pem.contains("PRIVATE KEY"));
-    for file in ["order.json", "privkey.pem"] {
+    {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join(file))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600, "{file}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
-    assert!(!record_text.contains("PRIVATE KEY"), "{record_text}");
+    assert_eq!(record_text.matches("BEGIN").count(), 1, "{record_text}");
     assert!(
         !record_text.contains(bed.pdns.api_key()),
         "the provider secret is in {record_text}"
@@ -161,7 +165,7 @@ async fn a_run_killed_after_finalize_is_collected_by_the_next_issue() {
     let stored_key = std::fs::read_to_string(bed.cert_dir(name).join("privkey.pem")).unwrap();
     assert_eq!(stored_key, key_pem);
     assert!(
-        !pending_dir(bed.state(), name).exists(),
+        !pending_file(bed.state(), name).exists(),
         "the record is removed once stored"
     );
     bed.assert_no_residue().await;
@@ -204,7 +208,7 @@ async fn renew_collects_the_certificate_of_a_killed_run() {
     assert_eq!(cert["issued"]["serial"], serial.as_str(), "{report}");
     let stored_key = std::fs::read_to_string(bed.cert_dir(name).join("privkey.pem")).unwrap();
     assert_eq!(stored_key, key_pem);
-    assert!(!pending_dir(bed.state(), name).exists());
+    assert!(!pending_file(bed.state(), name).exists());
     bed.assert_no_residue().await;
 }
 
@@ -227,7 +231,7 @@ async fn ctrl_c_after_finalize_stores_the_certificate_and_exits_130() {
     assert_eq!(status.code(), Some(EXIT_INTERRUPTED), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     bed.check_certificate(name, &[name]).await;
-    assert!(!pending_dir(bed.state(), name).exists(), "{stderr}");
+    assert!(!pending_file(bed.state(), name).exists(), "{stderr}");
     assert!(bed.local.journal_files().is_empty());
     bed.assert_no_residue().await;
     assert!(temp_files(bed.state()).is_empty());
@@ -264,13 +268,13 @@ async fn a_second_ctrl_c_after_finalize_leaves_the_order_to_the_next_run() {
     assert_eq!(status.code(), Some(EXIT_INTERRUPTED), "{stderr}");
     assert!(stderr.contains("interrupted twice"), "{stderr}");
     assert!(!bed.cert_dir(name).exists());
-    assert!(pending_dir(bed.state(), name).exists(), "{stderr}");
+    assert!(pending_file(bed.state(), name).exists(), "{stderr}");
 
     let out = bed.issue(&[name], &["--output", "json"]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(json(&out)["recovered_order"].is_string());
     bed.check_certificate(name, &[name]).await;
-    assert!(!pending_dir(bed.state(), name).exists());
+    assert!(!pending_file(bed.state(), name).exists());
     bed.assert_no_residue().await;
 }
 
@@ -324,7 +328,8 @@ async fn a_pending_order_the_ca_no_longer_knows_is_discarded() {
 
     // A record of this CA and account whose order is gone (404).
     let base = ca.directory_url().trim_end_matches("/dir").to_string();
-    let dir = pending_dir(local.state.path(), "gone");
+    // A record of the first layout, as an earlier version left it.
+    let dir = legacy_pending_dir(local.state.path(), "gone");
     std::fs::create_dir_all(&dir).unwrap();
     let key = wacme::acme::PrivateKey::generate(wacme::acme::KeyType::EcP256).unwrap();
     std::fs::write(dir.join("privkey.pem"), key.to_pem()).unwrap();
@@ -365,7 +370,7 @@ async fn a_failing_alternate_chain_without_a_preferred_chain_is_not_fetched() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(ca.count("POST /cert/1/alt/1"), 0);
     assert!(!stored_chain(&local, "plain").contains("BEGIN"));
-    assert!(!pending_dir(local.state.path(), "plain").exists());
+    assert!(!pending_file(local.state.path(), "plain").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,5 +409,5 @@ async fn a_failing_preferred_chain_falls_back_to_the_default_with_a_warning() {
         "{stderr}"
     );
     assert!(!stored_chain(&local, "fallback").contains("BEGIN"));
-    assert!(!pending_dir(local.state.path(), "fallback").exists());
+    assert!(!pending_file(local.state.path(), "fallback").exists());
 }

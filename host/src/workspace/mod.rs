@@ -5,7 +5,7 @@
 //!   the platform data directory (`~/.local/share/wacme` on Linux);
 //! - its lock ([`lock`]): one run that changes it at a time;
 //! - the account store (`accounts/`, [`crate::acme::AccountStore`]), the
-//!   certificate store ([`certs`]), the pending issuances (`pending/`,
+//!   certificate store ([`certs`]), the pending issuances (`pending-orders/`,
 //!   [`pending`]: a finalized order whose certificate is not stored yet)
 //!   and the cleanup journal (`journal/`, [`crate::dns01::journal`]);
 //! - the config file ([`config`]): defaults and the certificates it names

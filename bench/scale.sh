@@ -31,7 +31,9 @@
 # reported as stalled, not as thousands of failures.
 #
 # Needs what bench/dns01.sh needs (pebble, pdns-server, pdns-backend-sqlite3,
-# GNU time, the wasm32-wasip2 target). Not part of CI.
+# GNU time, the wasm32-wasip2 target). Not part of CI. Prints, before and
+# after each run, what creating a file costs on the file system at that
+# moment (see fs_probe): batch figures on ext4 depend on it.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -120,7 +122,28 @@ pebble_pid=$(pgrep -P "$testbed_pid" -f pebble | head -1 || true)
 pdns_pid=$(pgrep -P "$testbed_pid" -f pdns_server | head -1 || true)
 
 
+# What creating a file costs on this file system right now. On ext4 it
+# depends on how many inodes were deleted lately (for 1–6 minutes a deleted
+# inode is skipped, one by one, by every allocation in its group): tens of µs
+# on a quiet file system, up to a millisecond after a test suite or an
+# earlier bench removed thousands of files. wacme creates about 10 files and
+# directories per certificate, so this moves the batch figures; the probe's
+# files stay until the end (removing them would add to what it measures).
+fs_probe() {
+    python3 - "$1" <<'PY'
+import os, sys, time
+d = sys.argv[1]
+os.makedirs(d)
+t = time.perf_counter()
+for i in range(200):
+    with open(os.path.join(d, f"f{i}"), "w") as f:
+        f.write("x")
+print(f"{(time.perf_counter() - t) / 200 * 1e6:.0f}")
+PY
+}
+
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "file system: $(df -T "$work" | awk 'NR == 2 { print $2 }') under $work, creating a file costs $(fs_probe "$work/probe-0") µs"
 echo "scenario: $scenario, renew --all --jobs $jobs, CA pacing $pace"
 printf '%-4s %9s %8s %8s %9s %9s %6s %s\n' run seconds certs/s rss_MB ca/cert prov/cert left "rss at 10/50/90 % (MB)"
 echo "     (cpu: CPU seconds used during the run by wacme, Pebble and PowerDNS)"
@@ -180,10 +203,10 @@ for run in $(seq 1 "$runs"); do
     end=$(date +%s.%N)
     # GNU time's last line (a killed run has "Command terminated…" first).
     read -r rss_kb user_s sys_s elapsed_s < <(tail -1 "$work/rss-$run")
-    cpu_line=$(awk -v w="$(echo "$user_s + $sys_s" | bc -l)" \
+    cpu_line=$(awk -v w="$(echo "$user_s + $sys_s" | bc -l)" -v k="$sys_s" \
         -v p="$(echo "$(cpu_of "$pebble_pid") - $pebble_cpu0" | bc -l)" \
         -v d="$(echo "$(cpu_of "$pdns_pid") - $pdns_cpu0" | bc -l)" \
-        'BEGIN { printf "cpu: wacme %.1f s, Pebble %.1f s, PowerDNS %.1f s", w, p, d }')
+        'BEGIN { printf "cpu: wacme %.1f s (%.1f s of it in the kernel), Pebble %.1f s, PowerDNS %.1f s", w, k, p, d }')
     samples="${m10:-?}/${m50:-?}/${m90:-?}"
     unset m10 m50 m90
     issued=$(find "$state/certs" -mindepth 1 -maxdepth 1 | wc -l)
@@ -218,5 +241,7 @@ PY
     if [ -s "$work/progress-$run" ]; then
         echo "     certificates per 10 s: $(awk '{ n = $3 - prev; prev = $3; printf "%s ", n }' "$work/progress-$run")"
     fi
-    rm -rf "$state"
+    echo "     file system after the run: creating a file costs $(fs_probe "$work/probe-$run") µs"
+    # The state stays until the end: removing thousands of files here would
+    # slow the next run's file creations (see fs_probe).
 done

@@ -2,7 +2,9 @@
 # starting the end-to-end tests' bed, and the CA pacing switch.
 #
 #   bench_build          release wacme, the plugins and the testbed helper;
-#                        sets $wacme, $testbed and $plugin (the pdns component)
+#                        sets $wacme, $testbed and $plugin (the pdns component);
+#                        WACME_BIN=path runs that wacme instead (e.g. an
+#                        earlier build, for a before/after)
 #   bench_start_bed DIR [PDNS_SETTING…]
 #                        starts tests/src/bin/testbed.rs (Pebble with
 #                        PEBBLE_VA_NOSLEEP=1 and PEBBLE_AUTHZREUSE=0, PowerDNS
@@ -26,11 +28,11 @@ bench_build() {
     echo "building (release wacme, plugins, testbed)…" >&2
     (
         cd "$bench_root"
-        cargo build --quiet --release -p wacme
+        [ -n "${WACME_BIN:-}" ] || cargo build --quiet --release -p wacme
         ./scripts/build-plugins.sh --quiet >/dev/null
         cargo build --quiet -p wacme-tests --bin testbed
     )
-    wacme="$target_dir/release/wacme"
+    wacme="${WACME_BIN:-$target_dir/release/wacme}"
     testbed="$target_dir/debug/testbed"
     plugin="$target_dir/wasm32-wasip2/plugin/wacme_plugin_pdns.wasm"
 }

@@ -293,10 +293,11 @@ async fn a_generated_plugin_builds_and_passes() {
 }
 
 /// `wacme plugin new --lang js|python`: the generated project builds with
-/// its own build command (`npm run build` with the pinned componentize-js on
-/// the PATH; `./build.sh` with componentize-py) and passes the suite against
-/// PowerDNS unmodified. Needs both tools (CI installs them; skips loudly
-/// elsewhere).
+/// its own build commands (`npm install`, run twice as a user re-running it
+/// would, then `npm run build` with the componentize-js its package.json
+/// pins; `./build.sh` with componentize-py) and passes the suite against
+/// PowerDNS unmodified. Needs both tools and the npm registry (CI has them;
+/// skips loudly elsewhere).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_js_and_python_plugins_build_and_pass() {
     let tools = ["npm", "componentize-js", "componentize-py"];
@@ -309,10 +310,10 @@ async fn generated_js_and_python_plugins_build_and_pass() {
     let scratch = wacme_tests::target_dir().join("plugin-new-test");
     std::fs::create_dir_all(&scratch).unwrap();
     let parent = tempfile::tempdir_in(&scratch).unwrap();
-    for (lang, build) in [
-        ("js", ["npm", "run", "build"]),
-        ("python", ["sh", "build.sh", ""]),
-    ] {
+    let npm_install = &["npm", "install", "--no-audit", "--no-fund"][..];
+    let js: &[&[&str]] = &[npm_install, npm_install, &["npm", "run", "build"]];
+    let python: &[&[&str]] = &[&["sh", "build.sh"]];
+    for (lang, build) in [("js", js), ("python", python)] {
         let name = format!("acme-{lang}");
         let dir = parent.path().join(&name);
         let out = Command::new(wacme_tests::wacme_bin())
@@ -325,12 +326,14 @@ async fn generated_js_and_python_plugins_build_and_pass() {
         let created = report(&out);
         assert_eq!(created["lang"], lang);
         assert!(dir.join("wit/dns.wit").is_file());
-        let build = Command::new(build[0])
-            .args(build[1..].iter().filter(|a| !a.is_empty()))
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(build.status.success(), "{lang}: {}", show(&build));
+        for step in build {
+            let out = Command::new(step[0])
+                .args(&step[1..])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{lang}: {step:?}: {}", show(&out));
+        }
         let wasm = dir.join(format!("{name}.wasm"));
         assert!(wasm.is_file(), "{}", wasm.display());
         let config = [

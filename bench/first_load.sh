@@ -23,6 +23,14 @@
 # seconds (user + system: compiling uses every core) and peak RSS (GNU time),
 # the component's size and its cache entry's size; min / median / max over N.
 #
+# Then, for each JavaScript / Python component and run (RENEW=0 skips this),
+# on the end-to-end tests' bed (Pebble + PowerDNS): `wacme issue` of one name
+# with a fresh cache (a first load: the baseline code), then `wacme renew
+# --force` twice. The first renewal runs the baseline code and compiles the
+# optimized form in the background, waiting for it before it exits; the
+# second loads the optimized form. Reports their wall and CPU seconds and
+# peak RSS.
+#
 # Needs: node + npm, componentize-py, GNU time, the wasm32-wasip2 target.
 # Not part of CI.
 set -euo pipefail
@@ -35,13 +43,17 @@ bench_build
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 
 work="$(mktemp -d -t wacme-first-load.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    bench_stop_bed
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 langs=" ${LANGS:-rust js python} "
 echo "building the components…" >&2
 [ "${langs#* js }" = "$langs" ] || (
     cd plugins/examples/pdns-js
-    npm install --silent --no-audit --no-fund >/dev/null
+    npm install --silent --no-audit --no-fund --no-package-lock >/dev/null
     npx --no-install componentize-js app.js --wit ../../../wit/v0.2 --world-name dns-provider \
         -o "$work/pdns-js.wasm" >/dev/null
 )
@@ -94,4 +106,51 @@ for lang in ${LANGS:-rust js python}; do
         "$(col "$work/first" 1 | spread)" "$(col "$work/first" 2 | spread)" "$(rss "$work/first" | spread)" \
         "$(col "$work/warm" 1 | spread)" "$(rss "$work/warm" | spread)" \
         "$(col "$work/install" 1 | spread)" "$(col "$work/install" 2 | spread)"
+done
+
+[ "${RENEW:-1}" = 1 ] || exit 0
+langs_renewed=""
+for lang in ${LANGS:-rust js python}; do
+    case $lang in js | python) langs_renewed="$langs_renewed $lang" ;; esac
+done
+[ -n "$langs_renewed" ] || exit 0
+
+# One certificate issued with the component, then renewed twice: "wall cpu
+# rss_kb" of each renewal appended to $work/renew1 and $work/renew2.
+renewals() {
+    local file=$1 name=$2 home=$3
+    local run_env=(env XDG_CACHE_HOME="$home" XDG_DATA_HOME="$home/data" WACME_STATE_DIR="$home/state"
+        WACME_PDNS_JS_API_KEY="$PDNS_API_KEY" WACME_PDNS_PY_API_KEY="$PDNS_API_KEY")
+    "${run_env[@]}" "$wacme" --quiet issue -d "$name" --dns "$file" --dns-config "api_url=$PDNS_API_URL" \
+        --directory "$PEBBLE_DIRECTORY" --ca-cert "$PEBBLE_CA_CERT" --email admin@example.test --agree-tos \
+        --dns-resolver "$PDNS_DNS" --dns-port "$PDNS_DNS_PORT" >/dev/null 2>"$work/err" ||
+        { echo "wacme issue with $file failed:" >&2; cat "$work/err" >&2; exit 1; }
+    for n in 1 2; do
+        /usr/bin/time -f '%e %U %S %M' -o "$work/t" "${run_env[@]}" \
+            "$wacme" --quiet renew --cert-name "$name" --force >/dev/null 2>"$work/err" ||
+            { echo "wacme renew with $file failed:" >&2; cat "$work/err" >&2; exit 1; }
+        awk '{ printf "%s %.2f %d\n", $1, $2 + $3, $4 }' "$work/t" >>"$work/renew$n"
+    done
+}
+
+mkdir "$work/bed"
+bench_start_bed "$work/bed"
+echo
+echo "renewals after a first load (baseline code): the first compiles the optimized form"
+printf '%-8s | %-20s %-20s %-16s | %-20s %-20s %-16s\n' plugin "1st renew: wall s" "CPU s" "RSS MB" \
+    "2nd renew: wall s" "CPU s" "RSS MB"
+for lang in $langs_renewed; do
+    case $lang in
+        js) file="$work/pdns-js.wasm" ;;
+        python) file="$work/pdns-py.wasm" ;;
+    esac
+    : >"$work/renew1" ; : >"$work/renew2"
+    for run in $(seq 1 "$runs"); do
+        renewals "$file" "$lang$run.example.test" "$work/renew-$lang-$run"
+    done
+    col() { awk -v f="$2" '{ printf "%s ", $f }' "$1"; }
+    rss() { awk '{ printf "%.1f ", $3 / 1024 }' "$1"; }
+    printf '%-8s | %-20s %-20s %-16s | %-20s %-20s %-16s\n' "$lang" \
+        "$(col "$work/renew1" 1 | spread)" "$(col "$work/renew1" 2 | spread)" "$(rss "$work/renew1" | spread)" \
+        "$(col "$work/renew2" 1 | spread)" "$(col "$work/renew2" 2 | spread)" "$(rss "$work/renew2" | spread)"
 done

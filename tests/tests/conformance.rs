@@ -404,6 +404,43 @@ async fn the_javascript_example_passes_and_issues() {
     let out = conformance(&bed.pdns, &wasm, &pdns_config(&bed), &[]);
     assert_passed(&bed.pdns, &out).await;
     issue_apex_and_wildcard(&bed, &wasm, "js").await;
+
+    // Its first loads ran baseline code; the first renewal compiles the
+    // optimized form for later runs once it has renewed.
+    let compiled_by = || {
+        let out = bed
+            .wacme()
+            .args(["plugin", "inspect"])
+            .arg(&wasm)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = shown
+            .lines()
+            .find(|l| l.trim_start().starts_with("compiled by:"));
+        line.unwrap_or_else(|| panic!("{shown}")).to_string()
+    };
+    assert!(compiled_by().contains("winch"), "{}", compiled_by());
+    let out = bed
+        .wacme()
+        .args(["renew", "--cert-name", &format!("js.{ZONE}"), "--force"])
+        .env("WACME_PDNS_JS_API_KEY", bed.pdns.api_key())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("compiling plugin pdns-js's optimized form ("),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        compiled_by().contains("cranelift (optimized)"),
+        "{}",
+        compiled_by()
+    );
+    bed.assert_no_residue().await;
 }
 
 /// Builds the Python example `plugins/examples/<name>` with its build.sh

@@ -478,6 +478,76 @@ async fn first_loads_compile_fast_until_the_optimized_form_is_written() {
     assert_eq!(small.compiler(), Compiler::Cranelift);
 }
 
+/// A runtime with `tier_up` (what `wacme renew` runs) that loads baseline
+/// code compiles the optimized form into the cache in `finish_tier_ups`,
+/// once per plugin: the next load is optimized and compiles nothing. A
+/// runtime without it leaves the baseline form.
+#[tokio::test]
+async fn baseline_loads_tier_up_in_the_background_when_asked() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("SKIPPED: no baseline compiler (Winch) on this architecture");
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = |tier_up: bool| {
+        Runtime::new(RuntimeOptions {
+            cache_dir: Some(cache.path().to_path_buf()),
+            first_compile: FirstCompile::Baseline,
+            tier_up,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let wasm = wacme_tests::plugin_wasm("pdns");
+
+    let plain = runtime(false);
+    assert_eq!(
+        plain.load_file(&wasm).await.unwrap().compiler(),
+        Compiler::Winch
+    );
+    plain.finish_tier_ups().await;
+    let again = runtime(false).load_file(&wasm).await.unwrap();
+    assert_eq!(again.compiler(), Compiler::Winch, "nothing tiered up");
+    assert_eq!(cache_entries(cache.path()).len(), 1);
+
+    let tiering = runtime(true);
+    let loaded = tiering.load_file(&wasm).await.unwrap();
+    assert_eq!(
+        loaded.compiler(),
+        Compiler::Winch,
+        "this run keeps what it loaded"
+    );
+    tiering.load_file(&wasm).await.unwrap();
+    assert_eq!(
+        cache_entries(cache.path()).len(),
+        1,
+        "nothing before the end"
+    );
+    tiering.finish_tier_ups().await;
+    assert_eq!(
+        cache_entries(cache.path()).len(),
+        2,
+        "the optimized form beside it"
+    );
+    let next = runtime(false).load_file(&wasm).await.unwrap();
+    assert_eq!(next.compiler(), Compiler::Cranelift);
+    assert_eq!(next.load_times().compile, None, "nothing compiled");
+    assert_eq!(next.metadata(), loaded.metadata());
+
+    // Without a cache there is nowhere to keep it: nothing is started.
+    let uncached = Runtime::new(RuntimeOptions {
+        first_compile: FirstCompile::Baseline,
+        tier_up: true,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        uncached.load_file(&wasm).await.unwrap().compiler(),
+        Compiler::Winch
+    );
+    uncached.finish_tier_ups().await;
+}
+
 /// `wacme plugin install` compiles the optimized form into the cache, so
 /// the first use afterwards compiles nothing and runs the optimized code.
 #[test]

@@ -580,7 +580,7 @@ fn compiler_text(compiler: plugins::Compiler) -> &'static str {
         plugins::Compiler::Cranelift => "cranelift (optimized)",
         plugins::Compiler::Winch => {
             "winch (the baseline compiler's quick first compile; `wacme plugin install` \
-             writes the optimized form)"
+             or the next `wacme renew` writes the optimized form)"
         }
     }
 }

@@ -5,6 +5,11 @@
 //! Exit codes: 0 renewed (≥ 1, none failed), 10 nothing due, 11 some failed
 //! (with `--all`), 12 a deploy hook failed; one certificate that fails with
 //! `--cert-name` exits with its failure class (3–7).
+//!
+//! When the run loaded a plugin's baseline code (a JavaScript or Python
+//! plugin never installed), it compiles the plugin's optimized form into the
+//! cache once its certificates are done and reported ([`Engine::set_tier_up`]),
+//! unless stopped, so the next run loads the faster code.
 
 use super::exit::Exit;
 use super::issue::describe;
@@ -91,6 +96,10 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
     };
     let progress = super::progress::Terminal::new(global);
     let interrupt = Interrupt::on_signals();
+    // What cron runs: a plugin loaded with baseline code (a JavaScript or
+    // Python plugin never installed) has its optimized form compiled for
+    // later runs once the certificates are done, unless stopped.
+    engine.set_tier_up(true);
     // Each certificate is printed as it finishes: nothing is kept per
     // certificate but its exit class.
     let mut out = Printer::start(global.output);
@@ -141,6 +150,10 @@ pub async fn run(args: RenewArgs, global: &GlobalArgs, engine: &Engine) -> anyho
         exit_code: exit as u8,
         stale_journal: &done.stale_journal,
     });
+    tokio::select! {
+        () = engine.finish_tier_ups() => {}
+        () = interrupt.fired() => {}
+    }
     Ok(exit)
 }
 

@@ -72,6 +72,9 @@ pub struct Engine {
     installed_dir: RwLock<Option<PathBuf>>,
     /// Ignored variables already warned about, per plugin.
     warned: Mutex<BTreeSet<(String, String)>>,
+    /// Whether new runtimes note plugins loaded with baseline code, for
+    /// [`Engine::finish_tier_ups`].
+    tier_up: std::sync::atomic::AtomicBool,
 }
 
 /// The runtime for `options`; limits out of their range are refused (they
@@ -94,6 +97,33 @@ impl Engine {
     /// config file's `ca_rate_limits`).
     pub fn set_rate_limits(&self, limits: crate::acme::RateLimits) {
         *self.rate_limits.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
+    /// Makes the plugin runtimes made from now on note each plugin they
+    /// load with baseline code (a JavaScript or Python plugin never
+    /// installed), so that [`Engine::finish_tier_ups`] compiles its
+    /// optimized form into the cache for later runs. For unattended runs
+    /// (`wacme renew`): an interactive first run should not wait seconds
+    /// for it.
+    pub fn set_tier_up(&self, on: bool) {
+        self.tier_up.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Compiles the optimized forms [`Engine::set_tier_up`] asked for into
+    /// the cache, and returns when they are stored: at the end of a run, so
+    /// that the compile (seconds of CPU, hundreds of MB) never competes
+    /// with the run's certificates.
+    pub async fn finish_tier_ups(&self) {
+        let runtimes: Vec<Runtime> = self
+            .runtimes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for runtime in runtimes {
+            runtime.finish_tier_ups().await;
+        }
     }
 
     /// Uses these grants (the state directory's `plugins.lock`) and finds
@@ -167,6 +197,7 @@ impl Engine {
         } else {
             RuntimeOptions::with_user_cache()
         };
+        runtime_options.tier_up = self.tier_up.load(std::sync::atomic::Ordering::Relaxed);
         runtime_options.limits = Limits {
             call_timeout: Duration::from_secs(key.1),
             memory_bytes: key.2 << 20,

@@ -32,7 +32,8 @@
 //! call). A small one (a Rust plugin) compiles with Cranelift in a fraction
 //! of a second anyway. [`Runtime::precompile`] (`wacme plugin install`)
 //! writes the optimized form, which every later load prefers
-//! ([`Compiler`], [`FirstCompile`]).
+//! ([`Compiler`], [`FirstCompile`]); so does the end of a run with
+//! [`RuntimeOptions::tier_up`] (`wacme renew`) that loaded baseline code.
 //!
 //! Versions: a plugin exports `wacme:dns/provider` at one of
 //! [`WIT_VERSIONS`]; the linker holds the imports of every one, and each
@@ -84,6 +85,12 @@ pub struct RuntimeOptions {
     pub resolve: Vec<(String, Vec<IpAddr>)>,
     /// Which compiler compiles a component the cache does not hold.
     pub first_compile: FirstCompile,
+    /// Note each plugin loaded with baseline code, so that
+    /// [`Runtime::finish_tier_ups`] compiles its optimized form into the
+    /// cache for later runs. For unattended runs (`wacme renew`), which can
+    /// spend the seconds of CPU an interactive first run should not wait
+    /// for. Needs a cache.
+    pub tier_up: bool,
 }
 
 /// Which compiler compiles a component the cache does not hold (an
@@ -190,11 +197,30 @@ struct RuntimeInner {
     baseline: Option<Backend>,
     first_compile: FirstCompile,
     cache: Option<CompileCache>,
+    tier_up: bool,
+    tier_ups: std::sync::Mutex<TierUps>,
     limits: Limits,
     http: Clients,
     ticker: Ticker,
     zone_gates: ZoneGates,
     batches: Batches,
+}
+
+/// Plugins loaded with baseline code whose optimized form is to be
+/// compiled ([`RuntimeOptions::tier_up`]).
+#[derive(Default)]
+struct TierUps {
+    /// The plugins (by SHA-256) noted: once per process.
+    started: std::collections::HashSet<String>,
+    /// Those not compiled yet.
+    wanted: Vec<TierUp>,
+}
+
+/// A plugin whose optimized form is to be compiled.
+struct TierUp {
+    wasm: Vec<u8>,
+    sha256: String,
+    name: String,
 }
 
 /// Writes in flight per (plugin, zone), for plugins whose hints limit them:
@@ -339,6 +365,8 @@ impl Runtime {
                 baseline,
                 first_compile: options.first_compile,
                 cache,
+                tier_up: options.tier_up,
+                tier_ups: Default::default(),
                 limits: options.limits,
                 http,
                 ticker,
@@ -464,6 +492,9 @@ impl Runtime {
             .validate()
             .map_err(|reason| Error::Metadata { origin, reason })?;
         plugin.metadata = Some(metadata);
+        if compiler != Compiler::Cranelift && self.inner.tier_up {
+            self.want_tier_up(wasm, &plugin.sha256, &plugin.origin);
+        }
         plugin.load = LoadTimes {
             compile: compile_time,
             total: started.elapsed(),
@@ -471,6 +502,83 @@ impl Runtime {
         Ok(Plugin {
             inner: Arc::new(plugin),
         })
+    }
+}
+
+impl Runtime {
+    /// Notes a plugin just loaded with baseline code, once per plugin, for
+    /// [`Runtime::finish_tier_ups`].
+    fn want_tier_up(&self, wasm: &[u8], sha256: &str, origin: &str) {
+        if self.inner.cache.is_none() {
+            return;
+        }
+        let mut tier_ups = self
+            .inner
+            .tier_ups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if tier_ups.started.insert(sha256.to_string()) {
+            tier_ups.wanted.push(TierUp {
+                wasm: wasm.to_vec(),
+                sha256: sha256.to_string(),
+                name: plugin_name(origin),
+            });
+        }
+    }
+
+    /// Compiles the optimized form of each plugin loaded with baseline code
+    /// so far ([`RuntimeOptions::tier_up`]) into the cache, one after the
+    /// other, and returns when they are stored. The compiling runs on a
+    /// thread of its own, not on the blocking pool, so that a caller that
+    /// stops waiting (Ctrl-C) can end the process at once; the baseline
+    /// form then stays and is used again.
+    pub async fn finish_tier_ups(&self) {
+        let wanted = std::mem::take(
+            &mut self
+                .inner
+                .tier_ups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .wanted,
+        );
+        let Some(cache) = self.inner.cache.clone() else {
+            return;
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let engine = self.inner.optimizing.engine.clone();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("wacme-tier-up".into())
+            .spawn(move || {
+                for TierUp { wasm, sha256, name } in wanted {
+                    let announce = |_| {
+                        tracing::info!(
+                            target: NOTICE,
+                            "compiling plugin {name}'s optimized form ({}) for later runs",
+                            human_size(wasm.len())
+                        )
+                    };
+                    match cache.load_or_compile(&engine, &wasm, &sha256, announce) {
+                        Ok((_, Some(took))) => tracing::debug!(
+                            "compiled {name}'s optimized form in {:.2} s",
+                            took.as_secs_f64()
+                        ),
+                        Ok((_, None)) => {}
+                        Err(e) => {
+                            tracing::warn!("plugin {name}: its optimized form did not compile: {e}")
+                        }
+                    }
+                }
+                let _ = done.send(());
+            });
+        match spawned {
+            Ok(_) => {
+                let _ = finished.await;
+            }
+            Err(e) => tracing::warn!("no thread to compile optimized plugin forms: {e}"),
+        }
     }
 }
 
@@ -491,8 +599,6 @@ fn plugin_name(origin: &str) -> String {
     file.strip_suffix(".wasm").unwrap_or(file).to_string()
 }
 
-/// The operator's notice that a plugin is being compiled (seconds for a
-/// large one), shown by default (`--quiet` hides it).
 /// Compiles `wasm` with `backend`, through the cache when there is one
 /// (the operator is told first: a large component takes seconds); also how
 /// long compiling took, `None` when the cache held it.
@@ -536,6 +642,8 @@ impl RuntimeInner {
     }
 }
 
+/// The operator's notice that a plugin is being compiled (seconds for a
+/// large one), shown by default (`--quiet` hides it).
 fn announce_compile(name: &str, size: usize, cached: bool) {
     let size = human_size(size);
     if cached {
